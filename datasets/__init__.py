@@ -1,0 +1,61 @@
+"""The data layer: scenes (real or surrogate), split protocols, preprocessing, patches, augmentation.
+
+Importing this package is cheap: torch is imported only by :mod:`datasets.augment`.
+
+Typical use::
+
+    import datasets
+    scene = datasets.load_scene("indian_pines")            # real if found, else surrogate
+    sp = datasets.split(scene.gt, "paper", seed=0)         # train/val/test flat indices
+    pre = datasets.preprocess(scene.cube, datasets.PreprocessConfig(n_components=30))
+    x_train = datasets.extract_patches(pre.image, sp.train, patch_size=11)   # N x T x P x P
+"""
+
+from .errors import (
+    DatasetError,
+    DatasetNotFoundError,
+    DownloadError,
+    PreprocessingError,
+    ProtocolError,
+    SceneFileError,
+    SceneSpecError,
+    UnknownSceneError,
+)
+from .patches import extract_patches, extract_spectra, iter_scene_patches, pad_image
+from .preprocessing import Preprocessed, PreprocessConfig, preprocess
+from .protocols import PROTOCOLS, Split, SplitWarning, protocol_params, split
+from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
+from .scene import Scene, SurrogateWarning, load_scene, search_dirs
+from .surrogate import SurrogateParams
+
+__all__ = [
+    "PROTOCOLS",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "PreprocessConfig",
+    "Preprocessed",
+    "PreprocessingError",
+    "ProtocolError",
+    "Scene",
+    "SceneFileError",
+    "SceneInfo",
+    "SceneSpecError",
+    "Split",
+    "SplitWarning",
+    "SurrogateParams",
+    "SurrogateWarning",
+    "UnknownSceneError",
+    "extract_patches",
+    "extract_spectra",
+    "get_scene_info",
+    "iter_scene_patches",
+    "list_scenes",
+    "load_scene",
+    "pad_image",
+    "preprocess",
+    "protocol_params",
+    "register_scene_file",
+    "search_dirs",
+    "split",
+]

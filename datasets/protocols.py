@@ -1,0 +1,322 @@
+"""Split protocols: pure, seeded functions from a label map to train/val/test pixel indices.
+
+Indices are flat row-major indices into the (H, W) label map (``row * W + col``)
+of labelled pixels only. The same (gt, protocol, seed, params) always gives the
+same split.
+
+Protocols:
+    paper: stratified random 72/8/20 as in the CLAReSNet paper (20 % test, then 10 %
+        of the rest as validation).
+    fraction: stratified random with given ``train`` and ``val`` fractions; the rest is test.
+    per_class: ``n`` training pixels per class (never more than half a class), ``n // 2``
+        validation pixels (never more than half of what is left), the rest test.
+    disjoint: spatially separated blocks, with a buffer so that no P x P window of one
+        set contains a pixel of another (see :func:`disjoint_split`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import maximum_filter
+
+from .errors import ProtocolError
+
+
+class SplitWarning(UserWarning):
+    """A split in which some class has no training (or test) pixel."""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """The result of a split protocol.
+
+    Unpacks as ``train, val, test = split(...)``.
+
+    Attributes:
+        train, val, test: sorted int64 flat indices.
+        protocol: the protocol name.
+        params: the parameters actually used (defaults filled in), for the record.
+        seed: the seed.
+        counts: (C, 4) int64 per-class counts of train, val, test and dropped pixels
+            (row k for label k + 1).
+        missing: per set, labels with no pixel in that set (e.g. {"train": [9]}).
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    protocol: str
+    params: dict[str, Any]
+    seed: int
+    counts: np.ndarray
+    missing: dict[str, list[int]] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.train, self.val, self.test))
+
+    def summary(self, class_names: tuple[str, ...] | list[str] | None = None) -> list[dict[str, Any]]:
+        """Per-class counts as rows (label, name, train, val, test, dropped)."""
+        rows = []
+        for k, (tr, va, te, dr) in enumerate(self.counts.tolist()):
+            name = class_names[k] if class_names is not None and k < len(class_names) else str(k + 1)
+            rows.append({"label": k + 1, "name": name, "train": tr, "val": va, "test": te, "dropped": dr})
+        return rows
+
+
+def _labelled(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    gt = np.asarray(gt)
+    if gt.ndim != 2:
+        raise ProtocolError(f"gt must be a 2-D label map, got shape {gt.shape}.")
+    if not np.issubdtype(gt.dtype, np.integer):
+        raise ProtocolError(f"gt must hold integer labels, got dtype {gt.dtype}.")
+    flat = gt.ravel()
+    idx = np.flatnonzero(flat > 0)
+    if idx.size == 0:
+        raise ProtocolError("gt has no labelled pixel (every label is 0); nothing to split.")
+    return idx, flat[idx].astype(np.int64), int(flat.max())
+
+
+def _check_fraction(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (low < value < high):
+        raise ProtocolError(f"{name}={value!r} must be a number strictly between {low} and {high}.")
+    return float(value)
+
+
+def _stratified(idx: np.ndarray, y: np.ndarray, size: float, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified shuffle split of ``idx`` (scikit-learn); returns (rest, taken)."""
+    from sklearn.model_selection import train_test_split
+
+    labels, counts = np.unique(y, return_counts=True)
+    if (counts < 2).any():
+        few = labels[counts < 2].tolist()
+        raise ProtocolError(
+            f"Cannot stratify the {what} split: label(s) {few} have fewer than 2 pixels. "
+            "Fix: use a larger scene or crop, or the 'per_class' protocol."
+        )
+    try:
+        rest, taken = train_test_split(idx, test_size=size, stratify=y, random_state=seed, shuffle=True)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"Cannot stratify the {what} split with size {size}: {exc}. Fix: use a larger fraction "
+            "or a larger scene."
+        ) from exc
+    return rest, taken
+
+
+def paper_split(gt: np.ndarray, seed: int, test: float = 0.2, val: float = 0.1) -> dict[str, np.ndarray]:
+    """The CLAReSNet paper's protocol: stratified ``test`` share, then ``val`` of the rest.
+
+    With the defaults: 72 % train, 8 % validation, 20 % test.
+    """
+    test = _check_fraction("test", test)
+    val = _check_fraction("val", val)
+    idx, y, _ = _labelled(gt)
+    rest, test_idx = _stratified(idx, y, test, seed, "test")
+    flat = np.asarray(gt).ravel()
+    train_idx, val_idx = _stratified(rest, flat[rest], val, seed, "validation")
+    return {"train": train_idx, "val": val_idx, "test": test_idx}
+
+
+def fraction_split(gt: np.ndarray, seed: int, train: float = 0.1, val: float = 0.05) -> dict[str, np.ndarray]:
+    """Stratified random split with ``train`` and ``val`` fractions of every class; the rest is test."""
+    train = _check_fraction("train", train)
+    val = _check_fraction("val", val)
+    if train + val >= 1.0:
+        raise ProtocolError(f"train + val = {train + val:g} must be below 1 so that test pixels remain.")
+    idx, y, _ = _labelled(gt)
+    rest, train_idx = _stratified(idx, y, train, seed, "training")
+    flat = np.asarray(gt).ravel()
+    test_idx, val_idx = _stratified(rest, flat[rest], val / (1.0 - train), seed, "validation")
+    return {"train": train_idx, "val": val_idx, "test": test_idx}
+
+
+def per_class_split(gt: np.ndarray, seed: int, n: int = 20) -> dict[str, np.ndarray]:
+    """``n`` training pixels per class (at most half of the class) and ``n // 2`` validation pixels."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ProtocolError(f"n={n!r} must be a positive integer (training pixels per class).")
+    idx, y, _ = _labelled(gt)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1A55]))
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for label in np.unique(y):
+        members = rng.permutation(idx[y == label])
+        n_train = min(n, members.size // 2)
+        n_val = min(n // 2, (members.size - n_train) // 2)
+        parts["train"].append(members[:n_train])
+        parts["val"].append(members[n_train : n_train + n_val])
+        parts["test"].append(members[n_train + n_val :])
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def disjoint_split(
+    gt: np.ndarray,
+    seed: int,
+    patch_size: int = 11,
+    block_size: int = 16,
+    train: float = 0.72,
+    val: float = 0.08,
+) -> dict[str, np.ndarray]:
+    """Spatially disjoint split: blocks of the scene go to train, val or test.
+
+    The scene is cut into ``block_size`` x ``block_size`` blocks (the grid's
+    origin shifted by the seed). Blocks are taken in order of their rarest class
+    (seeded ties), and each goes to the set whose share of the block's classes is
+    furthest below its target (``train``, ``val``, the rest test), weighting
+    every class by its size, so every class is spread over the sets as evenly as
+    blocks allow.
+
+    Buffer: a pixel is dropped if it lies within ``patch_size // 2`` pixels
+    (Chebyshev distance, i.e. inside the P x P window) of a kept pixel of another
+    set; train pixels are kept first, then test, then validation. So no P x P
+    window around a test pixel contains a training pixel and vice versa.
+    Dropped pixels are counted in ``Split.counts``.
+    """
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise ProtocolError(f"patch_size={patch_size!r} must be a positive integer.")
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
+        raise ProtocolError(f"block_size={block_size!r} must be an integer >= 2.")
+    train = _check_fraction("train", train)
+    val = _check_fraction("val", val, low=-1e-12)
+    if train + val >= 1.0:
+        raise ProtocolError(f"train + val = {train + val:g} must be below 1 so that test pixels remain.")
+    gt = np.asarray(gt)
+    idx, y, n_labels = _labelled(gt)
+    h, w = gt.shape
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD15]))
+    off_r, off_c = (int(v) for v in rng.integers(0, block_size, size=2))
+    rows, cols = np.divmod(np.arange(h * w), w)
+    n_bc = (w + off_c + block_size - 1) // block_size
+    block = ((rows + off_r) // block_size) * n_bc + (cols + off_c) // block_size
+    n_blocks = int(block.max()) + 1
+
+    # per-block class counts (blocks x labels)
+    k = np.zeros((n_blocks, n_labels), dtype=np.int64)
+    np.add.at(k, (block[idx], y - 1), 1)
+    totals = k.sum(axis=0).astype(np.float64)
+    targets = np.array([train, val, 1.0 - train - val])
+    present = k > 0
+    rarity = np.where(present, totals[None, :], np.inf).min(axis=1)
+    order = np.lexsort((rng.random(n_blocks), rarity))
+    filled = np.zeros((3, n_labels))
+    assign = np.full(n_blocks, -1)
+    for b in order:
+        if not present[b].any():
+            continue
+        share = k[b] / np.maximum(totals, 1)
+        # deficit of each set for this block's classes, weighted by how much of each class the block holds
+        deficit = ((targets[:, None] - filled / np.maximum(totals, 1)) * share[None, :]).sum(axis=1)
+        s = int(np.argmax(deficit - 1e-9 * np.arange(3)))
+        assign[b] = s
+        filled[s] += k[b]
+
+    set_of = np.full(h * w, -1)
+    set_of[idx] = assign[block[idx]]
+    radius = patch_size // 2
+    keep = set_of.copy()
+    if radius > 0:
+        size = 2 * radius + 1
+        # train is kept whole; test yields to train; validation yields to both
+        for s, stronger in ((2, (0,)), (1, (0, 2))):
+            mask = np.isin(keep, stronger).reshape(h, w).astype(np.uint8)
+            near = maximum_filter(mask, size=size, mode="constant").ravel() > 0
+            keep[(keep == s) & near] = -1
+    return {
+        "train": np.flatnonzero(keep == 0),
+        "val": np.flatnonzero(keep == 1),
+        "test": np.flatnonzero(keep == 2),
+    }
+
+
+PROTOCOLS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
+    "paper": paper_split,
+    "fraction": fraction_split,
+    "per_class": per_class_split,
+    "disjoint": disjoint_split,
+}
+
+
+def protocol_params(protocol: str) -> dict[str, Any]:
+    """The parameters a protocol takes, with their defaults."""
+    fn = _get(protocol)
+    return {
+        n: p.default for n, p in inspect.signature(fn).parameters.items() if n not in ("gt", "seed")
+    }
+
+
+def _get(protocol: str) -> Callable[..., dict[str, np.ndarray]]:
+    if protocol not in PROTOCOLS:
+        import difflib
+
+        close = difflib.get_close_matches(str(protocol), list(PROTOCOLS), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ProtocolError(
+            f"Unknown protocol {protocol!r}.{hint} Available: {', '.join(PROTOCOLS)}."
+        )
+    return PROTOCOLS[protocol]
+
+
+def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any) -> Split:
+    """Split the labelled pixels of ``gt`` into train, validation and test sets.
+
+    Args:
+        gt: (H, W) integer label map, 0 = unlabelled.
+        protocol: "paper", "fraction", "per_class" or "disjoint".
+        seed: the seed (an int); the same seed gives the same split.
+        **params: protocol parameters (see :func:`protocol_params`).
+
+    Returns:
+        A :class:`Split`; a :class:`SplitWarning` is emitted when a class present in
+        ``gt`` has no training or no test pixel.
+
+    Raises:
+        ProtocolError: unknown protocol, unknown or invalid parameter, or a split
+            that cannot be made (e.g. a class too small to stratify).
+    """
+    fn = _get(protocol)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ProtocolError(f"seed={seed!r} must be an integer.")
+    defaults = protocol_params(protocol)
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ProtocolError(
+            f"Protocol '{protocol}' has no parameter(s) {unknown}. Its parameters: "
+            + (", ".join(f"{k}={v!r}" for k, v in defaults.items()) or "none")
+            + "."
+        )
+    used = {**defaults, **params}
+    sets = fn(np.asarray(gt), int(seed), **used)
+    gt_flat = np.asarray(gt).ravel()
+    n_labels = int(gt_flat.max())
+    counts = np.zeros((n_labels, 4), dtype=np.int64)
+    for j, name in enumerate(("train", "val", "test")):
+        sets[name] = np.sort(np.asarray(sets[name], dtype=np.int64))
+        counts[:, j] = np.bincount(gt_flat[sets[name]], minlength=n_labels + 1)[1:]
+    counts[:, 3] = np.bincount(gt_flat, minlength=n_labels + 1)[1:] - counts[:, :3].sum(axis=1)
+    present = counts.sum(axis=1) > 0
+    missing = {
+        name: [k + 1 for k in range(n_labels) if present[k] and counts[k, j] == 0]
+        for j, name in enumerate(("train", "val", "test"))
+    }
+    missing = {k: v for k, v in missing.items() if v}
+    for name in ("train", "test"):
+        if name in missing:
+            warnings.warn(
+                f"Split '{protocol}' (seed {seed}, {used}): label(s) {missing[name]} have no {name} pixel.",
+                SplitWarning,
+                stacklevel=2,
+            )
+    return Split(
+        train=sets["train"],
+        val=sets["val"],
+        test=sets["test"],
+        protocol=protocol,
+        params=used,
+        seed=int(seed),
+        counts=counts,
+        missing=missing,
+    )

@@ -1,0 +1,287 @@
+"""The scene registry: facts about each scene as data (TOML), not code.
+
+Built-in scenes live in ``datasets/scenes/*.toml``. A user adds a scene with a
+TOML file of the same form passed as ``--scene-file PATH`` (or
+:func:`register_scene_file`). Minimal user file::
+
+    name = "pavia_university"
+    class_names = ["Asphalt", "Meadows", ...]
+
+    [cube]
+    file = "PaviaU.mat"      # relative to the TOML file's folder, or searched
+    key = "paviaU"           # in the data folders like the built-in scenes
+
+    [gt]
+    file = "PaviaU_gt.mat"
+    key = "paviaU_gt"
+
+Optional top-level keys: ``title``, ``sensor``, ``description``, ``shape``
+([rows, cols]), ``n_bands``, ``rgb_bands`` (three 0-based band indices),
+``wavelengths_nm`` (one per band) or ``wavelength_range_nm``, ``class_counts``;
+per file: ``url``, ``sha256``, ``git_blob``; and a ``[surrogate]`` table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import SceneSpecError, UnknownSceneError
+
+_TOP_KEYS = {
+    "name", "title", "sensor", "description", "shape", "n_bands", "rgb_bands",
+    "wavelengths_nm", "wavelength_range_nm", "class_names", "class_counts",
+    "cube", "gt", "surrogate",
+}
+_FILE_KEYS = {"file", "key", "url", "sha256", "git_blob"}
+_SURROGATE_KEYS = {"signatures_file", "signatures_key", "signatures_sha256", "drop_bands"}
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a scene: its name, the MATLAB variable, and what is known of it."""
+
+    file: str
+    key: str
+    url: str | None = None
+    sha256: str | None = None
+    git_blob: str | None = None
+
+
+@dataclass(frozen=True)
+class SurrogateSpec:
+    """How a surrogate of the scene gets its class spectra."""
+
+    signatures_file: str | None = None
+    signatures_key: str | None = None
+    signatures_sha256: str | None = None
+    #: 1-based inclusive band ranges removed from the signature file's bands.
+    drop_bands: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """Everything known about a scene before any file is opened."""
+
+    name: str
+    cube: FileSpec
+    gt: FileSpec
+    class_names: tuple[str, ...]
+    title: str = ""
+    sensor: str = ""
+    description: str = ""
+    shape: tuple[int, int] | None = None
+    n_bands: int | None = None
+    rgb_bands: tuple[int, int, int] | None = None
+    wavelengths_nm: tuple[float, ...] | None = None
+    wavelength_range_nm: tuple[float, float] | None = None
+    class_counts: tuple[int, ...] | None = None
+    surrogate: SurrogateSpec = field(default_factory=SurrogateSpec)
+    #: The TOML file the scene came from; relative file names resolve against its folder.
+    origin: Path | None = None
+    builtin: bool = False
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def download_hint(self) -> str | None:
+        """The command that fetches this scene's real files, if their URLs are known."""
+        if not (self.cube.url or self.gt.url):
+            return None
+        if self.builtin:
+            return f"python -m datasets download {self.name} --to DIR"
+        return f"python -m datasets download {self.name} --scene-file {self.origin} --to DIR"
+
+
+def _err(origin: str, msg: str) -> SceneSpecError:
+    return SceneSpecError(f"Scene file '{origin}': {msg}")
+
+
+def _check_keys(origin: str, table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, sorted(allowed), n=1)
+            hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise _err(
+            origin,
+            f"unknown key(s) in {where}: {', '.join(hints)}. Allowed: {', '.join(sorted(allowed))}.",
+        )
+
+
+def _int_tuple(origin: str, value: Any, key: str, length: int | None = None) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+        raise _err(origin, f"'{key}' must be a list of integers, got {value!r}.")
+    if length is not None and len(value) != length:
+        raise _err(origin, f"'{key}' must have {length} entries, got {len(value)}: {value!r}.")
+    return tuple(value)
+
+
+def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
+    if not isinstance(table, dict):
+        raise _err(origin, f"missing table [{which}] with at least 'file' and 'key'.")
+    _check_keys(origin, table, _FILE_KEYS, f"[{which}]")
+    for k in ("file", "key"):
+        if not isinstance(table.get(k), str) or not table[k]:
+            raise _err(origin, f"[{which}] needs a non-empty string '{k}', got {table.get(k)!r}.")
+    return FileSpec(**{k: table.get(k) for k in _FILE_KEYS})
+
+
+def scene_info_from_dict(
+    data: dict[str, Any], origin: Path | None = None, builtin: bool = False
+) -> SceneInfo:
+    """Validate a parsed scene description and build its :class:`SceneInfo`.
+
+    Raises:
+        SceneSpecError: a missing or mistyped field, or an unknown key.
+    """
+    where = str(origin) if origin else "<dict>"
+    _check_keys(where, data, _TOP_KEYS, "the top level")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise _err(where, f"'name' must be an identifier such as 'pavia_university', got {name!r}.")
+    names = data.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise _err(where, f"'class_names' must be a non-empty list of strings, got {names!r}.")
+    if len(set(names)) != len(names):
+        raise _err(where, f"'class_names' has duplicates: {names!r}.")
+    kw: dict[str, Any] = {}
+    for k in ("title", "sensor", "description"):
+        if k in data:
+            if not isinstance(data[k], str):
+                raise _err(where, f"'{k}' must be a string, got {data[k]!r}.")
+            kw[k] = data[k]
+    if "shape" in data:
+        kw["shape"] = _int_tuple(where, data["shape"], "shape", 2)
+    if "n_bands" in data:
+        if not isinstance(data["n_bands"], int) or data["n_bands"] < 1:
+            raise _err(where, f"'n_bands' must be a positive integer, got {data['n_bands']!r}.")
+        kw["n_bands"] = data["n_bands"]
+    if "rgb_bands" in data:
+        rgb = _int_tuple(where, data["rgb_bands"], "rgb_bands", 3)
+        limit = kw.get("n_bands")
+        if any(b < 0 or (limit is not None and b >= limit) for b in rgb):
+            raise _err(where, f"'rgb_bands' {list(rgb)} must be 0-based band indices below n_bands={limit}.")
+        kw["rgb_bands"] = rgb
+    if "wavelengths_nm" in data:
+        wl = data["wavelengths_nm"]
+        if not isinstance(wl, list) or not all(isinstance(v, int | float) for v in wl):
+            raise _err(where, f"'wavelengths_nm' must be a list of numbers, got {wl!r}.")
+        if kw.get("n_bands") is not None and len(wl) != kw["n_bands"]:
+            raise _err(where, f"'wavelengths_nm' has {len(wl)} values for n_bands={kw['n_bands']}.")
+        kw["wavelengths_nm"] = tuple(float(v) for v in wl)
+    if "wavelength_range_nm" in data:
+        wr = data["wavelength_range_nm"]
+        if not (isinstance(wr, list) and len(wr) == 2 and all(isinstance(v, int | float) for v in wr)):
+            raise _err(where, f"'wavelength_range_nm' must be [min, max], got {wr!r}.")
+        kw["wavelength_range_nm"] = (float(wr[0]), float(wr[1]))
+    if "class_counts" in data:
+        counts = _int_tuple(where, data["class_counts"], "class_counts", len(names))
+        kw["class_counts"] = counts
+    sur = data.get("surrogate", {})
+    if not isinstance(sur, dict):
+        raise _err(where, f"[surrogate] must be a table, got {sur!r}.")
+    _check_keys(where, sur, _SURROGATE_KEYS, "[surrogate]")
+    drops = []
+    for r in sur.get("drop_bands", []):
+        pair = _int_tuple(where, r, "surrogate.drop_bands entry", 2)
+        if pair[0] < 1 or pair[1] < pair[0]:
+            raise _err(where, f"surrogate.drop_bands entry {list(pair)} must be [first, last], 1-based.")
+        drops.append(pair)
+    kw["surrogate"] = SurrogateSpec(
+        signatures_file=sur.get("signatures_file"),
+        signatures_key=sur.get("signatures_key"),
+        signatures_sha256=sur.get("signatures_sha256"),
+        drop_bands=tuple(drops),
+    )
+    return SceneInfo(
+        name=name,
+        cube=_file_spec(where, data.get("cube"), "cube"),
+        gt=_file_spec(where, data.get("gt"), "gt"),
+        class_names=tuple(names),
+        origin=origin,
+        builtin=builtin,
+        **kw,
+    )
+
+
+def load_scene_file(path: str | Path) -> SceneInfo:
+    """Parse and validate a scene TOML file (does not register it)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SceneSpecError(
+            f"Scene file '{p}' does not exist. Fix: pass the path of a TOML scene description "
+            "to --scene-file (see datasets/scenes/indian_pines.toml for the format)."
+        )
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SceneSpecError(f"Scene file '{p}' is not valid TOML: {exc}.") from exc
+    return scene_info_from_dict(data, origin=p.resolve())
+
+
+_REGISTRY: dict[str, SceneInfo] = {}
+
+
+def _ensure_builtins() -> None:
+    if _REGISTRY:
+        return
+    for entry in sorted(resources.files("datasets.scenes").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            with resources.as_file(entry) as path:
+                info = scene_info_from_dict(
+                    tomllib.loads(Path(path).read_text(encoding="utf-8")),
+                    origin=Path(path),
+                    builtin=True,
+                )
+            _REGISTRY[info.name] = info
+
+
+def register_scene_file(path: str | Path) -> SceneInfo:
+    """Load a scene TOML file and add it to the registry.
+
+    Re-registering the same file is a no-op; a different file with the name of an
+    already-registered scene is refused.
+    """
+    _ensure_builtins()
+    info = load_scene_file(path)
+    known = _REGISTRY.get(info.name)
+    if known is not None and known.origin != info.origin:
+        raise SceneSpecError(
+            f"Scene file '{info.origin}' names its scene '{info.name}', which is already "
+            f"defined by '{known.origin}'. Fix: give the scene another 'name'."
+        )
+    _REGISTRY[info.name] = info
+    return info
+
+
+def list_scenes() -> list[str]:
+    """Names of the registered scenes."""
+    _ensure_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_scene_info(name: str) -> SceneInfo:
+    """Look a scene up by name, or load it from a ``.toml`` path.
+
+    Raises:
+        UnknownSceneError: with close matches and the list of available scenes.
+    """
+    _ensure_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name.endswith(".toml"):
+        return register_scene_file(name)
+    available = sorted(_REGISTRY)
+    close = difflib.get_close_matches(name, available, n=3)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownSceneError(
+        f"Unknown scene {name!r}.{hint} Available: {', '.join(available)}. "
+        "Fix: use one of these, or describe your scene in a TOML file and pass --scene-file PATH."
+    )

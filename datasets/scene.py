@@ -1,0 +1,436 @@
+"""Loading scenes: the real cubes when their files are found, surrogates otherwise."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import DatasetNotFoundError, SceneFileError
+from .matio import read_mat, sha256_file
+from .registry import FileSpec, SceneInfo, get_scene_info
+from .surrogate import (
+    SurrogateParams,
+    make_surrogate_cube,
+    select_bands,
+    signatures_from_image,
+    smooth_class_spectra,
+)
+
+Source = Literal["real", "surrogate", "auto"]
+_SOURCES = ("real", "surrogate", "auto")
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SurrogateWarning(UserWarning):
+    """Emitted when ``source="auto"`` falls back to a surrogate scene."""
+
+
+@dataclass(frozen=True)
+class SceneFile:
+    """A file a scene was built from, with its checksum."""
+
+    role: str  # "cube", "gt" or "signatures"
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(eq=False)
+class Scene:
+    """A hyperspectral scene ready for splitting and preprocessing.
+
+    Attributes:
+        name: registry name.
+        cube: (H, W, B) float32 (read-only).
+        gt: (H, W) int64 labels, 0 = unlabelled (read-only).
+        class_names: names of labels 1..C.
+        source: "real" or "surrogate".
+        files: the files used, with sha256.
+        info: the registry facts.
+        surrogate: generator settings and seed for a surrogate, else None.
+        crop: (row0, row1, col0, col1) when this is a crop of the full scene.
+    """
+
+    name: str
+    cube: np.ndarray
+    gt: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+    files: tuple[SceneFile, ...]
+    info: SceneInfo
+    surrogate: dict[str, Any] | None = None
+    crop: tuple[int, int, int, int] | None = None
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.gt.shape  # type: ignore[return-value]
+
+    @property
+    def n_bands(self) -> int:
+        return int(self.cube.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        """sha256 of each file used, by role."""
+        return {f.role: f.sha256 for f in self.files}
+
+    def class_counts(self) -> np.ndarray:
+        """Labelled pixels per class: entry k-1 for label k."""
+        return np.bincount(self.gt.ravel(), minlength=self.n_classes + 1)[1:]
+
+    def labelled_indices(self) -> np.ndarray:
+        """Flat row-major indices of the labelled pixels."""
+        return np.flatnonzero(self.gt.ravel() > 0)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable description: what ``python -m datasets info`` prints."""
+        counts = self.class_counts()
+        return {
+            "name": self.name,
+            "title": self.info.title or self.name,
+            "source": self.source,
+            "shape": [*self.shape, self.n_bands],
+            "n_bands": self.n_bands,
+            "n_classes": self.n_classes,
+            "n_labelled": int(counts.sum()),
+            "classes": [
+                {"label": k + 1, "name": n, "count": int(c)}
+                for k, (n, c) in enumerate(zip(self.class_names, counts, strict=True))
+            ],
+            "files": [
+                {"role": f.role, "path": f.path, "sha256": f.sha256, "size": f.size}
+                for f in self.files
+            ],
+            "surrogate": self.surrogate,
+            "crop": list(self.crop) if self.crop else None,
+            "fingerprint": self.fingerprint,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 identifying the data: name, source, file checksums, generator, crop."""
+        if self._fingerprint is None:
+            payload = {
+                "name": self.name,
+                "source": self.source,
+                "files": sorted((f.role, f.sha256) for f in self.files),
+                "surrogate": self.surrogate,
+                "crop": self.crop,
+                "class_names": list(self.class_names),
+            }
+            blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+            self._fingerprint = hashlib.sha256(blob).hexdigest()
+        return self._fingerprint
+
+    def rgb(self, percentile: float = 2.0) -> np.ndarray:
+        """An (H, W, 3) float32 display composite in [0, 1] (percentile stretch per channel)."""
+        bands = self.info.rgb_bands
+        if bands is None or max(bands) >= self.n_bands:
+            b = self.n_bands
+            bands = (int(b * 0.6), int(b * 0.3), int(b * 0.1))
+        img = self.cube[:, :, list(bands)].astype(np.float32)
+        lo = np.percentile(img, percentile, axis=(0, 1))
+        hi = np.percentile(img, 100 - percentile, axis=(0, 1))
+        return np.clip((img - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+
+    def crop_to(self, row0: int, row1: int, col0: int, col1: int) -> Scene:
+        """A rectangular crop (rows row0:row1, cols col0:col1) as a new Scene.
+
+        The crop keeps the scene's class names (a class may have no pixel in it)
+        and is recorded in the fingerprint.
+        """
+        h, w = self.shape
+        if not (0 <= row0 < row1 <= h and 0 <= col0 < col1 <= w):
+            raise ValueError(
+                f"crop rows {row0}:{row1}, cols {col0}:{col1} is outside the scene "
+                f"'{self.name}' of {h} x {w} pixels; expected 0 <= start < stop <= size."
+            )
+        base = self.crop or (0, h, 0, w)
+        r, c = base[0], base[2]
+        return Scene(
+            name=self.name,
+            cube=_readonly(self.cube[row0:row1, col0:col1]),
+            gt=_readonly(self.gt[row0:row1, col0:col1]),
+            class_names=self.class_names,
+            source=self.source,
+            files=self.files,
+            info=self.info,
+            surrogate=self.surrogate,
+            crop=(r + row0, r + row1, c + col0, c + col1),
+        )
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+def search_dirs(data_dir: str | os.PathLike | None = None, scene_origin: Path | None = None) -> list[Path]:
+    """The folders searched for scene files, in order.
+
+    ``data_dir``, ``$HSI_DATA_DIR``, the scene file's own folder (user scenes),
+    ``./data``, ``../shared/data`` (from the working directory and from the project).
+    """
+    dirs: list[Path] = []
+    if data_dir is not None:
+        dirs.append(Path(data_dir).expanduser())
+    env = os.environ.get("HSI_DATA_DIR")
+    if env:
+        dirs.append(Path(env).expanduser())
+    if scene_origin is not None:
+        dirs.append(scene_origin.parent)
+    cwd = Path.cwd()
+    dirs += [cwd / "data", cwd.parent / "shared" / "data", _PROJECT_ROOT.parent / "shared" / "data"]
+    out: list[Path] = []
+    for d in dirs:
+        d = d.resolve()
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def find_file(
+    info: SceneInfo, spec: FileSpec | str, data_dir: str | os.PathLike | None = None
+) -> Path:
+    """Find one of a scene's files in the search folders.
+
+    Raises:
+        DatasetNotFoundError: listing the folders searched and the download command.
+    """
+    name = spec.file if isinstance(spec, FileSpec) else spec
+    if Path(name).expanduser().is_absolute():
+        p = Path(name).expanduser()
+        if p.is_file():
+            return p
+        raise DatasetNotFoundError(info.name, name, [p.parent], info.download_hint())
+    dirs = search_dirs(data_dir, None if info.builtin else info.origin)
+    for d in dirs:
+        p = d / name
+        if p.is_file():
+            return p
+    raise DatasetNotFoundError(info.name, name, dirs, info.download_hint())
+
+
+def _file_record(role: str, path: Path) -> SceneFile:
+    return SceneFile(role=role, path=str(path), sha256=sha256_file(path), size=path.stat().st_size)
+
+
+def validate_gt(gt: np.ndarray, info: SceneInfo, path: Path | str, full_scene: bool = True) -> np.ndarray:
+    """Check a label map: 2-D, integer-valued, labels within 0..C, and C matching the class names.
+
+    Returns:
+        The labels as int64.
+    """
+    key = info.gt.key
+    if gt.ndim != 2:
+        raise SceneFileError(
+            f"Ground truth '{path}' (key '{key}') has shape {gt.shape}; expected a 2-D label map "
+            "(rows x cols). Fix: point gt.key at the label variable."
+        )
+    if not np.all(np.isfinite(gt)) or not np.all(np.equal(np.mod(gt, 1), 0)):
+        raise SceneFileError(
+            f"Ground truth '{path}' (key '{key}') holds non-integer or non-finite values; "
+            "expected integer labels 0..C. Fix: use the label map, not the spectral cube."
+        )
+    labels = gt.astype(np.int64)
+    c = info.n_classes
+    present = np.unique(labels)
+    bad = present[(present < 0) | (present > c)]
+    if bad.size:
+        raise SceneFileError(
+            f"Ground truth '{path}' (key '{key}') has labels {bad.tolist()} outside 0..{c} "
+            f"({c} class names are defined for scene '{info.name}'). Fix: give one class name per "
+            "label 1..C in the scene file, or use the matching ground-truth file."
+        )
+    if full_scene and present.max(initial=0) != c:
+        raise SceneFileError(
+            f"Class-name count mismatch for scene '{info.name}': {c} class names are defined but "
+            f"ground truth '{path}' uses labels up to {int(present.max(initial=0))}. Fix: give exactly one "
+            "class name per label 1..C in class_names."
+        )
+    if info.shape is not None and full_scene and tuple(labels.shape) != tuple(info.shape):
+        raise SceneFileError(
+            f"Ground truth '{path}' (key '{key}') is {labels.shape[0]} x {labels.shape[1]}; scene "
+            f"'{info.name}' is {info.shape[0]} x {info.shape[1]}. Fix: use the ground truth of this scene."
+        )
+    if info.class_counts is not None and full_scene:
+        counts = np.bincount(labels.ravel(), minlength=c + 1)[1:]
+        if tuple(counts.tolist()) != tuple(info.class_counts):
+            warnings.warn(
+                f"Ground truth '{path}': per-class counts {counts.tolist()} differ from the published "
+                f"counts {list(info.class_counts)} of scene '{info.name}'; results may not be comparable.",
+                stacklevel=3,
+            )
+    return labels
+
+
+def validate_cube(cube: np.ndarray, gt: np.ndarray, info: SceneInfo, cube_path: Path, gt_path: Path) -> np.ndarray:
+    """Check a cube: 3-D, matching the label map's size and the expected band count, finite."""
+    key = info.cube.key
+    if cube.ndim != 3:
+        raise SceneFileError(
+            f"Cube '{cube_path}' (key '{key}') has shape {cube.shape}; expected rows x cols x bands. "
+            "Fix: point cube.key at the spectral cube."
+        )
+    if cube.shape[:2] != gt.shape:
+        raise SceneFileError(
+            f"Size mismatch for scene '{info.name}': cube '{cube_path}' is {cube.shape[0]} x "
+            f"{cube.shape[1]} pixels but ground truth '{gt_path}' is {gt.shape[0]} x {gt.shape[1]}. "
+            "Fix: use the cube and ground truth of the same scene."
+        )
+    if info.n_bands is not None and cube.shape[2] != info.n_bands:
+        raise SceneFileError(
+            f"Cube '{cube_path}' (key '{key}') has {cube.shape[2]} bands; scene '{info.name}' expects "
+            f"{info.n_bands} (the corrected cube, water-absorption bands removed). Fix: use "
+            f"'{info.cube.file}', or describe this variant in its own scene file."
+        )
+    finite = np.isfinite(cube)
+    if not finite.all():
+        n_bad = int((~finite).sum())
+        r, c, b = np.argwhere(~finite)[0].tolist()
+        raise SceneFileError(
+            f"Cube '{cube_path}' (key '{key}') has {n_bad} non-finite values (NaN or inf), the first at "
+            f"row {r}, col {c}, band {b}. Fix: repair or re-download the file."
+        )
+    return cube.astype(np.float32, copy=False)
+
+
+def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, SceneFile]:
+    gt_path = find_file(info, info.gt, data_dir)
+    record = _file_record("gt", gt_path)
+    if info.gt.sha256 and record.sha256 != info.gt.sha256:
+        warnings.warn(
+            f"Ground truth '{gt_path}' has sha256 {record.sha256}, not the known {info.gt.sha256} "
+            f"of scene '{info.name}'.",
+            stacklevel=3,
+        )
+    gt = validate_gt(read_mat(gt_path, info.gt.key), info, gt_path)
+    return gt, record
+
+
+def _load_real(info: SceneInfo, data_dir) -> Scene:
+    gt, gt_rec = _load_gt(info, data_dir)
+    cube_path = find_file(info, info.cube, data_dir)
+    cube = validate_cube(read_mat(cube_path, info.cube.key), gt, info, cube_path, Path(gt_rec.path))
+    return Scene(
+        name=info.name,
+        cube=_readonly(cube),
+        gt=_readonly(gt),
+        class_names=info.class_names,
+        source="real",
+        files=(_file_record("cube", cube_path), gt_rec),
+        info=info,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: SurrogateParams):
+    gt, gt_rec = _load_gt(info, data_dir)
+    files = [gt_rec]
+    sur = info.surrogate
+    if sur.signatures_file:
+        sig_path = find_file(info, sur.signatures_file, data_dir)
+        rec = _file_record("signatures", sig_path)
+        if sur.signatures_sha256 and rec.sha256 != sur.signatures_sha256:
+            raise SceneFileError(
+                f"Signature file '{sig_path}' has sha256 {rec.sha256}, expected "
+                f"{sur.signatures_sha256}. Fix: restore the original file."
+            )
+        image = np.asarray(read_mat(sig_path, sur.signatures_key or ""), dtype=np.float64)
+        if image.shape[:2] != gt.shape:
+            raise SceneFileError(
+                f"Signature image '{sig_path}' is {image.shape[0]} x {image.shape[1]}, ground truth is "
+                f"{gt.shape[0]} x {gt.shape[1]}. Fix: use the signature image of this scene."
+            )
+        spectra = select_bands(signatures_from_image(image, gt), sur.drop_bands)
+        files.append(rec)
+    else:
+        n_bands = info.n_bands
+        if n_bands is None:
+            raise SceneFileError(
+                f"Scene '{info.name}' has no 'n_bands' and no signature file, so a surrogate cannot "
+                "know how many bands to make. Fix: add n_bands = B to the scene file."
+            )
+        spectra = smooth_class_spectra(info.n_classes + 1, n_bands, seed)
+    if info.n_bands is not None and spectra.shape[1] != info.n_bands:
+        raise SceneFileError(
+            f"Surrogate for '{info.name}': the signatures give {spectra.shape[1]} bands after dropping "
+            f"{list(sur.drop_bands)}, but the scene has {info.n_bands}. Fix: correct drop_bands."
+        )
+    cube = make_surrogate_cube(gt, spectra, seed=seed, params=params)
+    return _readonly(cube), _readonly(gt), tuple(files)
+
+
+def _load_surrogate(info: SceneInfo, data_dir, seed: int, params: SurrogateParams | None) -> Scene:
+    params = params or SurrogateParams()
+    cube, gt, files = _surrogate_arrays(info, None if data_dir is None else str(data_dir), seed, params)
+    return Scene(
+        name=info.name,
+        cube=cube,
+        gt=gt,
+        class_names=info.class_names,
+        source="surrogate",
+        files=files,
+        info=info,
+        surrogate={"seed": seed, **params.as_dict()},
+    )
+
+
+def load_scene(
+    name: str,
+    source: Source = "auto",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    surrogate_seed: int = 0,
+    surrogate_params: SurrogateParams | None = None,
+) -> Scene:
+    """Load a scene by name (or from a scene ``.toml`` path).
+
+    Args:
+        name: a registered scene (``datasets.list_scenes()``) or a path to a scene TOML file.
+        source: "real" (the real cube; fails if its files are missing), "surrogate"
+            (the real ground truth with synthetic spectra), or "auto" (real when
+            both files are found, else a surrogate with a :class:`SurrogateWarning`).
+        data_dir: a folder searched first for the files.
+        surrogate_seed: seed of the surrogate generator.
+        surrogate_params: surrogate generator settings.
+
+    Raises:
+        UnknownSceneError, DatasetNotFoundError, SceneFileError, ValueError (bad ``source``).
+    """
+    if source not in _SOURCES:
+        raise ValueError(f"source={source!r} is not one of {', '.join(_SOURCES)}.")
+    info = get_scene_info(name)
+    if source == "real":
+        return _load_real(info, data_dir)
+    if source == "surrogate":
+        return _load_surrogate(info, data_dir, surrogate_seed, surrogate_params)
+    try:
+        cube_path = find_file(info, info.cube, data_dir)
+        find_file(info, info.gt, data_dir)
+    except DatasetNotFoundError as exc:
+        warnings.warn(
+            f"Scene '{info.name}': the real cube '{exc.filename}' was not found in "
+            f"{', '.join(str(p) for p in exc.searched)}; using a SURROGATE (real ground truth, "
+            "synthetic spectra). Its numbers are not comparable to published results. "
+            f"To use the real scene: {info.download_hint() or 'supply the files with --data-dir DIR'}.",
+            SurrogateWarning,
+            stacklevel=2,
+        )
+        return _load_surrogate(info, data_dir, surrogate_seed, surrogate_params)
+    del cube_path
+    return _load_real(info, data_dir)
