@@ -66,9 +66,9 @@ class SurrogateParams:
     n_shared: int = 3
     #: Std (relative to the mean signal) of each field's own offset along the shared
     #: directions: pixels of one field (connected region of a class) share it.
-    field_effect_std: float = 0.08
+    field_effect_std: float = 0.04
     #: Std (relative to the mean signal) of the smooth within-field variation along them.
-    shared_texture_std: float = 0.04
+    shared_texture_std: float = 0.02
     #: Spatial smoothness (pixels) of the fields that mix the variants.
     texture_sigma: float = 3.0
     #: Sharpness of the variant mixing (higher: one variant dominates each region).
@@ -82,7 +82,7 @@ class SurrogateParams:
     #: Std of the per-pixel illumination factor (relative).
     pixel_gain_std: float = 0.08
     #: Noise std relative to the mean signal.
-    noise_std: float = 0.18
+    noise_std: float = 0.15
     #: Band correlation length of the noise (bands).
     noise_band_sigma: float = 2.0
 
@@ -167,6 +167,9 @@ def make_surrogate_cube(
     band_sigma = max(n_bands / 20.0, 1.0)
     mult = _unit_field(rng_var, (n_labels, p.n_variants, n_bands), band_sigma, axis=2)
     add = _unit_field(rng_var, (n_labels, p.n_variants, n_bands), band_sigma, axis=2)
+    # centred over the variants, so that a class's variants average to its spectrum
+    mult -= mult.mean(axis=1, keepdims=True)
+    add -= add.mean(axis=1, keepdims=True)
     variants = spectra[:, None, :] * (1.0 + p.variant_scale * mult) + p.variant_offset * add
     variants = np.clip(variants, 1e-3, None)
 

@@ -46,3 +46,15 @@ def ip_surrogate(shared_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", datasets.SurrogateWarning)
         return datasets.load_scene("indian_pines", source="surrogate", data_dir=shared_data)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_scene_registry():
+    """Scenes registered by one test (from --scene-file TOMLs) do not leak into the next."""
+    from datasets import registry
+
+    registry._ensure_builtins()
+    saved = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
