@@ -328,6 +328,38 @@ class Row:
 # --------------------------------------------------------------------------- report
 
 
+class OtherLoad:
+    """Share of the machine's CPU time used by other processes between start and stop.
+
+    Benchmarks on a shared machine are disturbed by whatever else runs; this
+    records how much did (from ``/proc/stat`` minus this process's own CPU time).
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        ticks = [int(v) for v in fields]
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf(
+            "SC_CLK_TCK"
+        )  # minus idle, iowait
+        own = sum(os.times()[:4])
+        return time.perf_counter(), busy, own
+
+    def share(self) -> float | None:
+        end = self._sample()
+        if self._start is None or end is None:
+            return None
+        wall = end[0] - self._start[0]
+        other = (end[1] - self._start[1]) - (end[2] - self._start[2])
+        return max(other, 0.0) / (wall * (os.cpu_count() or 1))
+
+
 def machine_info() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -364,6 +396,7 @@ def render(
     check: str,
     repeats: int,
     command: str,
+    other_load: float | None,
 ) -> str:
     """The benchmark's Markdown section (heading, tables, context), without the markers."""
     info = machine_info()
@@ -437,7 +470,14 @@ def render(
         "",
         f"- Machine: {info['cpu']}",
         f"- Software: {info['versions']}",
-        f"- Date: {info['date']}; load average (1 / 5 / 15 min) at the end: {info['load']}",
+        f"- Date: {info['date']}",
+        "- Other processes during the run: "
+        + (
+            "unknown"
+            if other_load is None
+            else f"{100 * other_load:.0f} % of the machine's CPU time"
+        )
+        + f"; load average (1 / 5 / 15 min) at the end: {info['load']}",
         f"- Command: `{command}`",
     ]
     return "\n".join(lines) + "\n"
@@ -481,6 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     random.seed(SEED)
     torch.manual_seed(SEED)
     data = load_training_data()
+    other = OtherLoad()
 
     def extract() -> torch.Tensor:
         return torch.from_numpy(datasets.extract_patches(data.image, data.indices, PATCH_SIZE))
@@ -510,9 +551,16 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
 
+    other_load = other.share()
     section = render(
-        rows, tuple(x.shape), extract_first, extract_times, check, args.repeats, command
+        rows, tuple(x.shape), extract_first, extract_times, check, args.repeats, command, other_load
     )
+    if other_load is not None and other_load > 0.1:
+        print(
+            f"warning: other processes used {100 * other_load:.0f} % of the CPU during the run; "
+            "the figures are disturbed.",
+            file=sys.stderr,
+        )
     print(section)
     if args.write:
         write_section(args.write, section)

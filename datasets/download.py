@@ -150,11 +150,11 @@ class _Fetcher:
         spec = self._spec(role)
         dest = self._destination(role, spec)
         existed = dest.exists()
-        notes = []
+        notes: list[str] = []
         if existed and not self.force:
             try:
                 checked = self._validate(role, dest, gt)
-            except SceneFileError:
+            except (SceneFileError, OSError):  # OSError: unreadable, or a folder in its place
                 notes.append("the copy that was there was invalid")
             else:
                 return self._result(role, dest, "present", checked, []), checked.gt
@@ -324,8 +324,16 @@ class _Fetcher:
         except DownloadError:
             raise
         except urllib.error.HTTPError as exc:
+            exc.close()
+            fix = ""
+            if exc.code in (404, 410):
+                fix = (
+                    f"correct the url in [{role}] of the scene file; or pass --mirror URL (which "
+                    f"must serve URL/{self._spec(role).file}); or download the file by hand and "
+                    f"save it as '{dest}'."
+                )
             raise self._error(
-                role, dest, url, f"the server answered HTTP {exc.code} {exc.reason}"
+                role, dest, url, f"the server answered HTTP {exc.code} {exc.reason}", fix
             ) from exc
         except urllib.error.URLError as exc:
             raise self._network_error(role, dest, url, exc.reason, received) from exc
@@ -351,7 +359,7 @@ class _Fetcher:
         if isinstance(reason, TimeoutError):
             return self._error(
                 role, dest, url,
-                f"no data arrived within the {self.timeout:g} s timeout{after}",
+                f"the server sent nothing for {self.timeout:g} s, the timeout{after}",
                 f"retry with a longer --timeout S; or pass --mirror URL; or download {url} "
                 f"by hand and save it as '{dest}'.",
             )

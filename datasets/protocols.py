@@ -168,13 +168,18 @@ def disjoint_split(
     (seeded ties), and each goes to the set whose share of the block's classes is
     furthest below its target (``train``, ``val``, the rest test), weighting
     every class by its size, so every class is spread over the sets as evenly as
-    blocks allow.
+    blocks allow. The buffer below removes more of the smaller sets (their
+    blocks have more border), so the assignment is repeated a few times with the
+    targets corrected by the shares actually kept.
 
-    Buffer: a pixel is dropped if it lies within ``patch_size // 2`` pixels
+    Buffer (r = ``patch_size // 2``): no kept pixel may lie within r pixels
     (Chebyshev distance, i.e. inside the P x P window) of a kept pixel of another
-    set; train pixels are kept first, then test, then validation. So no P x P
-    window around a test pixel contains a training pixel and vice versa.
-    Dropped pixels are counted in ``Split.counts``.
+    set. The loss is shared at train/test borders (train drops the pixels within
+    r // 2 of a test block, test those within r - r // 2 of a train block), then
+    any test pixel still within r of a kept train pixel is dropped, and any
+    validation pixel within r of a kept train or test pixel. So no P x P window
+    around a test pixel contains a training pixel, and vice versa. Dropped
+    pixels are counted in ``Split.counts``.
     """
     if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
         raise ProtocolError(f"patch_size={patch_size!r} must be a positive integer.")
@@ -197,39 +202,71 @@ def disjoint_split(
     # per-block class counts (blocks x labels)
     k = np.zeros((n_blocks, n_labels), dtype=np.int64)
     np.add.at(k, (block[idx], y - 1), 1)
-    totals = k.sum(axis=0).astype(np.float64)
-    targets = np.array([train, val, 1.0 - train - val])
     present = k > 0
-    rarity = np.where(present, totals[None, :], np.inf).min(axis=1)
+    rarity = np.where(present, k.sum(axis=0)[None, :].astype(float), np.inf).min(axis=1)
     order = np.lexsort((rng.random(n_blocks), rarity))
-    filled = np.zeros((3, n_labels))
-    assign = np.full(n_blocks, -1)
-    for b in order:
-        if not present[b].any():
-            continue
-        share = k[b] / np.maximum(totals, 1)
-        # deficit of each set for this block's classes, weighted by how much of each class the block holds
-        deficit = ((targets[:, None] - filled / np.maximum(totals, 1)) * share[None, :]).sum(axis=1)
-        s = int(np.argmax(deficit - 1e-9 * np.arange(3)))
-        assign[b] = s
-        filled[s] += k[b]
-
-    set_of = np.full(h * w, -1)
-    set_of[idx] = assign[block[idx]]
-    radius = patch_size // 2
-    keep = set_of.copy()
-    if radius > 0:
-        size = 2 * radius + 1
-        # train is kept whole; test yields to train; validation yields to both
-        for s, stronger in ((2, (0,)), (1, (0, 2))):
-            mask = np.isin(keep, stronger).reshape(h, w).astype(np.uint8)
-            near = maximum_filter(mask, size=size, mode="constant").ravel() > 0
-            keep[(keep == s) & near] = -1
+    wanted = np.array([train, val, 1.0 - train - val])
+    targets = wanted.copy()
+    best: tuple[float, np.ndarray] | None = None
+    for _ in range(6):
+        assign = _assign_blocks(k, order, targets)
+        keep = _buffer(assign, block, idx, h, w, patch_size // 2)
+        kept = np.array([(keep == s).sum() for s in range(3)], dtype=float)
+        achieved = kept / max(kept.sum(), 1.0)
+        error = float(np.abs(achieved - wanted).sum())
+        if best is None or error < best[0]:
+            best = (error, keep)
+        targets = targets * wanted / np.maximum(achieved, 1e-3)
+        targets = np.clip(targets / targets.sum(), 1e-3, None)
+    keep = best[1]
     return {
         "train": np.flatnonzero(keep == 0),
         "val": np.flatnonzero(keep == 1),
         "test": np.flatnonzero(keep == 2),
     }
+
+
+def _assign_blocks(k: np.ndarray, order: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Greedy: each block (in ``order``) to the set furthest below its target for the block's classes."""
+    totals = np.maximum(k.sum(axis=0), 1).astype(np.float64)
+    filled = np.zeros((3, k.shape[1]))
+    assign = np.full(k.shape[0], -1)
+    for b in order:
+        if not k[b].any():
+            assign[b] = int(np.argmax(targets))  # no labelled pixel: its region still matters for buffers
+            continue
+        share = k[b] / totals
+        deficit = ((targets[:, None] - filled / totals) * share[None, :]).sum(axis=1)
+        s = int(np.argmax(deficit - 1e-9 * np.arange(3)))
+        assign[b] = s
+        filled[s] += k[b]
+    return assign
+
+
+def _buffer(assign: np.ndarray, block: np.ndarray, idx: np.ndarray, h: int, w: int, radius: int) -> np.ndarray:
+    """Set of every labelled pixel after the buffer (-1: dropped, or unlabelled)."""
+    region = assign[block].reshape(h, w)  # every pixel, labelled or not, lies in a set's region
+    keep = np.full(h * w, -1)
+    keep[idx] = assign[block[idx]]
+    if radius > 0:
+        # the buffer is shared: train gives up radius // 2 pixels next to test regions, test
+        # gives up the rest next to train regions ...
+        near_test = _dilate(region == 2, radius // 2)
+        near_train = _dilate(region == 0, radius - radius // 2)
+        keep[(keep == 0) & near_test] = -1
+        keep[(keep == 2) & near_train] = -1
+        # ... then exact passes on the kept pixels: test yields to train, validation to both
+        keep[(keep == 2) & _dilate((keep == 0).reshape(h, w), radius)] = -1
+        keep[(keep == 1) & _dilate(((keep == 0) | (keep == 2)).reshape(h, w), radius)] = -1
+    return keep
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Flat mask of the pixels within Chebyshev distance ``radius`` of ``mask``."""
+    if radius <= 0:
+        return mask.ravel().copy()
+    grown = maximum_filter(mask.astype(np.uint8), size=2 * radius + 1, mode="constant")
+    return grown.ravel() > 0
 
 
 PROTOCOLS: dict[str, Callable[..., dict[str, np.ndarray]]] = {

@@ -1,0 +1,195 @@
+"""Split protocols: property tests on random label maps and checks on the real ones."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.ndimage import maximum_filter
+
+import datasets
+from datasets import ProtocolError, SplitWarning, split
+from datasets.matio import read_mat
+
+
+def blocky_gt(seed: int, h: int = 40, w: int = 36, n_classes: int = 5) -> np.ndarray:
+    """A random label map of rectangular fields (every class at least 12 pixels) plus background."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((h, w), dtype=np.int64)
+    for k in range(1, n_classes + 1):
+        for _ in range(rng.integers(1, 4)):
+            r, c = rng.integers(0, h - 6), rng.integers(0, w - 6)
+            gt[r : r + rng.integers(3, 9), c : c + rng.integers(4, 9)] = k
+    for k in range(1, n_classes + 1):  # guarantee presence
+        gt[k * 2, 0:12] = k
+    return gt
+
+
+PARAMS = {
+    "paper": {},
+    "fraction": {"train": 0.3, "val": 0.1},
+    "per_class": {"n": 5},
+    "disjoint": {"patch_size": 3, "block_size": 6},
+}
+
+
+def check_basic(gt: np.ndarray, sp: datasets.Split) -> None:
+    flat = gt.ravel()
+    sets = [sp.train, sp.val, sp.test]
+    for s in sets:
+        assert s.dtype == np.int64 and np.all(np.diff(s) > 0)  # sorted, unique
+        assert np.all(flat[s] > 0), "only labelled pixels"
+    assert not np.intersect1d(sp.train, sp.val).size
+    assert not np.intersect1d(sp.train, sp.test).size
+    assert not np.intersect1d(sp.val, sp.test).size
+    assert sp.counts.sum() == np.count_nonzero(flat)
+    for j, s in enumerate(sets):
+        assert np.array_equal(sp.counts[:, j], np.bincount(flat[s], minlength=gt.max() + 1)[1:])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 2**31 - 1), protocol=st.sampled_from(sorted(PARAMS)))
+def test_split_properties(map_seed, seed, protocol):
+    gt = blocky_gt(map_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)
+        a = split(gt, protocol, seed=seed, **PARAMS[protocol])
+        b = split(gt, protocol, seed=seed, **PARAMS[protocol])
+        c = split(gt, protocol, seed=seed + 1, **PARAMS[protocol])
+    check_basic(gt, a)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y), "same seed, same split"
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True)), "another seed, another split"
+    assert a.params == {**datasets.protocol_params(protocol), **PARAMS[protocol]}
+
+
+@settings(max_examples=25, deadline=None)
+@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000))
+def test_stratified_counts_within_one_pixel(map_seed, seed):
+    gt = blocky_gt(map_seed)
+    n = np.bincount(gt.ravel())[1:]
+    sp = split(gt, "paper", seed=seed)
+    test = sp.counts[:, 2]
+    assert np.all(np.abs(test - 0.2 * n) <= 1)
+    val = sp.counts[:, 1]
+    assert np.all(np.abs(val - 0.1 * (n - test)) <= 1)
+    fr = split(gt, "fraction", seed=seed, train=0.3, val=0.1)
+    assert np.all(np.abs(fr.counts[:, 0] - 0.3 * n) <= 1)
+    assert np.all(np.abs(fr.counts[:, 1] - 0.1 * n) <= 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000), n=st.integers(1, 40))
+def test_per_class_takes_n_but_never_more_than_half(map_seed, seed, n):
+    gt = blocky_gt(map_seed)
+    sizes = np.bincount(gt.ravel())[1:]
+    sp = split(gt, "per_class", seed=seed, n=n)
+    expected_train = np.minimum(n, sizes // 2)
+    assert np.array_equal(sp.counts[:, 0], expected_train)
+    assert np.array_equal(sp.counts[:, 1], np.minimum(n // 2, (sizes - expected_train) // 2))
+    assert np.all(sp.counts[:, 0] <= sizes / 2)
+
+
+def windows_touch(gt_shape, a: np.ndarray, b: np.ndarray, patch: int) -> bool:
+    """Does any patch x patch window centred on a pixel of ``a`` contain a pixel of ``b``?"""
+    mask = np.zeros(gt_shape[0] * gt_shape[1], dtype=np.uint8)
+    mask[b] = 1
+    near = maximum_filter(mask.reshape(gt_shape), size=patch, mode="constant").ravel()
+    return bool(near[a].any())
+
+
+@settings(max_examples=25, deadline=None)
+@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000), patch=st.sampled_from([1, 3, 5, 7]))
+def test_disjoint_windows_never_touch_another_set(map_seed, seed, patch):
+    gt = blocky_gt(map_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)
+        sp = split(gt, "disjoint", seed=seed, patch_size=patch, block_size=8)
+    check_basic(gt, sp)
+    for a, b in [(sp.test, sp.train), (sp.train, sp.test), (sp.val, sp.train), (sp.val, sp.test)]:
+        assert not windows_touch(gt.shape, a, b, patch)
+
+
+def test_disjoint_on_indian_pines_spreads_classes_and_reports_gaps(shared_data):
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SplitWarning)
+        sp = split(gt, "disjoint", seed=0, patch_size=11)
+    check_basic(gt, sp)
+    assert not windows_touch(gt.shape, sp.test, sp.train, 11)
+    assert not windows_touch(gt.shape, sp.train, sp.test, 11)
+    kept = sp.counts[:, :3].sum()
+    frac_train = sp.counts[:, 0].sum() / kept
+    assert 0.5 < frac_train < 0.9, frac_train
+    # most classes appear in both train and test; any gap is reported, not hidden
+    both = ((sp.counts[:, 0] > 0) & (sp.counts[:, 2] > 0)).sum()
+    assert both >= 11  # the one-field classes (Alfalfa, Oats, ...) cannot be on both sides
+    for name in ("train", "test"):
+        gaps = sp.missing.get(name, [])
+        assert all(sp.counts[k - 1, ("train", "val", "test").index(name)] == 0 for k in gaps)
+        if gaps:
+            assert any(str(gaps) in str(w.message) for w in caught)
+    rows = sp.summary(datasets.get_scene_info("indian_pines").class_names)
+    assert rows[8]["name"] == "Oats" and sum(r["dropped"] for r in rows) == sp.counts[:, 3].sum() > 0
+
+
+def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
+    sp = split(gt, "paper", seed=0)
+    n = 10249
+    assert abs(len(sp.test) - 0.2 * n) <= 1
+    assert abs(len(sp.val) - 0.08 * n) <= 16
+    assert len(sp.train) + len(sp.val) + len(sp.test) == n
+    assert sp.counts[8].tolist()[:3] == [14, 2, 4]  # Oats: 20 pixels
+
+
+@pytest.mark.parametrize(
+    ("protocol", "params", "needle"),
+    [
+        ("random", {}, "Unknown protocol 'random'. Available: paper, fraction, per_class, disjoint"),
+        ("papr", {}, "Did you mean 'paper'"),
+        ("paper", {"train": 0.5}, "has no parameter(s) ['train']"),
+        ("fraction", {"train": 0.8, "val": 0.3}, "train + val = 1.1 must be below 1"),
+        ("fraction", {"train": 1.5}, "train=1.5 must be a number strictly between 0.0 and 1.0"),
+        ("per_class", {"n": 0}, "n=0 must be a positive integer"),
+        ("disjoint", {"patch_size": 0}, "patch_size=0 must be a positive integer"),
+        ("disjoint", {"block_size": 1}, "block_size=1 must be an integer >= 2"),
+    ],
+)
+def test_bad_protocol_input(protocol, params, needle):
+    with pytest.raises(ProtocolError) as err:
+        split(blocky_gt(0), protocol, seed=0, **params)
+    assert needle in str(err.value)
+
+
+def test_bad_label_maps():
+    with pytest.raises(ProtocolError, match="no labelled pixel"):
+        split(np.zeros((5, 5), dtype=int), "paper")
+    with pytest.raises(ProtocolError, match="2-D label map"):
+        split(np.ones(5, dtype=int), "paper")
+    with pytest.raises(ProtocolError, match="integer labels"):
+        split(np.ones((5, 5)), "paper")
+    with pytest.raises(ProtocolError, match="seed=0.5 must be an integer"):
+        split(blocky_gt(0), "paper", seed=0.5)
+    tiny = np.zeros((6, 6), dtype=int)
+    tiny[0, :5] = 1
+    tiny[3, 3] = 2  # a class of one pixel cannot be stratified
+    with pytest.raises(ProtocolError, match=r"label\(s\) \[2\] have fewer than 2 pixels"):
+        split(tiny, "paper")
+
+
+def test_split_unpacks_and_warns_on_missing_classes():
+    gt = np.zeros((10, 10), dtype=int)
+    gt[:, :5] = 1
+    gt[0, 9] = 2  # two pixels of class 2; per_class puts one in train, one in test
+    gt[1, 9] = 2
+    train, val, test = split(gt, "per_class", seed=0, n=3)
+    assert len(train) == 4
+    with pytest.warns(SplitWarning, match=r"label\(s\) \[2\] have no train pixel"):
+        gt1 = gt.copy()
+        gt1[1, 9] = 0
+        sp = split(gt1, "per_class", seed=0, n=3)
+    assert sp.missing["train"] == [2]
