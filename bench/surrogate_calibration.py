@@ -30,7 +30,9 @@ def rf_oa(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, see
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--scenes", nargs="+", default=["indian_pines", "salinas"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     args = ap.parse_args()
@@ -50,7 +52,10 @@ def main() -> None:
             oa_c = rf_oa(centre, y, train, test, seed)
             oa_m = rf_oa(mean5, y, train, test, seed)
             dt = time.perf_counter() - t0
-            print(f"| {name} | {seed} | {100 * oa_c:.2f} % | {100 * oa_m:.2f} % | {dt:.0f} |", flush=True)
+            print(
+                f"| {name} | {seed} | {100 * oa_c:.2f} % | {100 * oa_m:.2f} % | {dt:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from .errors import (
     UnknownSceneError,
 )
 from .patches import extract_patches, extract_spectra, iter_scene_patches, pad_image
-from .preprocessing import Preprocessed, PreprocessConfig, preprocess
+from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .protocols import PROTOCOLS, Split, SplitWarning, protocol_params, split
 from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
 from .scene import Scene, SurrogateWarning, load_scene, search_dirs

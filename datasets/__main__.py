@@ -39,19 +39,44 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the registered scenes")
     info = sub.add_parser("info", help="shape, bands, per-class counts, source and checksums")
     scene_args(info)
-    info.add_argument("--source", choices=("real", "surrogate", "auto"), default="auto",
-                      help="real files, a surrogate, or real when found (default: auto)")
-    info.add_argument("--data-dir", type=Path, metavar="DIR", help="folder searched first for the files")
-    info.add_argument("--surrogate-seed", type=int, default=0, metavar="N", help="seed of a surrogate (default 0)")
+    info.add_argument(
+        "--source",
+        choices=("real", "surrogate", "auto"),
+        default="auto",
+        help="real files, a surrogate, or real when found (default: auto)",
+    )
+    info.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="folder searched first for the files"
+    )
+    info.add_argument(
+        "--surrogate-seed", type=int, default=0, metavar="N", help="seed of a surrogate (default 0)"
+    )
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     dl = sub.add_parser("download", help="fetch the real scene files (atomic, validated)")
     scene_args(dl)
-    dl.add_argument("--to", type=Path, required=True, metavar="DIR", help="destination folder (created if missing)")
-    dl.add_argument("--mirror", metavar="URL",
-                    help="fetch FILE from URL/FILE instead of the scene's own addresses")
-    dl.add_argument("--force", action="store_true", help="download even if a valid file is already there")
-    dl.add_argument("--timeout", type=float, default=60.0, metavar="S", help="network timeout in seconds (default 60)")
+    dl.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="destination folder (created if missing)",
+    )
+    dl.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="fetch FILE from URL/FILE instead of the scene's own addresses",
+    )
+    dl.add_argument(
+        "--force", action="store_true", help="download even if a valid file is already there"
+    )
+    dl.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="network timeout in seconds (default 60)",
+    )
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
@@ -66,14 +91,24 @@ def _scene_name(args: argparse.Namespace, ap: argparse.ArgumentParser) -> str:
             )
         return info.name
     if not args.scene:
-        ap.error("the SCENE argument is required (or --scene-file F); available: " + ", ".join(list_scenes()))
+        ap.error(
+            "the SCENE argument is required (or --scene-file F); available: "
+            + ", ".join(list_scenes())
+        )
     return args.scene
 
 
 def _print_info(desc: dict) -> None:
     print(f"{desc['title']} ({desc['name']})")
     src = desc["source"]
-    print(f"  source     {src}" + ("  (REAL ground truth, SYNTHETIC spectra: not comparable to published numbers)" if src == "surrogate" else ""))
+    print(
+        f"  source     {src}"
+        + (
+            "  (REAL ground truth, SYNTHETIC spectra: not comparable to published numbers)"
+            if src == "surrogate"
+            else ""
+        )
+    )
     h, w, b = desc["shape"]
     print(f"  shape      {h} x {w} pixels x {b} bands")
     print(f"  labelled   {desc['n_labelled']} pixels in {desc['n_classes']} classes")
@@ -85,13 +120,25 @@ def _print_info(desc: dict) -> None:
     for f in desc["files"]:
         print(f"    {f['role']:<10} {f['path']}  sha256 {f['sha256']}")
     if desc["surrogate"]:
-        print(f"  surrogate  seed {desc['surrogate']['seed']}, generator v{desc['surrogate']['version']}")
+        print(
+            f"  surrogate  seed {desc['surrogate']['seed']}, generator v{desc['surrogate']['version']}"
+        )
     print(f"  fingerprint {desc['fingerprint']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _run(args, ap)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     try:
         if args.command == "list":
             for name in list_scenes():
@@ -100,14 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         name = _scene_name(args, ap)
         if args.command == "info":
-            from .scene import SurrogateWarning, load_scene
+            from .scene import load_scene
 
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", SurrogateWarning)
-                scene = load_scene(name, source=args.source, data_dir=args.data_dir,
-                                   surrogate_seed=args.surrogate_seed)
-            for w in caught:
-                print(f"warning: {w.message}", file=sys.stderr)
+            scene = load_scene(
+                name, source=args.source, data_dir=args.data_dir, surrogate_seed=args.surrogate_seed
+            )
             desc = scene.describe()
             if args.json:
                 print(json.dumps(desc, indent=2))
@@ -118,11 +162,18 @@ def main(argv: list[str] | None = None) -> int:
             from .download import download_scene
 
             results = download_scene(
-                get_scene_info(name), args.to, mirror=args.mirror, force=args.force,
-                timeout=args.timeout, progress=not args.quiet,
+                get_scene_info(name),
+                args.to,
+                mirror=args.mirror,
+                force=args.force,
+                timeout=args.timeout,
+                progress=not args.quiet,
             )
             for r in results:
-                print(f"{r.status:<10} {r.path}  sha256 {r.sha256}" + (f"  ({r.note})" if r.note else ""))
+                print(
+                    f"{r.status:<10} {r.path}  sha256 {r.sha256}"
+                    + (f"  ({r.note})" if r.note else "")
+                )
             return 0
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)

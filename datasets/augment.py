@@ -86,7 +86,9 @@ class BatchAugmenter:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Augment a batch; returns a new tensor (the input is not modified)."""
         if x.ndim != 4 or x.shape[-1] != x.shape[-2]:
-            raise ValueError(f"expected an (N, T, P, P) batch of square patches, got shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"expected an (N, T, P, P) batch of square patches, got shape {tuple(x.shape)}."
+            )
         n, t, p, _ = x.shape
         key = (str(x.device), p)
         if key not in self._maps:
@@ -95,7 +97,9 @@ class BatchAugmenter:
         index = self._maps[key][which].unsqueeze(1).expand(n, t, p * p)
         out = x.reshape(n, t, p * p).gather(2, index).reshape(n, t, p, p)
         if self.config.noise_std > 0 and self.config.p_noise > 0:
-            noise = torch.randn(x.shape, generator=self._generator(x.device), device=x.device, dtype=x.dtype)
+            noise = torch.randn(
+                x.shape, generator=self._generator(x.device), device=x.device, dtype=x.dtype
+            )
             out = out + noise * (self.config.noise_std * noisy.to(x.dtype)).view(n, 1, 1, 1)
         return out
 

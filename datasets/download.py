@@ -272,7 +272,9 @@ class _Fetcher:
             except SceneFileError as exc:
                 sent = f"{received} bytes" + (f" of {content_type}" if content_type else "")
                 raise self._error(
-                    role, dest, url,
+                    role,
+                    dest,
+                    url,
                     f"the server sent {sent}, which is not a valid {_ROLE_WORDS[role]} file "
                     f"for the scene ({exc})",
                     f"check that {url} serves the MAT file itself and not a web page; retry; "
@@ -311,8 +313,13 @@ class _Fetcher:
                 expected = _content_length(response.headers.get("Content-Length"))
                 content_type = response.headers.get("Content-Type", "")
                 with tqdm(
-                    total=expected, desc=dest.name, unit="B", unit_scale=True,
-                    unit_divisor=1024, file=sys.stderr, disable=not self.progress,
+                    total=expected,
+                    desc=dest.name,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=sys.stderr,
+                    disable=not self.progress,
                 ) as bar:
                     while chunk := response.read(_CHUNK):
                         try:
@@ -339,14 +346,19 @@ class _Fetcher:
             raise self._network_error(role, dest, url, exc.reason, received) from exc
         except ValueError as exc:  # no scheme, bad port: urllib and http.client raise ValueError
             raise self._error(
-                role, dest, url, f"it is not a valid URL ({exc})",
+                role,
+                dest,
+                url,
+                f"it is not a valid URL ({exc})",
                 "correct the url in the scene file, or pass --mirror URL.",
             ) from exc
         except (http.client.HTTPException, OSError) as exc:
             raise self._network_error(role, dest, url, exc, received) from exc
         if expected is not None and received < expected:
             raise self._error(
-                role, dest, url,
+                role,
+                dest,
+                url,
                 f"the connection closed after {received} of the {expected} bytes announced "
                 "(a truncated body)",
             )
@@ -358,7 +370,9 @@ class _Fetcher:
         after = f" after {received} bytes" if received else ""
         if isinstance(reason, TimeoutError):
             return self._error(
-                role, dest, url,
+                role,
+                dest,
+                url,
                 f"the server sent nothing for {self.timeout:g} s, the timeout{after}",
                 f"retry with a longer --timeout S; or pass --mirror URL; or download {url} "
                 f"by hand and save it as '{dest}'.",

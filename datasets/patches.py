@@ -17,7 +17,12 @@ _PAD_MODES = ("reflect", "symmetric", "constant", "edge")
 def _check(image: np.ndarray, patch_size: int, pad_mode: str) -> int:
     if image.ndim != 3:
         raise ValueError(f"image must be H x W x T, got shape {image.shape}.")
-    if isinstance(patch_size, bool) or not isinstance(patch_size, int | np.integer) or patch_size < 1 or patch_size % 2 == 0:
+    if (
+        isinstance(patch_size, bool)
+        or not isinstance(patch_size, int | np.integer)
+        or patch_size < 1
+        or patch_size % 2 == 0
+    ):
         raise ValueError(f"patch_size={patch_size!r} must be a positive odd integer (e.g. 11).")
     if pad_mode not in _PAD_MODES:
         raise ValueError(f"pad_mode={pad_mode!r} must be one of {', '.join(_PAD_MODES)}.")
@@ -45,7 +50,9 @@ def _windows(padded: np.ndarray, patch_size: int) -> np.ndarray:
 def _check_indices(indices: np.ndarray, h: int, w: int) -> np.ndarray:
     idx = np.asarray(indices)
     if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"indices must be a 1-D integer array of flat pixel indices, got {idx.dtype} {idx.shape}.")
+        raise ValueError(
+            f"indices must be a 1-D integer array of flat pixel indices, got {idx.dtype} {idx.shape}."
+        )
     if idx.size and (idx.min() < 0 or idx.max() >= h * w):
         raise ValueError(
             f"indices must lie in 0..{h * w - 1} for a {h} x {w} image; got {int(idx.min())}..{int(idx.max())}."
@@ -81,7 +88,9 @@ def extract_patches(
     return np.ascontiguousarray(windows[rows, cols], dtype=dtype)
 
 
-def extract_spectra(image: np.ndarray, indices: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+def extract_spectra(
+    image: np.ndarray, indices: np.ndarray, dtype: np.dtype | type = np.float32
+) -> np.ndarray:
     """Centre-pixel spectra (N, T) for spectral models (RF, XGBoost, pixel-wise SpectralFormer)."""
     image = np.asarray(image)
     if image.ndim != 3:

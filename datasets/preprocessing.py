@@ -108,7 +108,9 @@ def preprocess(
             )
         idx = np.asarray(train_indices, dtype=np.int64)
         if idx.min() < 0 or idx.max() >= h * w:
-            raise PreprocessingError(f"train_indices must lie in 0..{h * w - 1} for a {h} x {w} scene.")
+            raise PreprocessingError(
+                f"train_indices must lie in 0..{h * w - 1} for a {h} x {w} scene."
+            )
         fit_pixels = pixels[idx]
     else:
         fit_pixels = pixels
@@ -129,4 +131,9 @@ def preprocess(
         pixels = pca.transform(pixels)
         evr = pca.explained_variance_ratio_.astype(np.float64)
     image = np.ascontiguousarray(pixels.reshape(h, w, -1), dtype=np.float32)
-    return Preprocessed(image=image, config=config, n_fit_pixels=int(fit_pixels.shape[0]), explained_variance_ratio=evr)
+    return Preprocessed(
+        image=image,
+        config=config,
+        n_fit_pixels=int(fit_pixels.shape[0]),
+        explained_variance_ratio=evr,
+    )

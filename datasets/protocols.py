@@ -60,12 +60,18 @@ class Split:
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.train, self.val, self.test))
 
-    def summary(self, class_names: tuple[str, ...] | list[str] | None = None) -> list[dict[str, Any]]:
+    def summary(
+        self, class_names: tuple[str, ...] | list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Per-class counts as rows (label, name, train, val, test, dropped)."""
         rows = []
         for k, (tr, va, te, dr) in enumerate(self.counts.tolist()):
-            name = class_names[k] if class_names is not None and k < len(class_names) else str(k + 1)
-            rows.append({"label": k + 1, "name": name, "train": tr, "val": va, "test": te, "dropped": dr})
+            name = (
+                class_names[k] if class_names is not None and k < len(class_names) else str(k + 1)
+            )
+            rows.append(
+                {"label": k + 1, "name": name, "train": tr, "val": va, "test": te, "dropped": dr}
+            )
         return rows
 
 
@@ -88,7 +94,9 @@ def _check_fraction(name: str, value: Any, low: float = 0.0, high: float = 1.0) 
     return float(value)
 
 
-def _stratified(idx: np.ndarray, y: np.ndarray, size: float, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _stratified(
+    idx: np.ndarray, y: np.ndarray, size: float, seed: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified shuffle split of ``idx`` (scikit-learn); returns (rest, taken)."""
     from sklearn.model_selection import train_test_split
 
@@ -100,7 +108,9 @@ def _stratified(idx: np.ndarray, y: np.ndarray, size: float, seed: int, what: st
             "Fix: use a larger scene or crop, or the 'per_class' protocol."
         )
     try:
-        rest, taken = train_test_split(idx, test_size=size, stratify=y, random_state=seed, shuffle=True)
+        rest, taken = train_test_split(
+            idx, test_size=size, stratify=y, random_state=seed, shuffle=True
+        )
     except ValueError as exc:
         raise ProtocolError(
             f"Cannot stratify the {what} split with size {size}: {exc}. Fix: use a larger fraction "
@@ -109,7 +119,9 @@ def _stratified(idx: np.ndarray, y: np.ndarray, size: float, seed: int, what: st
     return rest, taken
 
 
-def paper_split(gt: np.ndarray, seed: int, test: float = 0.2, val: float = 0.1) -> dict[str, np.ndarray]:
+def paper_split(
+    gt: np.ndarray, seed: int, test: float = 0.2, val: float = 0.1
+) -> dict[str, np.ndarray]:
     """The CLAReSNet paper's protocol: stratified ``test`` share, then ``val`` of the rest.
 
     With the defaults: 72 % train, 8 % validation, 20 % test.
@@ -123,12 +135,16 @@ def paper_split(gt: np.ndarray, seed: int, test: float = 0.2, val: float = 0.1) 
     return {"train": train_idx, "val": val_idx, "test": test_idx}
 
 
-def fraction_split(gt: np.ndarray, seed: int, train: float = 0.1, val: float = 0.05) -> dict[str, np.ndarray]:
+def fraction_split(
+    gt: np.ndarray, seed: int, train: float = 0.1, val: float = 0.05
+) -> dict[str, np.ndarray]:
     """Stratified random split with ``train`` and ``val`` fractions of every class; the rest is test."""
     train = _check_fraction("train", train)
     val = _check_fraction("val", val)
     if train + val >= 1.0:
-        raise ProtocolError(f"train + val = {train + val:g} must be below 1 so that test pixels remain.")
+        raise ProtocolError(
+            f"train + val = {train + val:g} must be below 1 so that test pixels remain."
+        )
     idx, y, _ = _labelled(gt)
     rest, train_idx = _stratified(idx, y, train, seed, "training")
     flat = np.asarray(gt).ravel()
@@ -188,7 +204,9 @@ def disjoint_split(
     train = _check_fraction("train", train)
     val = _check_fraction("val", val, low=-1e-12)
     if train + val >= 1.0:
-        raise ProtocolError(f"train + val = {train + val:g} must be below 1 so that test pixels remain.")
+        raise ProtocolError(
+            f"train + val = {train + val:g} must be below 1 so that test pixels remain."
+        )
     gt = np.asarray(gt)
     idx, y, n_labels = _labelled(gt)
     h, w = gt.shape
@@ -233,7 +251,9 @@ def _assign_blocks(k: np.ndarray, order: np.ndarray, targets: np.ndarray) -> np.
     assign = np.full(k.shape[0], -1)
     for b in order:
         if not k[b].any():
-            assign[b] = int(np.argmax(targets))  # no labelled pixel: its region still matters for buffers
+            assign[b] = int(
+                np.argmax(targets)
+            )  # no labelled pixel: its region still matters for buffers
             continue
         share = k[b] / totals
         deficit = ((targets[:, None] - filled / totals) * share[None, :]).sum(axis=1)
@@ -243,7 +263,9 @@ def _assign_blocks(k: np.ndarray, order: np.ndarray, targets: np.ndarray) -> np.
     return assign
 
 
-def _buffer(assign: np.ndarray, block: np.ndarray, idx: np.ndarray, h: int, w: int, radius: int) -> np.ndarray:
+def _buffer(
+    assign: np.ndarray, block: np.ndarray, idx: np.ndarray, h: int, w: int, radius: int
+) -> np.ndarray:
     """Set of every labelled pixel after the buffer (-1: dropped, or unlabelled)."""
     region = assign[block].reshape(h, w)  # every pixel, labelled or not, lies in a set's region
     keep = np.full(h * w, -1)

@@ -33,9 +33,20 @@ from typing import Any
 from .errors import SceneSpecError, UnknownSceneError
 
 _TOP_KEYS = {
-    "name", "title", "sensor", "description", "shape", "n_bands", "rgb_bands",
-    "wavelengths_nm", "wavelength_range_nm", "class_names", "class_counts",
-    "cube", "gt", "surrogate",
+    "name",
+    "title",
+    "sensor",
+    "description",
+    "shape",
+    "n_bands",
+    "rgb_bands",
+    "wavelengths_nm",
+    "wavelength_range_nm",
+    "class_names",
+    "class_counts",
+    "cube",
+    "gt",
+    "surrogate",
 }
 _FILE_KEYS = {"file", "key", "url", "sha256", "git_blob"}
 _SURROGATE_KEYS = {"signatures_file", "signatures_key", "signatures_sha256", "drop_bands"}
@@ -93,7 +104,7 @@ class SceneInfo:
         """The command that fetches this scene's real files, if their URLs are known."""
         if not (self.cube.url or self.gt.url):
             return None
-        if self.builtin:
+        if self.builtin or self.origin is None:
             return f"python -m datasets download {self.name} --to DIR"
         return f"python -m datasets download {self.name} --scene-file {self.origin} --to DIR"
 
@@ -167,7 +178,10 @@ def scene_info_from_dict(
         rgb = _int_tuple(where, data["rgb_bands"], "rgb_bands", 3)
         limit = kw.get("n_bands")
         if any(b < 0 or (limit is not None and b >= limit) for b in rgb):
-            raise _err(where, f"'rgb_bands' {list(rgb)} must be 0-based band indices below n_bands={limit}.")
+            raise _err(
+                where,
+                f"'rgb_bands' {list(rgb)} must be 0-based band indices below n_bands={limit}.",
+            )
         kw["rgb_bands"] = rgb
     if "wavelengths_nm" in data:
         wl = data["wavelengths_nm"]
@@ -178,7 +192,9 @@ def scene_info_from_dict(
         kw["wavelengths_nm"] = tuple(float(v) for v in wl)
     if "wavelength_range_nm" in data:
         wr = data["wavelength_range_nm"]
-        if not (isinstance(wr, list) and len(wr) == 2 and all(isinstance(v, int | float) for v in wr)):
+        if not (
+            isinstance(wr, list) and len(wr) == 2 and all(isinstance(v, int | float) for v in wr)
+        ):
             raise _err(where, f"'wavelength_range_nm' must be [min, max], got {wr!r}.")
         kw["wavelength_range_nm"] = (float(wr[0]), float(wr[1]))
     if "class_counts" in data:
@@ -192,7 +208,9 @@ def scene_info_from_dict(
     for r in sur.get("drop_bands", []):
         pair = _int_tuple(where, r, "surrogate.drop_bands entry", 2)
         if pair[0] < 1 or pair[1] < pair[0]:
-            raise _err(where, f"surrogate.drop_bands entry {list(pair)} must be [first, last], 1-based.")
+            raise _err(
+                where, f"surrogate.drop_bands entry {list(pair)} must be [first, last], 1-based."
+            )
         drops.append(pair)
     kw["surrogate"] = SurrogateSpec(
         signatures_file=sur.get("signatures_file"),

@@ -179,7 +179,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def search_dirs(data_dir: str | os.PathLike | None = None, scene_origin: Path | None = None) -> list[Path]:
+def search_dirs(
+    data_dir: str | os.PathLike | None = None, scene_origin: Path | None = None
+) -> list[Path]:
     """The folders searched for scene files, in order.
 
     ``data_dir``, ``$HSI_DATA_DIR``, the scene file's own folder (user scenes),
@@ -229,7 +231,9 @@ def _file_record(role: str, path: Path) -> SceneFile:
     return SceneFile(role=role, path=str(path), sha256=sha256_file(path), size=path.stat().st_size)
 
 
-def validate_gt(gt: np.ndarray, info: SceneInfo, path: Path | str, full_scene: bool = True) -> np.ndarray:
+def validate_gt(
+    gt: np.ndarray, info: SceneInfo, path: Path | str, full_scene: bool = True
+) -> np.ndarray:
     """Check a label map: 2-D, integer-valued, labels within 0..C, and C matching the class names.
 
     Returns:
@@ -278,7 +282,9 @@ def validate_gt(gt: np.ndarray, info: SceneInfo, path: Path | str, full_scene: b
     return labels
 
 
-def validate_cube(cube: np.ndarray, gt: np.ndarray, info: SceneInfo, cube_path: Path, gt_path: Path) -> np.ndarray:
+def validate_cube(
+    cube: np.ndarray, gt: np.ndarray, info: SceneInfo, cube_path: Path, gt_path: Path
+) -> np.ndarray:
     """Check a cube: 3-D, matching the label map's size and the expected band count, finite."""
     key = info.cube.key
     if cube.ndim != 3:
@@ -377,7 +383,9 @@ def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: 
 
 def _load_surrogate(info: SceneInfo, data_dir, seed: int, params: SurrogateParams | None) -> Scene:
     params = params or SurrogateParams()
-    cube, gt, files = _surrogate_arrays(info, None if data_dir is None else str(data_dir), seed, params)
+    cube, gt, files = _surrogate_arrays(
+        info, None if data_dir is None else str(data_dir), seed, params
+    )
     return Scene(
         name=info.name,
         cube=cube,

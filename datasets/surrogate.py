@@ -90,7 +90,9 @@ class SurrogateParams:
         return {"version": SURROGATE_VERSION, **asdict(self)}
 
 
-def _unit_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float, axis=None) -> np.ndarray:
+def _unit_field(
+    rng: np.random.Generator, shape: tuple[int, ...], sigma: float, axis=None
+) -> np.ndarray:
     """A Gaussian random field with zero mean and unit std, smoothed with ``sigma``."""
     white = rng.standard_normal(shape)
     if axis is None:
@@ -102,7 +104,9 @@ def _unit_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float, 
     return field / np.maximum(std, 1e-12)
 
 
-def smooth_class_spectra(n_classes: int, n_bands: int, seed: int, n_families: int = 4) -> np.ndarray:
+def smooth_class_spectra(
+    n_classes: int, n_bands: int, seed: int, n_families: int = 4
+) -> np.ndarray:
     """Seeded smooth reflectance-like spectra for scenes without published signatures.
 
     Classes are drawn in ``n_families`` families (a family base plus a smaller
@@ -156,11 +160,15 @@ def make_surrogate_cube(
     spectra = np.asarray(class_spectra, dtype=np.float64)
     n_labels, n_bands = spectra.shape
     if gt.max() >= n_labels:
-        raise ValueError(f"gt has label {int(gt.max())} but only {n_labels} class spectra were given")
+        raise ValueError(
+            f"gt has label {int(gt.max())} but only {n_labels} class spectra were given"
+        )
     h, w = gt.shape
     spectra = spectra.mean(axis=0) + p.class_contrast * (spectra - spectra.mean(axis=0))
     ss = np.random.SeedSequence([seed, SURROGATE_VERSION])
-    rng_var, rng_tex, rng_ill, rng_noise, rng_shared = (np.random.default_rng(s) for s in ss.spawn(5))
+    rng_var, rng_tex, rng_ill, rng_noise, rng_shared = (
+        np.random.default_rng(s) for s in ss.spawn(5)
+    )
     level = float(spectra.mean())
 
     # 2. per-class spectral variants: smooth multiplicative and additive perturbations
@@ -177,7 +185,9 @@ def make_surrogate_cube(
     cube = np.zeros((h, w, n_bands), dtype=np.float64)
     onehot = np.stack([(gt == k).astype(np.float64) for k in range(n_labels)])
     if p.boundary_sigma > 0:
-        onehot = gaussian_filter(onehot, sigma=(0, p.boundary_sigma, p.boundary_sigma), mode="nearest")
+        onehot = gaussian_filter(
+            onehot, sigma=(0, p.boundary_sigma, p.boundary_sigma), mode="nearest"
+        )
     abundance = onehot / np.maximum(onehot.sum(axis=0, keepdims=True), 1e-12)
 
     for k in range(n_labels):
@@ -194,7 +204,9 @@ def make_surrogate_cube(
 
     # shared directions: a per-field offset plus smooth within-field texture
     if p.n_shared > 0:
-        directions = _unit_field(rng_shared, (p.n_shared, n_bands), max(n_bands / 15.0, 1.0), axis=1)
+        directions = _unit_field(
+            rng_shared, (p.n_shared, n_bands), max(n_bands / 15.0, 1.0), axis=1
+        )
         coeff = np.zeros((h, w, p.n_shared))
         for k in range(n_labels):
             regions, n_regions = label(gt == k)
@@ -202,9 +214,13 @@ def make_surrogate_cube(
             inside = regions > 0
             coeff[inside] += offsets[regions[inside]]
         for j in range(p.n_shared):
-            coeff[:, :, j] += p.shared_texture_std * _unit_field(rng_shared, (h, w), p.texture_sigma)
+            coeff[:, :, j] += p.shared_texture_std * _unit_field(
+                rng_shared, (h, w), p.texture_sigma
+            )
         if p.boundary_sigma > 0:
-            coeff = gaussian_filter(coeff, sigma=(p.boundary_sigma, p.boundary_sigma, 0), mode="nearest")
+            coeff = gaussian_filter(
+                coeff, sigma=(p.boundary_sigma, p.boundary_sigma, 0), mode="nearest"
+            )
         cube += level * (coeff @ directions)
 
     # 4. illumination: smooth field plus per-pixel gain

@@ -26,7 +26,9 @@ def shared_data() -> Path:
     """Path of ../shared/data; skip (or fail under HSI_REQUIRE_SHARED=1) when absent."""
     if (SHARED_DATA / "Indian_pines_gt.mat").is_file():
         return SHARED_DATA
-    reason = f"needs the real ground-truth files in {SHARED_DATA} (../shared/data beside the checkout)"
+    reason = (
+        f"needs the real ground-truth files in {SHARED_DATA} (../shared/data beside the checkout)"
+    )
     if os.environ.get("HSI_REQUIRE_SHARED") == "1":
         pytest.fail(f"HSI_REQUIRE_SHARED=1 but the folder is missing: {reason}")
     pytest.skip(reason)

@@ -110,7 +110,11 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HSI_DATA_DIR"}
     return subprocess.run(
         [sys.executable, "-m", "datasets", *map(str, args)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -233,7 +237,9 @@ def test_known_sha256_is_accepted(server, tmp_path):
 def test_cli_mirror_replaces_unreachable_urls(server, tmp_path):
     dest = tmp_path / "dest"
     toml = _scene_file(server, tmp_path, {server.base_url: UNREACHABLE})
-    run = _cli("download", "--scene-file", toml, "--to", dest, "--mirror", server.base_url, "--quiet")
+    run = _cli(
+        "download", "--scene-file", toml, "--to", dest, "--mirror", server.base_url, "--quiet"
+    )
     assert run.returncode == 0, run.stderr
     assert _leftovers(dest) == ["tiny_cube.mat", "tiny_gt.mat"]
     assert server.requests == ["tiny_gt.mat", "tiny_cube.mat"]

@@ -51,7 +51,11 @@ def check_basic(gt: np.ndarray, sp: datasets.Split) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 2**31 - 1), protocol=st.sampled_from(sorted(PARAMS)))
+@given(
+    map_seed=st.integers(0, 10_000),
+    seed=st.integers(0, 2**31 - 1),
+    protocol=st.sampled_from(sorted(PARAMS)),
+)
 def test_split_properties(map_seed, seed, protocol):
     gt = blocky_gt(map_seed)
     with warnings.catch_warnings():
@@ -62,7 +66,9 @@ def test_split_properties(map_seed, seed, protocol):
     check_basic(gt, a)
     for x, y in zip(a, b, strict=True):
         assert np.array_equal(x, y), "same seed, same split"
-    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True)), "another seed, another split"
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True)), (
+        "another seed, another split"
+    )
     assert a.params == {**datasets.protocol_params(protocol), **PARAMS[protocol]}
 
 
@@ -102,7 +108,9 @@ def windows_touch(gt_shape, a: np.ndarray, b: np.ndarray, patch: int) -> bool:
 
 
 @settings(max_examples=25, deadline=None)
-@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000), patch=st.sampled_from([1, 3, 5, 7]))
+@given(
+    map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000), patch=st.sampled_from([1, 3, 5, 7])
+)
 def test_disjoint_windows_never_touch_another_set(map_seed, seed, patch):
     gt = blocky_gt(map_seed)
     with warnings.catch_warnings():
@@ -133,7 +141,9 @@ def test_disjoint_on_indian_pines_spreads_classes_and_reports_gaps(shared_data):
         if gaps:
             assert any(str(gaps) in str(w.message) for w in caught)
     rows = sp.summary(datasets.get_scene_info("indian_pines").class_names)
-    assert rows[8]["name"] == "Oats" and sum(r["dropped"] for r in rows) == sp.counts[:, 3].sum() > 0
+    assert (
+        rows[8]["name"] == "Oats" and sum(r["dropped"] for r in rows) == sp.counts[:, 3].sum() > 0
+    )
 
 
 def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
@@ -149,7 +159,11 @@ def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
 @pytest.mark.parametrize(
     ("protocol", "params", "needle"),
     [
-        ("random", {}, "Unknown protocol 'random'. Available: paper, fraction, per_class, disjoint"),
+        (
+            "random",
+            {},
+            "Unknown protocol 'random'. Available: paper, fraction, per_class, disjoint",
+        ),
         ("papr", {}, "Did you mean 'paper'"),
         ("paper", {"train": 0.5}, "has no parameter(s) ['train']"),
         ("fraction", {"train": 0.8, "val": 0.3}, "train + val = 1.1 must be below 1"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from make_fixtures import CLASS_NAMES, TOML, make_arrays
 
 import datasets
 from datasets import (
@@ -22,7 +23,6 @@ from datasets import (
     load_scene,
 )
 from datasets.matio import git_blob_id, read_mat, sha256_file
-from make_fixtures import CLASS_NAMES, TOML, make_arrays
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,12 +72,20 @@ def test_scene_file_registers_a_new_scene(tiny_files):
     ("replace", "extra", "needle"),
     [
         ({'name = "tiny"': 'name = "my scene"'}, "", "'name' must be an identifier"),
-        ({'class_names = ["Meadow", "Forest", "Water"]': "class_names = []"}, "", "'class_names' must be a non-empty"),
-        ({'key = "cube"': "kee = \"cube\""}, "", "did you mean 'key'"),
+        (
+            {'class_names = ["Meadow", "Forest", "Water"]': "class_names = []"},
+            "",
+            "'class_names' must be a non-empty",
+        ),
+        ({'key = "cube"': 'kee = "cube"'}, "", "did you mean 'key'"),
         ({}, "colour = 3\n", "unknown key(s) in the top level: 'colour'"),
         ({"rgb_bands = [8, 4, 1]": "rgb_bands = [8, 4, 40]"}, "", "'rgb_bands' [8, 4, 40]"),
-        ({"class_counts = [70, 70, 112]": "class_counts = [70, 70]"}, "", "'class_counts' must have 3 entries"),
-        ({'shape = [24, 20]': 'shape = "24x20"'}, "", "'shape' must be a list of integers"),
+        (
+            {"class_counts = [70, 70, 112]": "class_counts = [70, 70]"},
+            "",
+            "'class_counts' must have 3 entries",
+        ),
+        ({"shape = [24, 20]": 'shape = "24x20"'}, "", "'shape' must be a list of integers"),
     ],
 )
 def test_invalid_scene_files_name_the_problem(tmp_path, replace, extra, needle):
@@ -132,7 +140,11 @@ def test_wrong_key_lists_the_keys_present(tiny_files):
 def test_damaged_files_get_a_clear_error(tiny_files, tmp_path, damage):
     src = tiny_files["cube"].read_bytes()
     p = tmp_path / "damaged.mat"
-    p.write_bytes({"truncate": src[: len(src) // 2], "html": b"<html>404 Not Found</html>", "empty": b""}[damage])
+    p.write_bytes(
+        {"truncate": src[: len(src) // 2], "html": b"<html>404 Not Found</html>", "empty": b""}[
+            damage
+        ]
+    )
     with pytest.raises(SceneFileError) as err:
         read_mat(p, "cube")
     assert str(p) in str(err.value) and "python -m datasets download" in str(err.value)
@@ -143,7 +155,11 @@ def test_damaged_files_get_a_clear_error(tiny_files, tmp_path, damage):
 
 def test_real_scene_from_scene_file(tiny_files):
     scene = load_scene(str(tiny_files["toml"]), source="real")
-    assert scene.source == "real" and scene.cube.shape == (24, 20, 12) and scene.cube.dtype == np.float32
+    assert (
+        scene.source == "real"
+        and scene.cube.shape == (24, 20, 12)
+        and scene.cube.dtype == np.float32
+    )
     assert scene.class_counts().tolist() == [70, 70, 112]
     assert scene.checksums["cube"] == sha256_file(tiny_files["cube"])
     assert not scene.cube.flags.writeable
@@ -186,7 +202,10 @@ def test_bad_source_is_refused():
     ("make", "needle"),
     [
         (lambda c, g: (c[:10], g), "Size mismatch"),
-        (lambda c, g: (np.where(np.arange(c.size).reshape(c.shape) == 5, np.nan, c), g), "non-finite values"),
+        (
+            lambda c, g: (np.where(np.arange(c.size).reshape(c.shape) == 5, np.nan, c), g),
+            "non-finite values",
+        ),
         (lambda c, g: (c, np.where(g == 3, 7, g)), "labels [7] outside 0..3"),
         (lambda c, g: (c, np.where(g == 3, 2, g)), "Class-name count mismatch"),
         (lambda c, g: (c[:, :, :5], g), "has 5 bands; scene 'tiny_bad' expects 12"),
@@ -224,7 +243,9 @@ def test_auto_falls_back_to_a_surrogate_with_a_warning(shared_data, tmp_path, mo
     assert scene.source == "surrogate"
 
 
-@pytest.mark.parametrize(("name", "shape"), [("indian_pines", (145, 145, 200)), ("salinas", (512, 217, 204))])
+@pytest.mark.parametrize(
+    ("name", "shape"), [("indian_pines", (145, 145, 200)), ("salinas", (512, 217, 204))]
+)
 def test_surrogates_have_the_real_geometry(shared_data, name, shape):
     scene = load_scene(name, source="surrogate", data_dir=shared_data)
     info = datasets.get_scene_info(name)
@@ -238,9 +259,15 @@ def test_surrogates_have_the_real_geometry(shared_data, name, shape):
 def test_surrogate_is_deterministic_and_seeded(shared_data, ip_surrogate):
     from datasets.surrogate import SurrogateParams
 
-    again = load_scene("indian_pines", source="surrogate", data_dir=shared_data,
-                       surrogate_params=SurrogateParams(noise_std=0.15000000001))
-    assert again.fingerprint != ip_surrogate.fingerprint  # any generator change changes the identity
+    again = load_scene(
+        "indian_pines",
+        source="surrogate",
+        data_dir=shared_data,
+        surrogate_params=SurrogateParams(noise_std=0.15000000001),
+    )
+    assert (
+        again.fingerprint != ip_surrogate.fingerprint
+    )  # any generator change changes the identity
     other = load_scene("indian_pines", source="surrogate", data_dir=shared_data, surrogate_seed=1)
     assert not np.allclose(other.cube, ip_surrogate.cube)
     from datasets.scene import _surrogate_arrays
@@ -255,7 +282,9 @@ def test_surrogate_uses_the_real_signatures(ip_surrogate, shared_data):
     from datasets.surrogate import select_bands, signatures_from_image
 
     image = read_mat(shared_data / "Indian_pines_class_spectra_224.mat", "Ori_H")
-    sig = select_bands(signatures_from_image(image, ip_surrogate.gt), ((104, 108), (150, 163), (220, 224)))
+    sig = select_bands(
+        signatures_from_image(image, ip_surrogate.gt), ((104, 108), (150, 163), (220, 224))
+    )
     assert sig.shape == (17, 200)
     # each class's mean spectrum is closest (by correlation) to its own signature
     flat = ip_surrogate.cube.reshape(-1, 200).astype(np.float64)
@@ -275,7 +304,9 @@ def test_surrogate_is_calibrated(ip_surrogate):
     train, _val, test = datasets.split(ip_surrogate.gt, "paper", seed=0)
 
     def rf_oa(x):
-        rf = RandomForestClassifier(n_estimators=40, n_jobs=2, random_state=0).fit(x[train], y[train])
+        rf = RandomForestClassifier(n_estimators=40, n_jobs=2, random_state=0).fit(
+            x[train], y[train]
+        )
         return float((rf.predict(x[test]) == y[test]).mean())
 
     oa_centre = rf_oa(ip_surrogate.cube.reshape(-1, 200))
@@ -288,14 +319,45 @@ def test_surrogate_is_calibrated(ip_surrogate):
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "datasets", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "datasets", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "shape", "counts"),
     [
-        ("indian_pines", [145, 145, 200], [46, 1428, 830, 237, 483, 730, 28, 478, 20, 972, 2455, 593, 205, 1265, 386, 93]),
-        ("salinas", [512, 217, 204], [2009, 3726, 1976, 1394, 2678, 3959, 3579, 11271, 6203, 3278, 1068, 1927, 916, 1070, 7268, 1807]),
+        (
+            "indian_pines",
+            [145, 145, 200],
+            [46, 1428, 830, 237, 483, 730, 28, 478, 20, 972, 2455, 593, 205, 1265, 386, 93],
+        ),
+        (
+            "salinas",
+            [512, 217, 204],
+            [
+                2009,
+                3726,
+                1976,
+                1394,
+                2678,
+                3959,
+                3579,
+                11271,
+                6203,
+                3278,
+                1068,
+                1927,
+                916,
+                1070,
+                7268,
+                1807,
+            ],
+        ),
     ],
 )
 def test_cli_info_json_reports_real_shapes(shared_data, name, shape, counts):
@@ -304,7 +366,9 @@ def test_cli_info_json_reports_real_shapes(shared_data, name, shape, counts):
     desc = json.loads(out.stdout)
     assert desc["shape"] == shape and desc["source"] == "surrogate"
     assert [c["count"] for c in desc["classes"]] == counts
-    assert {f["role"] for f in desc["files"]} >= {"gt"} and all(len(f["sha256"]) == 64 for f in desc["files"])
+    assert {f["role"] for f in desc["files"]} >= {"gt"} and all(
+        len(f["sha256"]) == 64 for f in desc["files"]
+    )
 
 
 def test_cli_info_table_with_scene_file(tiny_files):
@@ -323,9 +387,15 @@ def test_cli_auto_warns_on_stderr(shared_data, tmp_path):
     ("args", "needle"),
     [
         (("info", "indian_pine"), "Did you mean 'indian_pines'"),
-        (("info", "indian_pines", "--source", "real", "--data-dir", "/nonexistent"), "was not found"),
+        (
+            ("info", "indian_pines", "--source", "real", "--data-dir", "/nonexistent"),
+            "was not found",
+        ),
         (("info", "--scene-file", "/nonexistent/scene.toml"), "does not exist"),
-        (("download", "salinas", "--scene-file", "__TINY__", "--to", "/tmp/x"), "does not match the scene file"),
+        (
+            ("download", "salinas", "--scene-file", "__TINY__", "--to", "/tmp/x"),
+            "does not match the scene file",
+        ),
     ],
 )
 def test_cli_errors_are_one_message_and_exit_2(tiny_files, args, needle):

@@ -10,7 +10,8 @@ Writes a 24 x 20 pixel, 12-band, 3-class scene ``tiny``:
 - ``tiny.toml``, the scene file describing them (cube = the v5 file).
 
 The label map has three rectangular fields and an unlabelled border; spectra are
-class means plus seeded noise, so the content is the same on every machine.
+class means plus seeded noise, so the arrays are the same on every machine (the
+files' bytes are not: MAT headers carry a creation time).
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def write_fixtures(out: Path, base_url: str = "http://127.0.0.1:1/") -> dict[str
     with h5py.File(paths["cube_v73"], "w", userblock_size=512) as f:
         f.create_dataset("cube", data=cube.T)  # MATLAB writes column-major: axes reversed
     with open(paths["cube_v73"], "r+b") as f:  # the MAT 7.3 text header in the user block
-        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: fixture HDF5 schema 1.00 .".ljust(116))
+        f.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: fixture HDF5 schema 1.00 .".ljust(
+                116
+            )
+        )
     paths["toml"].write_text(TOML.format(base=base_url), encoding="utf-8")
     return paths
 
