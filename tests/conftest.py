@@ -3,6 +3,7 @@
 ``shared_data`` gives ../shared/data (the real ground-truth files). When the
 folder is absent the tests that need it are skipped with the reason, unless
 ``HSI_REQUIRE_SHARED=1`` (set by .ci/run), which turns the skip into a failure.
+``HSI_SHARED_DATA`` points the tests at another copy of the folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("HSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 
 from make_fixtures import write_fixtures  # noqa: E402
