@@ -4,7 +4,8 @@ Per sample, independently: additive Gaussian noise (std 0.05, p 0.5); rotation b
 90, 180 or 270 degrees (p 0.5); a horizontal or vertical flip (p 0.5). The whole
 batch is transformed at once, on whatever device it is on: rotation and flip are
 combined into one of 12 precomputed index maps of the P x P grid and applied with
-a single ``gather``.
+a single ``gather``; on the CPU, Gaussian noise is drawn only for the samples
+that get it (the draws are most of the cost).
 """
 
 from __future__ import annotations
@@ -96,11 +97,19 @@ class BatchAugmenter:
         which, noisy = self.draw(n, x.device)
         index = self._maps[key][which].unsqueeze(1).expand(n, t, p * p)
         out = x.reshape(n, t, p * p).gather(2, index).reshape(n, t, p, p)
-        if self.config.noise_std > 0 and self.config.p_noise > 0:
-            noise = torch.randn(
-                x.shape, generator=self._generator(x.device), device=x.device, dtype=x.dtype
-            )
-            out = out + noise * (self.config.noise_std * noisy.to(x.dtype)).view(n, 1, 1, 1)
+        std = self.config.noise_std
+        if std > 0 and self.config.p_noise > 0:
+            g = self._generator(x.device)
+            if x.device.type == "cpu":
+                # draw noise only for the samples that get it: the Gaussian draws dominate the cost
+                chosen = noisy.nonzero().squeeze(1)
+                if chosen.numel():
+                    noise = torch.randn((chosen.numel(), t, p, p), generator=g, dtype=x.dtype)
+                    out.index_add_(0, chosen, noise, alpha=std)
+            else:
+                # on accelerators a dense draw avoids the host sync that nonzero() needs
+                noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+                out = out + noise * (std * noisy.to(x.dtype)).view(n, 1, 1, 1)
         return out
 
 

@@ -84,8 +84,8 @@ def extract_patches(
     h, w = image.shape[:2]
     idx = _check_indices(indices, h, w)
     rows, cols = np.divmod(idx, w)
-    windows = _windows(pad_image(image, patch_size, pad_mode), int(patch_size))
-    return np.ascontiguousarray(windows[rows, cols], dtype=dtype)
+    padded = pad_image(image.astype(dtype, copy=False), patch_size, pad_mode)
+    return np.ascontiguousarray(_windows(padded, int(patch_size))[rows, cols])
 
 
 def extract_spectra(
@@ -121,9 +121,11 @@ def iter_scene_patches(
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be a positive integer.")
     h, w = image.shape[:2]
-    windows = _windows(pad_image(image, patch_size, pad_mode), int(patch_size))
+    windows = _windows(
+        pad_image(image.astype(dtype, copy=False), patch_size, pad_mode), int(patch_size)
+    )
     total = h * w
     for start in range(0, total, chunk_size):
         idx = np.arange(start, min(start + chunk_size, total))
         rows, cols = np.divmod(idx, w)
-        yield idx, np.ascontiguousarray(windows[rows, cols], dtype=dtype)
+        yield idx, np.ascontiguousarray(windows[rows, cols])
