@@ -3,6 +3,7 @@
     python -m datasets list
     python -m datasets info SCENE [--source real|surrogate|auto] [--scene-file F] [--data-dir DIR] [--json]
     python -m datasets download SCENE --to DIR [--scene-file F] [--mirror URL] [--force]
+    python -m datasets split SCENE [--protocol P] [--seed N] [--param NAME=VALUE ...] [--json]
 
 Errors print one message naming the value and the fix, and exit with status 2.
 """
@@ -78,7 +79,87 @@ def _parser() -> argparse.ArgumentParser:
         help="network timeout in seconds (default 60)",
     )
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp = sub.add_parser("split", help="per-class train/val/test/dropped counts of a split protocol")
+    scene_args(sp)
+    sp.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="folder searched first for the files"
+    )
+    sp.add_argument(
+        "--protocol", default="paper", help="paper, fraction, per_class or disjoint (default paper)"
+    )
+    sp.add_argument("--seed", type=int, default=0, metavar="N", help="split seed (default 0)")
+    sp.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="protocol parameter, e.g. --param patch_size=11 (repeatable)",
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return ap
+
+
+def _protocol_params(pairs: list[str]) -> dict[str, int | float]:
+    params: dict[str, int | float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise DatasetError(
+                f"--param {pair!r} is not NAME=VALUE. Fix: e.g. --param patch_size=11."
+            )
+        try:
+            params[name] = int(value)
+        except ValueError:
+            try:
+                params[name] = float(value)
+            except ValueError:
+                raise DatasetError(
+                    f"--param {pair!r}: value {value!r} is not a number. Fix: e.g. --param train=0.5."
+                ) from None
+    return params
+
+
+def _split(args: argparse.Namespace, name: str) -> int:
+    from .matio import read_mat
+    from .protocols import split
+    from .scene import find_file, validate_gt
+
+    info = get_scene_info(name)
+    gt_path = find_file(info, info.gt, args.data_dir)
+    gt = validate_gt(read_mat(gt_path, info.gt.key), info, gt_path)
+    result = split(gt, args.protocol, seed=args.seed, **_protocol_params(args.param))
+    rows = result.summary(info.class_names)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "scene": name,
+                    "protocol": result.protocol,
+                    "seed": result.seed,
+                    "params": result.params,
+                    "classes": rows,
+                    "missing": result.missing,
+                    "gt": {"path": str(gt_path)},
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{info.title or name}: protocol '{result.protocol}', seed {result.seed}, params {result.params}"
+    )
+    width = max(len(r["name"]) for r in rows)
+    print(f"  {'label':>5}  {'class':<{width}}  {'train':>7} {'val':>7} {'test':>7} {'dropped':>7}")
+    for r in rows:
+        print(
+            f"  {r['label']:>5}  {r['name']:<{width}}  {r['train']:>7} {r['val']:>7} {r['test']:>7} {r['dropped']:>7}"
+        )
+    total = result.counts.sum(axis=0).tolist()
+    print(f"  {'':>5}  {'total':<{width}}  {total[0]:>7} {total[1]:>7} {total[2]:>7} {total[3]:>7}")
+    for which, labels in result.missing.items():
+        names = ", ".join(f"{k} {info.class_names[k - 1]}" for k in labels)
+        print(f"  no {which} pixel: {names}")
+    return 0
 
 
 def _scene_name(args: argparse.Namespace, ap: argparse.ArgumentParser) -> str:
@@ -158,6 +239,8 @@ def _run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
             else:
                 _print_info(desc)
             return 0
+        if args.command == "split":
+            return _split(args, name)
         if args.command == "download":
             from .download import download_scene
 
