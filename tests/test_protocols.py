@@ -207,3 +207,35 @@ def test_split_unpacks_and_warns_on_missing_classes():
         gt1[1, 9] = 0
         sp = split(gt1, "per_class", seed=0, n=3)
     assert sp.missing["train"] == [2]
+
+
+def test_cli_split_reports_counts_and_gaps(shared_data):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "datasets", "split", "indian_pines", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    out = cli("--protocol", "disjoint", "--param", "patch_size=11", "--json")
+    assert out.returncode == 0, out.stderr
+    desc = json.loads(out.stdout)
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
+    sp = split(gt, "disjoint", seed=0, patch_size=11)
+    assert [c["test"] for c in desc["classes"]] == sp.counts[:, 2].tolist()
+    assert desc["params"]["patch_size"] == 11 and desc["missing"] == sp.missing
+    table = cli("--protocol", "per_class", "--param", "n=10")
+    assert table.returncode == 0 and "Oats" in table.stdout and "total" in table.stdout
+    bad = cli("--param", "train")
+    assert bad.returncode == 2 and "is not NAME=VALUE" in bad.stderr
+    bad = cli("--protocol", "paper", "--param", "train=0.5")
+    assert bad.returncode == 2 and "has no parameter(s) ['train']" in bad.stderr
