@@ -230,7 +230,9 @@ def test_cli_split_reports_counts_and_gaps(shared_data):
     assert out.returncode == 0, out.stderr
     desc = json.loads(out.stdout)
     gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
-    sp = split(gt, "disjoint", seed=0, patch_size=11)
+    with pytest.warns(SplitWarning):
+        sp = split(gt, "disjoint", seed=0, patch_size=11)
+    assert "no test pixel" in out.stderr
     assert [c["test"] for c in desc["classes"]] == sp.counts[:, 2].tolist()
     assert desc["params"]["patch_size"] == 11 and desc["missing"] == sp.missing
     table = cli("--protocol", "per_class", "--param", "n=10")
