@@ -428,11 +428,11 @@ def load_scene(
     if source == "surrogate":
         return _load_surrogate(info, data_dir, surrogate_seed, surrogate_params)
     try:
-        cube_path = find_file(info, info.cube, data_dir)
-        find_file(info, info.gt, data_dir)
+        for spec in (info.cube, info.gt):
+            find_file(info, spec, data_dir)
     except DatasetNotFoundError as exc:
         warnings.warn(
-            f"Scene '{info.name}': the real cube '{exc.filename}' was not found in "
+            f"Scene '{info.name}': the real file '{exc.filename}' was not found in "
             f"{', '.join(str(p) for p in exc.searched)}; using a SURROGATE (real ground truth, "
             "synthetic spectra). Its numbers are not comparable to published results. "
             f"To use the real scene: {info.download_hint() or 'supply the files with --data-dir DIR'}.",
@@ -440,5 +440,4 @@ def load_scene(
             stacklevel=2,
         )
         return _load_surrogate(info, data_dir, surrogate_seed, surrogate_params)
-    del cube_path
     return _load_real(info, data_dir)
