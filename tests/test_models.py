@@ -1,0 +1,64 @@
+"""One parametrised test over every registered model, and the registry itself."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import models
+from models import HyperparameterError, UnknownModelError
+
+
+def tiny_input(entry: models.ModelEntry, n: int = 3, t: int = 12, p: int = 7) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    if entry.input == "spectrum":
+        return torch.randn(n, t, generator=g)
+    return torch.randn(n, t, p, p, generator=g)
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_every_model_builds_runs_and_backpropagates(name):
+    entry = models.get_model_entry(name)
+    torch.manual_seed(0)
+    model = models.build_model(name, n_bands=12, n_classes=5, patch_size=7)
+    x = tiny_input(entry)
+    model.train()
+    logits = model(x)
+    assert logits.shape == (3, 5) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"parameters without gradient: {no_grad[:5]}"
+    model.eval()
+    with torch.no_grad():
+        feats = model.embed(x)
+    assert feats.ndim == 2 and feats.shape[0] == 3 and torch.isfinite(feats).all()
+
+
+def test_registry_lists_and_describes_models():
+    names = models.list_models()
+    assert "claresnet" in names and "claresnet_tiny" in names
+    assert "claresnet_tiny" not in models.list_models(include_tiny=False)
+    entry = models.get_model_entry("claresnet")
+    assert entry.input == "patch" and entry.patch_size == 11 and entry.n_components == 30
+    assert models.get_model_entry("claresnet_tiny").family == "claresnet"
+    assert entry.description.startswith("CLAReSNet")
+
+
+def test_unknown_model_suggests_names():
+    with pytest.raises(UnknownModelError) as err:
+        models.build_model("claresnett", n_bands=30, n_classes=16)
+    assert "Did you mean 'claresnet'" in str(err.value) and "Available:" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"n_bands": 0}, "n_bands=0 must be a positive integer"),
+        ({"n_classes": 1}, "n_classes=1 must be at least 2"),
+        ({"patch_size": -3}, "patch_size=-3 must be a positive integer"),
+    ],
+)
+def test_build_model_checks_sizes(kwargs, needle):
+    args = {"n_bands": 30, "n_classes": 16, "patch_size": 11, **kwargs}
+    with pytest.raises(HyperparameterError, match=needle):
+        models.build_model("claresnet_tiny", **args)
