@@ -86,6 +86,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .recipes import UNIFIED
 from .registry import HyperparameterError, register_model
 
 RNN_CHOICES = ("lstm+gru", "lstm", "gru", "none")
@@ -577,7 +578,16 @@ TINY = CLAReSNetConfig(
 )
 
 
-@register_model("claresnet", input="patch", patch_size=11, n_components=30)
+#: The paper's own recipe is the unified one.
+RECIPES = {
+    "unified": UNIFIED,
+    "published": UNIFIED.with_(
+        name="published", notes="The CLAReSNet paper's own recipe (Section III)."
+    ),
+}
+
+
+@register_model("claresnet", input="patch", patch_size=11, n_components=30, recipes=RECIPES)
 def claresnet(n_bands: int, n_classes: int, patch_size: int = 11, **hparams: Any) -> CLAReSNet:
     """CLAReSNet at the paper's configuration (D = 256, 64 channels, 3 layers, 8 heads)."""
     return _build(n_bands, n_classes, patch_size, CLAReSNetConfig(), hparams)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .recipes import RECIPE_NAMES, Recipe
+
 
 class UnknownModelError(KeyError):
     """A model name that is not registered."""
@@ -43,6 +45,9 @@ class ModelEntry:
         family: the architecture (variants of one architecture share it).
         tiny: True for the small variants used by fast tests and the smoke suite.
         description: one line.
+        kind: "torch" (an ``nn.Module`` with ``forward`` and ``embed``) or "sklearn"
+            (an estimator with ``fit`` and ``predict_proba``).
+        recipes: the "unified" and "published" recipes.
     """
 
     name: str
@@ -53,6 +58,16 @@ class ModelEntry:
     family: str
     tiny: bool
     description: str
+    kind: Literal["torch", "sklearn"]
+    recipes: dict[str, Recipe]
+
+    def recipe(self, name: str) -> Recipe:
+        """The recipe called ``name`` ("unified" or "published")."""
+        if name not in self.recipes:
+            raise HyperparameterError(
+                f"recipe={name!r} is not one of {', '.join(RECIPE_NAMES)} (model '{self.name}')."
+            )
+        return self.recipes[name]
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -66,10 +81,25 @@ def register_model(
     n_components: int | None,
     family: str | None = None,
     tiny: bool = False,
+    kind: Literal["torch", "sklearn"] = "torch",
+    recipes: dict[str, Recipe] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering a model factory under ``name``."""
+    """Decorator registering a model factory under ``name``.
+
+    ``recipes`` maps "unified" and "published" to :class:`Recipe`; missing ones
+    default to the unified recipe with this model's patch size and components.
+    """
     if input not in ("patch", "spectrum"):
         raise ValueError(f"input={input!r} must be 'patch' or 'spectrum'")
+    if kind not in ("torch", "sklearn"):
+        raise ValueError(f"kind={kind!r} must be 'torch' or 'sklearn'")
+    from .recipes import UNIFIED
+
+    default = UNIFIED.with_(patch_size=patch_size, n_components=n_components)
+    book = {"unified": default, "published": default.with_(name="published")}
+    book.update(recipes or {})
+    if set(book) != set(RECIPE_NAMES):
+        raise ValueError(f"recipes of {name!r} must be exactly {RECIPE_NAMES}, got {sorted(book)}")
 
     def wrap(factory: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
@@ -84,15 +114,32 @@ def register_model(
             family=family or name,
             tiny=tiny,
             description=doc[0] if doc else "",
+            kind=kind,
+            recipes=book,
         )
         return factory
 
     return wrap
 
 
+_INFRASTRUCTURE = {"registry", "recipes"}
+_loaded = False
+
+
 def _ensure_loaded() -> None:
-    # importing the architecture modules registers them
-    from . import claresnet  # noqa: F401
+    """Import every architecture module of the package once (importing registers them)."""
+    global _loaded
+    if _loaded:
+        return
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    for info in pkgutil.iter_modules(package_path):
+        if info.name not in _INFRASTRUCTURE and not info.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+    _loaded = True
 
 
 def list_models(include_tiny: bool = True) -> list[str]:

@@ -16,7 +16,11 @@ def tiny_input(entry: models.ModelEntry, n: int = 3, t: int = 12, p: int = 7) ->
     return torch.randn(n, t, p, p, generator=g)
 
 
-@pytest.mark.parametrize("name", models.list_models())
+TORCH_MODELS = [n for n in models.list_models() if models.get_model_entry(n).kind == "torch"]
+SKLEARN_MODELS = [n for n in models.list_models() if models.get_model_entry(n).kind == "sklearn"]
+
+
+@pytest.mark.parametrize("name", TORCH_MODELS)
 def test_every_model_builds_runs_and_backpropagates(name):
     entry = models.get_model_entry(name)
     torch.manual_seed(0)
@@ -62,3 +66,33 @@ def test_build_model_checks_sizes(kwargs, needle):
     args = {"n_bands": 30, "n_classes": 16, "patch_size": 11, **kwargs}
     with pytest.raises(HyperparameterError, match=needle):
         models.build_model("claresnet_tiny", **args)
+
+
+@pytest.mark.parametrize("name", SKLEARN_MODELS)
+def test_every_tree_model_fits_and_predicts_probabilities(name):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 12, generator=g).numpy()
+    y = (torch.arange(60) % 5).numpy()
+    x[:, 0] += y  # learnable
+    model = models.build_model(name, n_bands=12, n_classes=6, patch_size=1)
+    model.fit(x[:40], y[:40], x[40:], y[40:])
+    proba = model.predict_proba(x)
+    assert proba.shape == (60, 6)  # every class has a column, even one absent from training
+    assert abs(proba.sum(axis=1) - 1).max() < 1e-6 and (proba[:, 5] == 0).all()
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_every_model_has_both_recipes(name):
+    entry = models.get_model_entry(name)
+    for recipe in ("unified", "published"):
+        r = entry.recipe(recipe)
+        assert r.name == recipe and r.epochs >= 1 and r.batch_size >= 1
+    unified = entry.recipe("unified")
+    if entry.kind == "torch":
+        assert (
+            unified.patch_size,
+            unified.n_components,
+            unified.lr,
+            unified.batch_size,
+            unified.epochs,
+        ) == (11, 30, 1e-4, 16, 40)
