@@ -28,7 +28,8 @@ class Recipe:
     Attributes:
         name: "unified" or "published".
         patch_size: spatial window P (1 for spectral models).
-        pad_mode: border padding of the patches ("reflect" or "constant" = zeros).
+        pad_mode: border padding of the patches (numpy modes: "reflect" mirrors without
+            repeating the edge, "symmetric" repeats it, "constant" = zeros, "edge").
         n_components: PCA components; None keeps all bands.
         n_components_by_scene: per-scene overrides of ``n_components`` (HybridSN uses 30
             components on Indian Pines and 15 on Salinas).
@@ -48,7 +49,7 @@ class Recipe:
 
     name: Literal["unified", "published"]
     patch_size: int = 11
-    pad_mode: Literal["reflect", "constant"] = "reflect"
+    pad_mode: Literal["reflect", "symmetric", "constant", "edge"] = "reflect"
     n_components: int | None = 30
     n_components_by_scene: dict[str, int | None] = field(default_factory=dict)
     whiten: bool = False
