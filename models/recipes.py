@@ -42,7 +42,8 @@ class Recipe:
         scheduler: None, {"name": "step", "step_size": int, "gamma": float} (StepLR), or
             {"name": "inverse_time", "decay": float} (Keras' lr / (1 + decay * step)).
         augment: the paper's batch augmentation during training.
-        select_on: which checkpoint is kept: "val_acc", "val_loss" or "last".
+        select_on: which checkpoint is kept: the best "val_acc" or "val_loss", the best
+            "train_acc" (HybridSN's authors), or the "last" epoch's.
         hparams: model hyperparameters this recipe sets (e.g. SSRN's depth).
         notes: where the recipe comes from.
     """
@@ -63,7 +64,7 @@ class Recipe:
     epochs: int = 40
     scheduler: dict[str, Any] | None = None
     augment: bool = True
-    select_on: Literal["val_acc", "val_loss", "last"] = "val_acc"
+    select_on: Literal["val_acc", "val_loss", "train_acc", "last"] = "val_acc"
     hparams: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 

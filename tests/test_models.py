@@ -8,8 +8,13 @@ import torch
 import models
 from models import HyperparameterError, UnknownModelError
 
+# large enough for every architecture's valid convolutions (HybridSN needs T >= 13, P >= 9)
+T_TEST, P_TEST = 16, 11
 
-def tiny_input(entry: models.ModelEntry, n: int = 3, t: int = 12, p: int = 7) -> torch.Tensor:
+
+def tiny_input(
+    entry: models.ModelEntry, n: int = 3, t: int = T_TEST, p: int = P_TEST
+) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     if entry.input == "spectrum":
         return torch.randn(n, t, generator=g)
@@ -24,7 +29,7 @@ SKLEARN_MODELS = [n for n in models.list_models() if models.get_model_entry(n).k
 def test_every_model_builds_runs_and_backpropagates(name):
     entry = models.get_model_entry(name)
     torch.manual_seed(0)
-    model = models.build_model(name, n_bands=12, n_classes=5, patch_size=7)
+    model = models.build_model(name, n_bands=T_TEST, n_classes=5, patch_size=P_TEST)
     x = tiny_input(entry)
     model.train()
     logits = model(x)
