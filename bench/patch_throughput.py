@@ -54,19 +54,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import random
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -75,20 +70,18 @@ from torch.utils.data import DataLoader, Dataset
 import datasets
 from datasets.augment import AugmentConfig, BatchAugmenter, apply_transform
 
+# isort: split
+# shared benchmark helpers (bench/ is first on sys.path when this script runs)
+from _common import OtherLoad, add_common_options, code_version, context_lines, machine_info, report
+
 SCENE = "indian_pines"
 N_COMPONENTS = 30
 PATCH_SIZE = 11
 SPLIT_SEED = 0
 SEED = 0
 GOAL_RATIO = 30.0
-
-START_MARKER = "<!-- patch_throughput:start -->"
-END_MARKER = "<!-- patch_throughput:end -->"
-DOC_HEADER = (
-    "# Benchmarks\n\n"
-    "Every figure below comes with the machine it was measured on and the exact command "
-    "that produced it.\n"
-)
+SECTION = "patch_throughput"
+CODE_PATHS = ("datasets", "bench/patch_throughput.py")
 
 
 # --------------------------------------------------------------------------- the two paths
@@ -390,84 +383,6 @@ class Row:
 # --------------------------------------------------------------------------- report
 
 
-class OtherLoad:
-    """Share of the machine's CPU time used by other processes between start and stop.
-
-    Benchmarks on a shared machine are disturbed by whatever else runs; this
-    records how much did (from ``/proc/stat`` minus this process's own CPU time).
-    """
-
-    def __init__(self) -> None:
-        self._start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float] | None:
-        try:
-            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        except OSError:
-            return None
-        ticks = [int(v) for v in fields]
-        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf(
-            "SC_CLK_TCK"
-        )  # minus idle, iowait
-        own = sum(os.times()[:4])
-        return time.perf_counter(), busy, own
-
-    def share(self) -> float | None:
-        end = self._sample()
-        if self._start is None or end is None:
-            return None
-        wall = end[0] - self._start[0]
-        other = (end[1] - self._start[1]) - (end[2] - self._start[2])
-        return max(other, 0.0) / (wall * (os.cpu_count() or 1))
-
-
-def code_version() -> str:
-    """The git commit of the project, and whether ``datasets/`` or this file differ from it."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "datasets", "bench/patch_throughput.py"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    changed = sorted(line[3:] for line in dirty if line.strip())
-    return f"git {head}" + (
-        f", with uncommitted changes to {', '.join(changed)}" if changed else ""
-    )
-
-
-def machine_info() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": f"{cpu}, {cores} cores available (os.cpu_count() = {os.cpu_count()}), "
-        f"torch threads = {torch.get_num_threads()}",
-        "versions": f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"{platform.system()} {platform.release()}",
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
-
-
 def _rate(v: float) -> str:
     return f"{v:,.0f}"
 
@@ -578,34 +493,9 @@ def render(
     ]
     lines += [
         "",
-        f"- Machine: {info['cpu']}",
-        f"- Software: {info['versions']}",
-        f"- Code: {code_version()}",
-        f"- Date: {info['date']}",
-        "- Other processes during the run: "
-        + (
-            "unknown"
-            if other_load is None
-            else f"{100 * other_load:.0f} % of the machine's CPU time"
-        )
-        + f"; load average (1 / 5 / 15 min) at the end: {info['load']}",
-        f"- Command: `{command}`",
+        *context_lines(info, code_version(CODE_PATHS), other_load, command),
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's marked section of ``path``, or append it (creating the file)."""
-    block = f"{START_MARKER}\n{section}{END_MARKER}\n"
-    text = path.read_text() if path.exists() else DOC_HEADER
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
-    if start != -1 and end > start:
-        tail = text[end + len(END_MARKER) :]
-        text = text[:start] + block + tail.removeprefix("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # --------------------------------------------------------------------------- main
@@ -619,17 +509,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--repeats", type=int, default=5, help="timed full passes per path and batch size"
     )
-    ap.add_argument(
-        "--write", type=Path, metavar="MD", help="replace or append the section in this file"
-    )
-    ap.add_argument(
-        "--max-other-load",
-        type=float,
-        default=0.1,
-        metavar="SHARE",
-        help="with --write, do not write (exit 3) when other processes used more than this "
-        "share of the machine's CPU time during the run (default 0.1)",
-    )
+    add_common_options(ap)
     args = ap.parse_args(argv)
     if args.repeats < 1 or any(b < 1 for b in args.batch_sizes):
         ap.error("--repeats and --batch-sizes must be positive")
@@ -692,20 +572,7 @@ def main(argv: list[str] | None = None) -> None:
     section = render(
         rows, tuple(x.shape), extract_first, extract_times, check, args.repeats, command, other_load
     )
-    print(section)
-    busy = other_load is not None and other_load > args.max_other_load
-    if busy:
-        print(
-            f"warning: other processes used {100 * other_load:.0f} % of the machine's CPU time "
-            "during the run; the figures are disturbed.",
-            file=sys.stderr,
-        )
-    if args.write:
-        if busy:
-            print(f"not writing {args.write}: rerun on a quiet machine.", file=sys.stderr)
-            sys.exit(3)
-        write_section(args.write, section)
-        print(f"wrote {args.write}", file=sys.stderr)
+    report(section, SECTION, other_load, args.write, args.max_other_load)
 
 
 if __name__ == "__main__":

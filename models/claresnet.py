@@ -66,6 +66,12 @@ Choices where the paper's equations, its prose and its public code differ
   stacks two 7x7 convolutions with a BatchNorm (about 500 more parameters).
 - **Dropout in the residual blocks.** Channel dropout (``Dropout2d``), as in the
   public code; the paper writes "Dropout".
+- **Scales > 1 keep bands 0, s, 2s, ...** and are brought back to length T by
+  linear interpolation with ``align_corners=False``, as in the public code. The
+  interpolation treats those samples as group centres, so a scale-s branch comes
+  back shifted by about (s - 1) / 2 bands (and stretched when s does not divide
+  T). This is part of the published model and is kept; a variant taking group
+  means would be a different model.
 - **Multi-scale fusion with one scale, fusion with one layer.** The fusion FFN
   and the cross-layer attention are always applied (the public code skips them
   when there is a single scale or layer), so every configuration of a search
