@@ -85,13 +85,14 @@ Parameter count at the paper configuration (T = 30, P = 11, C = 16,
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._config import config_from_hparams, positive_int
 from .recipes import UNIFIED
 from .registry import HyperparameterError, register_model
 
@@ -155,7 +156,7 @@ class CLAReSNetConfig:
             "se_reduction",
             "max_bands",
         ):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.emb_dim % 2 or self.emb_dim % self.heads:
             raise HyperparameterError(
                 f"emb_dim={self.emb_dim} must be even and divisible by heads={self.heads} "
@@ -196,30 +197,10 @@ class CLAReSNetConfig:
     @classmethod
     def from_hparams(cls, base: CLAReSNetConfig | None = None, **hparams: Any) -> CLAReSNetConfig:
         """Build a config from keyword hyperparameters (lists become tuples; unknown names refused)."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(hparams) - set(allowed))
-        if unknown:
-            import difflib
-
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, allowed, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise HyperparameterError(
-                f"Unknown CLAReSNet hyperparameter(s) {', '.join(hints)}. Allowed: {', '.join(allowed)}."
-            )
-        values = asdict(base or cls())
-        for k, v in hparams.items():
-            values[k] = tuple(v) if isinstance(v, list) else v
-        return cls(**values)
+        return config_from_hparams(cls, "CLAReSNet", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HyperparameterError(f"{name}={value!r} must be a positive integer.")
 
 
 def latent_count(

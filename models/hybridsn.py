@@ -64,14 +64,14 @@ random split is a protocol choice, not part of the recipe.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._config import config_from_hparams, positive_int, positive_int_tuple
 from .recipes import UNIFIED, Recipe
 from .registry import HyperparameterError, register_model
 
@@ -103,13 +103,13 @@ class HybridSNConfig:
 
     def __post_init__(self) -> None:
         for name in ("filters3d", "spectral_kernels", "hidden"):
-            _positive_int_tuple(name, getattr(self, name))
+            positive_int_tuple(name, getattr(self, name))
         if len(self.spectral_kernels) != len(self.filters3d):
             raise HyperparameterError(
                 f"spectral_kernels={self.spectral_kernels!r} must have one entry per 3-D "
                 f"convolution, i.e. {len(self.filters3d)} like filters3d={self.filters3d!r}."
             )
-        _positive_int("filters2d", self.filters2d)
+        positive_int("filters2d", self.filters2d)
         v = self.dropout
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v < 1.0:
             raise HyperparameterError(f"dropout={v!r} must be a number in [0, 1).")
@@ -131,43 +131,10 @@ class HybridSNConfig:
     @classmethod
     def from_hparams(cls, base: HybridSNConfig | None = None, **hparams: Any) -> HybridSNConfig:
         """Build a config from keyword hyperparameters (lists become tuples; unknown names refused)."""
-        _refuse_unknown("HybridSN", cls, hparams)
-        values = asdict(base or cls())
-        for k, v in hparams.items():
-            values[k] = tuple(v) if isinstance(v, list) else v
-        return cls(**values)
+        return config_from_hparams(cls, "HybridSN", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HyperparameterError(f"{name}={value!r} must be a positive integer.")
-
-
-def _positive_int_tuple(name: str, value: Any) -> None:
-    if (
-        not isinstance(value, tuple)
-        or not value
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
-    ):
-        raise HyperparameterError(
-            f"{name}={value!r} must be a non-empty tuple of positive integers."
-        )
-
-
-def _refuse_unknown(family: str, cls: type, hparams: dict[str, Any]) -> None:
-    allowed = [f.name for f in fields(cls)]
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(k, allowed, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise HyperparameterError(
-            f"Unknown {family} hyperparameter(s) {', '.join(hints)}. Allowed: {', '.join(allowed)}."
-        )
 
 
 class HybridSN(nn.Module):

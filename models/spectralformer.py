@@ -83,14 +83,14 @@ Parameter count at T = 200, P = 7, C = 16 (band_patches 3, GSE 3 * 49 = 147 -> 6
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._config import config_from_hparams, positive_int
 from .recipes import UNIFIED
 from .registry import HyperparameterError, register_model
 
@@ -127,7 +127,7 @@ class SpectralFormerConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "dim_head", "mlp_dim"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         bp = self.band_patches
         if isinstance(bp, bool) or not isinstance(bp, int) or bp < 1 or bp % 2 == 0:
             raise HyperparameterError(
@@ -147,28 +147,10 @@ class SpectralFormerConfig:
         cls, base: SpectralFormerConfig | None = None, **hparams: Any
     ) -> SpectralFormerConfig:
         """Build a config from keyword hyperparameters (unknown names refused with a hint)."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(hparams) - set(allowed))
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, allowed, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise HyperparameterError(
-                f"Unknown SpectralFormer hyperparameter(s) {', '.join(hints)}. "
-                f"Allowed: {', '.join(allowed)}."
-            )
-        values = asdict(base or cls())
-        values.update(hparams)
-        return cls(**values)
+        return config_from_hparams(cls, "SpectralFormer", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HyperparameterError(f"{name}={value!r} must be a positive integer.")
 
 
 def caf_parameter_count(n_bands: int, depth: int) -> int:

@@ -67,13 +67,13 @@ and chosen here: zero padding at the scene borders. The authors' Indian Pines sp
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from ._config import config_from_hparams
 from .recipes import UNIFIED, Recipe
 from .registry import HyperparameterError, register_model
 
@@ -131,17 +131,7 @@ class SSRNConfig:
     @classmethod
     def from_hparams(cls, base: SSRNConfig | None = None, **hparams: Any) -> SSRNConfig:
         """Build a config from keyword hyperparameters (unknown names refused)."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(hparams) - set(allowed))
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, allowed, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise HyperparameterError(
-                f"Unknown SSRN hyperparameter(s) {', '.join(hints)}. Allowed: {', '.join(allowed)}."
-            )
-        return cls(**{**asdict(base or cls()), **hparams})
+        return config_from_hparams(cls, "SSRN", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -98,16 +98,16 @@ are 0 (unused).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from ._config import config_from_hparams, is_int, is_number, positive_int
 from .recipes import UNIFIED
 from .registry import HyperparameterError, register_model
 
@@ -119,38 +119,25 @@ _MAX_SEED = 2**32 - 1
 # ----------------------------------------------------------------------------- validation
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if not _is_int(value) or value < 1:
-        raise HyperparameterError(f"{name}={value!r} must be a positive integer (>= 1).")
-
-
 def _optional_positive_int(name: str, value: Any, none_means: str) -> None:
-    if value is not None and (not _is_int(value) or value < 1):
+    if value is not None and (not is_int(value) or value < 1):
         raise HyperparameterError(
             f"{name}={value!r} must be a positive integer (>= 1), or None ({none_means})."
         )
 
 
 def _fraction(name: str, value: Any) -> None:
-    if not _is_number(value) or not 0.0 < value <= 1.0:
+    if not is_number(value) or not 0.0 < value <= 1.0:
         raise HyperparameterError(f"{name}={value!r} must be a number in (0, 1].")
 
 
 def _non_negative(name: str, value: Any) -> None:
-    if not _is_number(value) or not 0.0 <= value < float("inf"):
+    if not is_number(value) or not 0.0 <= value < float("inf"):
         raise HyperparameterError(f"{name}={value!r} must be a finite number >= 0.")
 
 
 def _n_jobs(value: Any) -> None:
-    if not _is_int(value) or (value < 1 and value != -1):
+    if not is_int(value) or (value < 1 and value != -1):
         raise HyperparameterError(
             f"n_jobs={value!r} must be a positive integer (threads), or -1 for every CPU "
             "this process may use."
@@ -158,35 +145,8 @@ def _n_jobs(value: Any) -> None:
 
 
 def _seed(value: Any) -> None:
-    if not _is_int(value) or not 0 <= value <= _MAX_SEED:
+    if not is_int(value) or not 0 <= value <= _MAX_SEED:
         raise HyperparameterError(f"seed={value!r} must be an integer in 0..{_MAX_SEED}.")
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars (as a search library may hand them over) as Python scalars."""
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
-def _from_hparams(cls: type, label: str, base: Any, hparams: dict[str, Any]) -> Any:
-    allowed = [f.name for f in fields(cls)]
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(k, allowed, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise HyperparameterError(
-            f"Unknown {label} hyperparameter(s) {', '.join(hints)}. Allowed: {', '.join(allowed)}."
-        )
-    values = asdict(base or cls())
-    values.update({k: _plain(v) for k, v in hparams.items()})
-    return cls(**values)
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
@@ -232,16 +192,16 @@ class RandomForestConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _positive_int("n_estimators", self.n_estimators)
+        positive_int("n_estimators", self.n_estimators)
         _optional_positive_int("max_depth", self.max_depth, "no depth limit")
-        _positive_int("min_samples_leaf", self.min_samples_leaf)
+        positive_int("min_samples_leaf", self.min_samples_leaf)
         _n_jobs(self.n_jobs)
         _seed(self.seed)
         mf = self.max_features
         ok = (
             (isinstance(mf, str) and mf in MAX_FEATURES_NAMES)
             or (isinstance(mf, float) and 0.0 < mf <= 1.0)
-            or (_is_int(mf) and mf >= 1)
+            or (is_int(mf) and mf >= 1)
         )
         if not ok:
             raise HyperparameterError(
@@ -254,7 +214,7 @@ class RandomForestConfig:
         cls, base: RandomForestConfig | None = None, **hparams: Any
     ) -> RandomForestConfig:
         """Build a config from keyword hyperparameters (unknown names refused)."""
-        return _from_hparams(cls, "Random Forest", base, hparams)
+        return config_from_hparams(cls, "Random Forest", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -293,8 +253,8 @@ class XGBoostConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        _positive_int("n_estimators", self.n_estimators)
-        _positive_int("max_depth", self.max_depth)
+        positive_int("n_estimators", self.n_estimators)
+        positive_int("max_depth", self.max_depth)
         _fraction("learning_rate", self.learning_rate)
         _fraction("subsample", self.subsample)
         _fraction("colsample_bytree", self.colsample_bytree)
@@ -314,7 +274,7 @@ class XGBoostConfig:
     @classmethod
     def from_hparams(cls, base: XGBoostConfig | None = None, **hparams: Any) -> XGBoostConfig:
         """Build a config from keyword hyperparameters (unknown names refused)."""
-        return _from_hparams(cls, "XGBoost", base, hparams)
+        return config_from_hparams(cls, "XGBoost", base, hparams)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -540,7 +500,7 @@ class RandomForestModel(_TreeModel):
         self, n_bands: int, n_classes: int, config: RandomForestConfig, name: str = "random_forest"
     ) -> None:
         mf = config.max_features
-        if _is_int(mf) and mf > n_bands:
+        if is_int(mf) and mf > n_bands:
             raise HyperparameterError(
                 f"max_features={mf} exceeds the {n_bands} features (n_bands); use 1..{n_bands}, "
                 "a fraction in (0, 1], 'sqrt' or 'log2'."
