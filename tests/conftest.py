@@ -61,3 +61,20 @@ def _isolated_scene_registry():
     yield
     registry._REGISTRY.clear()
     registry._REGISTRY.update(saved)
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one intra-op thread (restored afterwards).
+
+    The networks are tiny at test sizes; on a busy 2-core machine OpenMP's second
+    thread makes their small convolutions and matmuls up to ~100x slower
+    (measured: 60 training steps of hybridsn_tiny take 0.3 s on one thread, 14-40 s
+    on two while other processes hold the cores).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

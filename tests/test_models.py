@@ -73,6 +73,35 @@ def test_build_model_checks_sizes(kwargs, needle):
         models.build_model("claresnet_tiny", **args)
 
 
+TINY_TORCH_MODELS = [n for n in TORCH_MODELS if models.get_model_entry(n).tiny]
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name", TINY_TORCH_MODELS)
+def test_every_tiny_model_overfits_a_few_dozen_samples(name):
+    torch.manual_seed(0)
+    n, t, p, c = 32, 12, 7, 4
+    x = torch.randn(n, t, p, p)
+    y = torch.arange(n) % c
+    x += y.float()[:, None, None, None] * 0.5  # learnable but not trivial
+    model = models.build_model(name, n_bands=t, n_classes=c, patch_size=p)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.eval()
+    with torch.no_grad():
+        first = loss_fn(model(x), y).item()
+    model.train()
+    for _ in range(60):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        final = loss_fn(model(x), y).item()
+        acc = (model(x).argmax(1) == y).float().mean().item()
+    assert final < 0.3 * first and acc > 0.9, (first, final, acc)
+
+
 @pytest.mark.parametrize("name", SKLEARN_MODELS)
 def test_every_tree_model_fits_and_predicts_probabilities(name):
     g = torch.Generator().manual_seed(0)
