@@ -1,0 +1,1 @@
+"""The harness: trial specs, the trial runner, metrics, the results store, reports and the CLI."""

@@ -1,0 +1,71 @@
+"""The result bundle of one trial: plain data, ready for the single database writer.
+
+Arrays are NumPy; everything else is JSON-able. A failed trial carries only its
+spec, the error and the traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .spec import TrialSpec
+
+METRIC_NAMES = ("oa", "ba", "kappa", "mcc", "ari", "macro_f1", "aa")
+
+
+@dataclass
+class TrialResult:
+    """Everything a trial produced.
+
+    Attributes:
+        spec: the trial's specification (``spec.spec_hash`` is its identity).
+        status: "completed", "failed", "pruned" or "interrupted".
+        metrics: {"test": {name: value}, "val": {...}} with the names of
+            :data:`METRIC_NAMES`; plus "centroid_distance" under "test" for deep
+            models (None for tree models).
+        per_class: one dict per class: label (1-based), name, precision, recall, f1,
+            ap, support (test set).
+        confusion: (C, C) int64 test confusion matrix (rows: truth, columns: prediction).
+        pr_curves: {label: (precision, recall)} float32 arrays, at most ~200 points each.
+        embedding_2d: (n, 2) float32 t-SNE coordinates of up to 2,000 stratified test
+            embeddings, or None; ``embedding_labels`` their labels (1-based).
+        class_map: (H, W) int16 predicted label (1-based) of every pixel; ``entropy_map``
+            (H, W) float16 prediction entropy (nats).
+        curves: per-epoch lists: "train_loss", "train_acc", "val_loss", "val_acc", "lr".
+        info: scalars about the run: fit_seconds, inference_seconds,
+            train_samples_per_second, inference_samples_per_second, n_parameters,
+            peak_memory_bytes, device, epochs_run, best_epoch, n_train, n_val, n_test,
+            and model-specific extras (tree sizes, XGBoost's best iteration...).
+        error, traceback: for a failed trial.
+        split_counts: per-class (train, val, test, dropped) pixel counts.
+    """
+
+    spec: TrialSpec
+    status: str = "completed"
+    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    confusion: np.ndarray | None = None
+    pr_curves: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    embedding_2d: np.ndarray | None = None
+    embedding_labels: np.ndarray | None = None
+    class_map: np.ndarray | None = None
+    entropy_map: np.ndarray | None = None
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    split_counts: np.ndarray | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def spec_hash(self) -> str:
+        return self.spec.spec_hash
+
+    @classmethod
+    def failed(
+        cls, spec: TrialSpec, error: BaseException, tb: str, status: str = "failed"
+    ) -> TrialResult:
+        """A result holding only the error (nothing else of a failed trial is stored)."""
+        return cls(spec=spec, status=status, error=f"{type(error).__name__}: {error}", traceback=tb)

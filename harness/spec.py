@@ -1,0 +1,231 @@
+"""Trial specifications: everything that can change a trial's numbers, and its hash.
+
+A :class:`TrialSpec` is fully resolved: the recipe's defaults are written into it
+(preprocessing, window, optimizer, schedule...), so two specs that would train
+the same way hash the same, and any field that can change a number changes the
+hash. The scene enters through its fingerprint (name, real/surrogate, file
+checksums, surrogate generator and seed, crop), never through a path.
+
+    spec = make_spec("claresnet", scene, seed=0)          # unified recipe, paper protocol
+    spec.spec_hash                                        # 64 hex digits, same on any machine
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+#: Bump when the harness changes in a way that changes a trial's numbers for the same spec
+#: (the training loop, the metrics, the data pipeline's semantics). Part of every hash.
+PROTOCOL_VERSION = 1
+
+
+class SpecError(ValueError):
+    """An invalid trial specification (the message names the field and the fix)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How a deep model is trained (from the recipe, optionally overridden)."""
+
+    optimizer: str = "adamw"
+    lr: float = 1e-4
+    weight_decay: float = 1e-2
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    epochs: int = 40
+    scheduler: dict[str, Any] | None = None
+    augment: bool = True
+    select_on: str = "val_acc"
+    #: Stop when the selection metric has not improved for this many epochs (None: never).
+    patience: int | None = None
+    #: Mixed precision on CUDA ("bf16", "fp16") or None.
+    amp: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial: model, data, protocol, preprocessing, training and seed.
+
+    Attributes:
+        model: registry name.
+        recipe: "unified" or "published" (the recipe the fields below were resolved from).
+        hparams: model hyperparameters (the recipe's, then overrides).
+        scene: scene name.
+        source: "real" or "surrogate".
+        scene_fingerprint: ``Scene.fingerprint`` (files' checksums, generator, crop).
+        crop: (row0, row1, col0, col1) of the scene used, or None.
+        surrogate_seed: seed of a surrogate scene.
+        protocol: split protocol; ``protocol_params`` its parameters (defaults filled in).
+        seed: the trial seed (split, initialisation, augmentation, sampling).
+        n_components, pca_fit, scale, whiten: spectral preprocessing.
+        patch_size, pad_mode: the window.
+        max_train_per_class: subsample the training pixels (None: all).
+        training: the training loop (ignored by tree models except ``epochs``).
+        study: the search study a trial belongs to ("" outside searches; not hashed).
+        protocol_version: :data:`PROTOCOL_VERSION` when the spec was made.
+    """
+
+    model: str
+    recipe: str
+    hparams: dict[str, Any]
+    scene: str
+    source: str
+    scene_fingerprint: str
+    protocol: str
+    protocol_params: dict[str, Any]
+    seed: int
+    n_components: int | None
+    pca_fit: str
+    scale: str
+    whiten: bool
+    patch_size: int
+    pad_mode: str
+    training: TrainingConfig
+    crop: tuple[int, int, int, int] | None = None
+    surrogate_seed: int = 0
+    max_train_per_class: int | None = None
+    study: str = field(default="", compare=False)
+    protocol_version: int = PROTOCOL_VERSION
+
+    def canonical(self) -> dict[str, Any]:
+        """The hashed content: every field but ``study``, as plain JSON-able data."""
+        data = _plain(asdict(self))
+        data.pop("study", None)
+        return data
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 of :meth:`canonical_json`: the trial's identity."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def to_json(self) -> str:
+        """All fields (``study`` included), for storage; :meth:`from_json` reads it back."""
+        return json.dumps(_plain(asdict(self)), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrialSpec:
+        data = json.loads(text)
+        data["training"] = TrainingConfig(**data["training"])
+        if data.get("crop") is not None:
+            data["crop"] = tuple(data["crop"])
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> TrialSpec:
+        return replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able, canonical: tuples as lists, NumPy scalars as Python ones, no NaN."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"a trial spec cannot hold the non-finite number {value!r}.")
+    return value
+
+
+def make_spec(
+    model: str,
+    scene: Any,
+    *,
+    recipe: str = "unified",
+    seed: int = 0,
+    protocol: str = "paper",
+    protocol_params: dict[str, Any] | None = None,
+    hparams: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    pca_fit: str | None = None,
+    max_train_per_class: int | None = None,
+    study: str = "",
+) -> TrialSpec:
+    """Resolve a trial from a model's recipe and a loaded scene.
+
+    Args:
+        model: registry name.
+        scene: a :class:`datasets.Scene` (its fingerprint, source and crop are recorded).
+        recipe: "unified" or "published".
+        seed: trial seed.
+        protocol: split protocol; ``protocol_params`` override its defaults.
+        hparams: model hyperparameters on top of the recipe's.
+        training: overrides of the recipe's training fields (e.g. ``{"epochs": 2}``).
+        pca_fit: override of the recipe's PCA fit scope ("scene" or "train").
+        max_train_per_class: subsample training pixels per class.
+        study: search study name (stored, not hashed).
+
+    Raises:
+        SpecError: an unknown training field or a bad value; model/recipe/protocol
+            errors from their registries.
+    """
+    import datasets
+    import models
+
+    entry = models.get_model_entry(model)
+    rec = entry.recipe(recipe)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"seed={seed!r} must be a non-negative integer.")
+    params = {**datasets.protocol_params(protocol), **(protocol_params or {})}
+    unknown = sorted(set(protocol_params or {}) - set(datasets.protocol_params(protocol)))
+    if unknown:
+        raise SpecError(
+            f"protocol '{protocol}' has no parameter(s) {unknown}; it takes "
+            f"{sorted(datasets.protocol_params(protocol))}."
+        )
+    if protocol == "disjoint" and "patch_size" not in (protocol_params or {}):
+        params["patch_size"] = rec.patch_size  # the buffer follows the window actually used
+    base = TrainingConfig(
+        optimizer=rec.optimizer,
+        lr=rec.lr,
+        weight_decay=rec.weight_decay,
+        batch_size=rec.batch_size,
+        eval_batch_size=rec.eval_batch_size,
+        epochs=rec.epochs,
+        scheduler=rec.scheduler,
+        augment=rec.augment,
+        select_on=rec.select_on,
+    )
+    allowed = {f.name for f in fields(TrainingConfig)}
+    bad = sorted(set(training or {}) - allowed)
+    if bad:
+        raise SpecError(f"unknown training field(s) {bad}; allowed: {sorted(allowed)}.")
+    train_cfg = replace(base, **(training or {}))
+    fit = pca_fit or rec.pca_fit
+    if fit not in ("scene", "train"):
+        raise SpecError(f"pca_fit={fit!r} must be 'scene' or 'train'.")
+    if max_train_per_class is not None and (
+        not isinstance(max_train_per_class, int) or max_train_per_class < 1
+    ):
+        raise SpecError(
+            f"max_train_per_class={max_train_per_class!r} must be a positive integer or None."
+        )
+    return TrialSpec(
+        model=model,
+        recipe=recipe,
+        hparams={**rec.hparams, **(hparams or {})},
+        scene=scene.name,
+        source=scene.source,
+        scene_fingerprint=scene.fingerprint,
+        crop=scene.crop,
+        surrogate_seed=int(scene.surrogate["seed"]) if scene.surrogate else 0,
+        protocol=protocol,
+        protocol_params=params,
+        seed=seed,
+        n_components=rec.components_for(scene.name),
+        pca_fit=fit,
+        scale=rec.scale,
+        whiten=rec.whiten,
+        patch_size=rec.patch_size,
+        pad_mode=rec.pad_mode,
+        training=train_cfg,
+        max_train_per_class=max_train_per_class,
+        study=study,
+    )
