@@ -91,6 +91,13 @@ class TrialSpec:
     study: str = field(default="", compare=False)
     protocol_version: int = PROTOCOL_VERSION
 
+    def __post_init__(self) -> None:
+        # one representation for equal content: tuples in dicts become lists, as after JSON
+        object.__setattr__(self, "hparams", _plain(self.hparams))
+        object.__setattr__(self, "protocol_params", _plain(self.protocol_params))
+        if self.crop is not None:
+            object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
+
     def canonical(self) -> dict[str, Any]:
         """The hashed content: every field but ``study``, as plain JSON-able data."""
         data = _plain(asdict(self))

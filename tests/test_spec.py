@@ -1,0 +1,126 @@
+"""Trial specs: canonical form and hash."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import datasets
+from harness.spec import PROTOCOL_VERSION, SpecError, TrainingConfig, TrialSpec, make_spec
+
+
+def fixed_spec(**changes) -> TrialSpec:
+    base = TrialSpec(
+        model="claresnet",
+        recipe="unified",
+        hparams={"dilations": (1, 2, 3, 4)},
+        scene="indian_pines",
+        source="real",
+        scene_fingerprint="0" * 64,
+        protocol="paper",
+        protocol_params={"test": 0.2, "val": 0.1},
+        seed=3,
+        n_components=30,
+        pca_fit="scene",
+        scale="none",
+        whiten=False,
+        patch_size=11,
+        pad_mode="reflect",
+        training=TrainingConfig(),
+    )
+    return base.with_(**changes)
+
+
+def test_hash_is_stable_across_machines_and_versions():
+    # a literal: the canonical form must not drift silently (bump PROTOCOL_VERSION instead)
+    assert PROTOCOL_VERSION == 1
+    assert (
+        fixed_spec().spec_hash == "295597ad73bae2ab5e29723a7ab929ce594d21a8cdd4d6521fba5697e4acf4b7"
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": 4},
+        {"model": "hybridsn"},
+        {"recipe": "published"},
+        {"hparams": {"dilations": (1, 2, 4, 8)}},
+        {"scene_fingerprint": "1" * 64},
+        {"source": "surrogate"},
+        {"protocol_params": {"test": 0.3, "val": 0.1}},
+        {"n_components": 15},
+        {"pca_fit": "train"},
+        {"patch_size": 9},
+        {"training": TrainingConfig(epochs=39)},
+        {"training": TrainingConfig(lr=2e-4)},
+        {"crop": (0, 10, 0, 10)},
+        {"max_train_per_class": 5},
+        {"protocol_version": 2},
+    ],
+)
+def test_every_number_changing_field_changes_the_hash(change):
+    assert fixed_spec(**change).spec_hash != fixed_spec().spec_hash
+
+
+def test_study_is_stored_but_not_hashed():
+    tagged = fixed_spec(study="latent-search")
+    assert tagged.spec_hash == fixed_spec().spec_hash
+    assert TrialSpec.from_json(tagged.to_json()).study == "latent-search"
+
+
+def test_json_round_trip_keeps_identity():
+    spec = fixed_spec(crop=(1, 5, 2, 9))
+    back = TrialSpec.from_json(spec.to_json())
+    assert back == spec and back.spec_hash == spec.spec_hash
+
+
+def test_tuples_and_lists_hash_alike():
+    assert fixed_spec(hparams={"dilations": [1, 2, 3, 4]}).spec_hash == fixed_spec().spec_hash
+
+
+def test_non_finite_numbers_are_refused():
+    with pytest.raises(SpecError, match="non-finite"):
+        _ = fixed_spec(training=TrainingConfig(lr=float("nan"))).spec_hash
+
+
+@pytest.fixture(scope="module")
+def crop(shared_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", datasets.SurrogateWarning)
+        return datasets.load_scene(
+            "indian_pines", source="surrogate", data_dir=shared_data
+        ).crop_to(0, 40, 0, 40)
+
+
+def test_make_spec_resolves_the_recipe(crop):
+    spec = make_spec("hybridsn", crop, recipe="published", seed=2)
+    assert (spec.patch_size, spec.pad_mode, spec.whiten, spec.n_components) == (
+        25,
+        "constant",
+        True,
+        30,
+    )
+    assert spec.training.batch_size == 256 and spec.training.select_on == "train_acc"
+    assert spec.scene_fingerprint == crop.fingerprint and spec.crop == (0, 40, 0, 40)
+    unified = make_spec("hybridsn", crop, seed=2)
+    assert unified.patch_size == 11 and unified.spec_hash != spec.spec_hash
+    disjoint = make_spec("ssrn", crop, recipe="published", protocol="disjoint")
+    assert disjoint.protocol_params["patch_size"] == 7  # the buffer follows the model's window
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"training": {"epoch": 3}}, "unknown training field(s) ['epoch']"),
+        ({"seed": -1}, "seed=-1 must be a non-negative integer"),
+        ({"protocol_params": {"block": 4}}, "has no parameter(s) ['block']"),
+        ({"pca_fit": "test"}, "pca_fit='test' must be 'scene' or 'train'"),
+        ({"max_train_per_class": 0}, "max_train_per_class=0 must be a positive integer"),
+    ],
+)
+def test_make_spec_errors(crop, kwargs, needle):
+    with pytest.raises(SpecError) as err:
+        make_spec("claresnet_tiny", crop, **kwargs)
+    assert needle in str(err.value)
