@@ -1,0 +1,136 @@
+"""The trial end to end on a small surrogate crop: a deep model and a tree model."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import datasets
+from harness.result import METRIC_NAMES
+from harness.spec import make_spec
+from harness.trial import TrialError, run_trial, run_trial_safely
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def crop(shared_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", datasets.SurrogateWarning)
+        scene = datasets.load_scene("indian_pines", source="surrogate", data_dir=shared_data)
+    return scene.crop_to(28, 60, 68, 100)  # 32 x 32 pixels, several classes
+
+
+@pytest.fixture(scope="module")
+def deep_result(crop):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(
+        1
+    )  # as the tests using it: results are reproducible at a fixed thread count
+    spec = make_spec(
+        "claresnet_tiny",
+        crop,
+        seed=1,
+        max_train_per_class=15,
+        training={"epochs": 2, "batch_size": 32},
+    )
+    epochs = []
+    result = run_trial(spec, progress=lambda e, stats: epochs.append((e, stats)))
+    torch.set_num_threads(before)
+    return spec, result, epochs
+
+
+def check_complete(result, crop, deep: bool) -> None:
+    assert result.status == "completed"
+    c = crop.n_classes
+    for split in ("test", "val"):
+        assert set(METRIC_NAMES) <= set(result.metrics[split])
+        for name in METRIC_NAMES:
+            value = result.metrics[split][name]
+            assert value is not None and np.isfinite(value)
+    assert 0 <= result.metrics["test"]["oa"] <= 1
+    dist = result.metrics["test"]["centroid_distance"]
+    assert (dist is not None and dist > 0) if deep else dist is None
+    assert len(result.per_class) == c and result.confusion.shape == (c, c)
+    assert result.confusion.sum() == result.info["n_test"]
+    assert result.class_map.shape == crop.gt.shape and result.class_map.dtype == np.int16
+    assert result.class_map.min() >= 1 and result.class_map.max() <= c
+    assert result.entropy_map.shape == crop.gt.shape and result.entropy_map.dtype == np.float16
+    assert np.all(result.entropy_map >= 0)
+    assert result.pr_curves and all(len(p) == len(r) <= 201 for p, r in result.pr_curves.values())
+    for key in (
+        "fit_seconds",
+        "inference_seconds",
+        "n_parameters",
+        "device",
+        "peak_memory_bytes",
+        "n_train",
+        "n_val",
+        "n_test",
+        "train_samples_per_second",
+    ):
+        assert result.info[key] is not None, key
+    assert result.split_counts.shape == (c, 4)
+
+
+def test_deep_trial_end_to_end(deep_result, crop):
+    spec, result, epochs = deep_result
+    check_complete(result, crop, deep=True)
+    assert [e for e, _ in epochs] == [1, 2] and "val_acc" in epochs[0][1]
+    assert len(result.curves["train_loss"]) == 2 and len(result.curves["val_acc"]) == 2
+    assert result.embedding_2d.shape[1] == 2
+    assert len(result.embedding_2d) == len(result.embedding_labels) == result.info["n_test"]
+    assert result.info["epochs_run"] == 2 and result.info["best_epoch"] in (1, 2)
+    assert result.spec_hash == spec.spec_hash
+
+
+def test_deep_trial_is_a_pure_function_of_its_spec(deep_result):
+    spec, result, _ = deep_result
+    again = run_trial(spec)
+    assert again.metrics == result.metrics
+    np.testing.assert_array_equal(again.class_map, result.class_map)
+    assert again.curves == result.curves
+
+
+def test_tree_trial_end_to_end(crop):
+    spec = make_spec("random_forest_tiny", crop, seed=0)
+    result = run_trial(spec)
+    check_complete(result, crop, deep=False)
+    assert result.embedding_2d is None and result.curves == {}
+    assert result.metrics["test"]["oa"] > 0.3
+
+
+def test_a_failing_trial_is_returned_as_failed(crop):
+    spec = make_spec("claresnet_tiny", crop, hparams={"emb_dim": 30}, training={"epochs": 1})
+    result = run_trial_safely(spec)
+    assert result.status == "failed" and "emb_dim=30" in result.error
+    assert "Traceback" in result.traceback and result.metrics == {} and result.class_map is None
+
+
+def test_nan_loss_fails_the_trial_clearly(crop):
+    spec = make_spec("claresnet_tiny", crop, training={"epochs": 1, "lr": 1e30})
+    result = run_trial_safely(spec)
+    assert result.status == "failed"
+    assert "FloatingPointError" in result.error and "Fix: lower the learning rate" in result.error
+
+
+def test_changed_data_is_refused(crop):
+    spec = make_spec("random_forest_tiny", crop).with_(scene_fingerprint="f" * 64)
+    with pytest.raises(TrialError, match="the data files or the surrogate generator changed"):
+        run_trial(spec)
+
+
+def test_subsampling_and_patience(crop):
+    spec = make_spec(
+        "claresnet_tiny",
+        crop,
+        max_train_per_class=3,
+        training={"epochs": 6, "patience": 1, "select_on": "val_loss"},
+    )
+    result = run_trial(spec)
+    assert result.info["n_train"] <= 3 * crop.n_classes
+    assert result.info["epochs_run"] <= 6
