@@ -305,7 +305,7 @@ def fit_deep(
                 loss = loss_fn(logits.float(), yb)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"the training loss became {float(loss)} at epoch {epoch} (step {start // cfg.batch_size}); "
+                    f"the training loss became {float(loss.detach())} at epoch {epoch} (step {start // cfg.batch_size}); "
                     f"lr={cfg.lr}. Fix: lower the learning rate, or check the input scaling."
                 )
             if scaler is not None:

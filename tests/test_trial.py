@@ -134,3 +134,37 @@ def test_subsampling_and_patience(crop):
     result = run_trial(spec)
     assert result.info["n_train"] <= 3 * crop.n_classes
     assert result.info["epochs_run"] <= 6
+
+
+def test_trial_results_are_stored_read_back_and_reported(deep_result, crop, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from harness.store import ResultStore
+
+    _, deep, _ = deep_result
+    tree = run_trial(make_spec("random_forest_tiny", crop, seed=0))
+    failed = run_trial_safely(make_spec("claresnet_tiny", crop, hparams={"emb_dim": 30}))
+    db = tmp_path / "results.db"
+    store = ResultStore(db)
+    run_id = store.start_run("pytest", "test", {})
+    ids = [store.write(r, run_id) for r in (deep, tree, failed)]
+    assert store.write(deep, run_id) == ids[0]  # idempotent
+    store.finish_run(run_id, "completed")
+    assert store.completed_hashes() == {deep.spec_hash, tree.spec_hash}
+    detail = store.trial(ids[0])
+    assert len(detail["per_class"]) == crop.n_classes
+    np.testing.assert_array_equal(store.artifact(ids[0], "class_map"), deep.class_map)
+    rows = store.leaderboard()
+    assert {r["model"] for r in rows} == {"claresnet_tiny", "random_forest_tiny"}
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.report", "--db", str(db)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "random_forest_tiny" in out.stdout and "SURROGATE" in out.stdout

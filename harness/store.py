@@ -1,0 +1,1169 @@
+"""The results store: one SQL database (SQLite file or any SQLAlchemy URL) for every trial.
+
+One writer: trials never open the database; the driver hands each
+:class:`~harness.result.TrialResult` to :meth:`ResultStore.write`, which stores it in
+one transaction (trial row, metrics, per-class rows, artifacts), so a crash never
+leaves half a trial. Readers (the report, the dashboard) use the read API, which
+returns plain dicts and lists.
+
+    store = ResultStore("results/bench.db")                 # a path, or a URL
+    run_id = store.start_run("python -m harness.run --suite quick", "quick",
+                             collect_provenance())
+    tid = store.mark_running(spec, run_id)                  # optional: resumable status
+    store.write(result, run_id)                             # completes that row
+    store.finish_run(run_id, "completed")
+    store.leaderboard(scene="indian_pines")
+
+SQLite: WAL journal mode (stored in the file); per connection ``busy_timeout``,
+``foreign_keys=ON`` and ``synchronous=NORMAL``; SQLAlchemy emits the ``BEGIN`` itself
+(the pysqlite recipe of the SQLAlchemy docs), ``BEGIN IMMEDIATE`` for writers so two
+writers never deadlock upgrading a read lock, plain ``BEGIN`` for readers. WAL does
+not work over a network filesystem: use PostgreSQL (a ``postgresql://`` URL) for a
+store shared between machines; nothing outside the SQLite branch is SQLite-specific.
+
+Identity: a trial is its ``spec_hash``; each run of a spec is an *attempt*
+(``attempt`` 1, 2, ...). Writing a completed result for a spec that already has a
+completed attempt stores nothing and returns the existing id; a new attempt comes
+only from ``mark_running(spec, fresh=True)``. The read API counts the latest
+completed attempt of each spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import json
+import math
+import os
+import platform
+import socket
+import sqlite3
+import statistics
+import subprocess
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import URL, Engine, and_, create_engine, event, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Subquery
+
+from .result import TrialResult
+from .schema import (
+    OPEN_STATUSES,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    ArtifactRow,
+    Base,
+    ClassMetricRow,
+    MetricRow,
+    RunRow,
+    SchemaInfoRow,
+    TrialRow,
+)
+from .spec import TrialSpec
+
+__all__ = [
+    "ARTIFACT_NAMES",
+    "LEADERBOARD_METRICS",
+    "ResultStore",
+    "StoreError",
+    "collect_provenance",
+    "config_hash",
+    "model_family",
+]
+
+#: Artifacts a trial can carry (each one npz blob in ``artifacts``).
+ARTIFACT_NAMES = (
+    "confusion",
+    "pr_curves",
+    "embedding_2d",
+    "class_map",
+    "entropy_map",
+    "curves",
+    "split_counts",
+)
+#: The columns of the paper's Tables III/IV, in order.
+LEADERBOARD_METRICS = ("oa", "ba", "kappa", "mcc", "ari", "centroid_distance")
+#: Statuses a :class:`TrialResult` can carry.
+RESULT_STATUSES = ("completed", "failed", "pruned", "interrupted")
+#: Packages whose versions are recorded with every run (distribution names).
+PROVENANCE_PACKAGES = (
+    "torch",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "xgboost",
+    "ray",
+    "optuna",
+    "sqlalchemy",
+)
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_BEGIN_OPTION = "harness_sqlite_begin"
+_RUN_COLUMNS = (
+    "git_commit",
+    "git_dirty",
+    "packages",
+    "host",
+    "cpu",
+    "gpu",
+    "cuda_version",
+    "python_version",
+)
+
+
+class StoreError(RuntimeError):
+    """The results database cannot be used; the message names it, the problem and the fix."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _finite(value: Any) -> float | None:
+    """A float, or None for None / NaN / inf (stored as SQL NULL on every backend)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data: NumPy scalars and arrays unwrapped, non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def config_hash(spec: TrialSpec) -> str:
+    """sha256 of the canonical spec without its seed: the seeds of one configuration share it."""
+    data = spec.canonical()
+    data.pop("seed", None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def model_family(model: str) -> str:
+    """The registry's family of ``model``.
+
+    The registry is asked only when ``models`` is already imported (the trial runner
+    imports it; importing it here would import torch into every reader). Otherwise,
+    and for names the registry does not know, the family is the name up to a
+    variant suffix: ``claresnet_tiny`` -> ``claresnet`` (the registry's convention).
+    """
+    import sys
+
+    if "models" in sys.modules:
+        try:
+            return sys.modules["models"].get_model_entry(model).family
+        except Exception:  # an unregistered name (tests, a removed model)
+            pass
+    for suffix in ("_tiny", "_pixel"):
+        if model.endswith(suffix):
+            return model[: -len(suffix)]
+    return model
+
+
+def _compact_int(array: np.ndarray, smallest: type = np.int32) -> np.ndarray:
+    """Integers in ``smallest`` (int16/int32) when they fit, else int64."""
+    array = np.asarray(array)
+    info = np.iinfo(smallest)
+    if array.size == 0 or (array.min() >= info.min and array.max() <= info.max):
+        return array.astype(smallest, copy=False)
+    return array.astype(np.int64, copy=False)
+
+
+def _artifact_arrays(result: TrialResult) -> dict[str, dict[str, np.ndarray]]:
+    """The arrays of each artifact of ``result``, in their compact storage dtypes."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    if result.confusion is not None:
+        out["confusion"] = {"confusion": _compact_int(result.confusion)}
+    if result.pr_curves:
+        curves: dict[str, np.ndarray] = {}
+        for label, (precision, recall) in sorted(result.pr_curves.items()):
+            curves[f"precision_{int(label)}"] = np.asarray(precision, dtype=np.float32)
+            curves[f"recall_{int(label)}"] = np.asarray(recall, dtype=np.float32)
+        out["pr_curves"] = curves
+    if result.embedding_2d is not None:
+        emb = {"embedding_2d": np.asarray(result.embedding_2d, dtype=np.float32)}
+        if result.embedding_labels is not None:
+            emb["embedding_labels"] = _compact_int(result.embedding_labels, np.int16)
+        out["embedding_2d"] = emb
+    if result.class_map is not None:
+        out["class_map"] = {"class_map": _compact_int(result.class_map, np.int16)}
+    if result.entropy_map is not None:
+        out["entropy_map"] = {"entropy_map": np.asarray(result.entropy_map, dtype=np.float16)}
+    if result.curves:
+        out["curves"] = {
+            str(key): np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+            for key, values in result.curves.items()
+        }
+    if result.split_counts is not None:
+        out["split_counts"] = {"split_counts": _compact_int(result.split_counts)}
+    return out
+
+
+def _encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """``np.savez_compressed`` bytes of ``arrays``."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _decode_npz(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def _artifact_value(name: str, arrays: dict[str, np.ndarray]) -> Any:
+    """An artifact in the shape :class:`TrialResult` holds it."""
+    if name in ("confusion", "class_map", "entropy_map", "split_counts"):
+        return arrays[name]
+    if name == "pr_curves":
+        labels = sorted(int(key.split("_", 1)[1]) for key in arrays if key.startswith("precision_"))
+        return {lab: (arrays[f"precision_{lab}"], arrays[f"recall_{lab}"]) for lab in labels}
+    if name == "embedding_2d":
+        return {
+            "embedding_2d": arrays["embedding_2d"],
+            "embedding_labels": arrays.get("embedding_labels"),
+        }
+    return arrays  # "curves" and anything newer: {key: array}
+
+
+def _writable(path: Path) -> bool:
+    """Writable by this process *and* not marked read-only by its permission bits.
+
+    The second test makes a ``chmod a-w`` file or folder read-only even for root,
+    who would otherwise write through it.
+    """
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
+def _group_label(model: str, config: str, ambiguous: bool) -> str:
+    return f"{model} [{config[:8]}]" if ambiguous else model
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return mean, std
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=_PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or None
+
+
+def _gpu() -> tuple[str | None, str | None]:
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    cuda = getattr(torch.version, "cuda", None)
+    try:
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0), cuda
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "Apple MPS", cuda
+    except Exception:  # a broken driver must not stop a run from being recorded
+        return None, cuda
+    return None, cuda
+
+
+def collect_provenance(gpu: bool = True) -> dict[str, Any]:
+    """Where and with what a run happens, for :meth:`ResultStore.start_run`.
+
+    Args:
+        gpu: ask torch for the GPU name and CUDA version (imports torch).
+
+    Returns:
+        git_commit and git_dirty (tracked files changed; None outside a git checkout),
+        packages {distribution: version or None}, host, cpu, gpu, cuda_version,
+        python_version, platform.
+    """
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    packages: dict[str, str | None] = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = None
+    gpu_name, cuda = _gpu() if gpu else (None, None)
+    return {
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "packages": packages,
+        "host": socket.gethostname(),
+        "cpu": _cpu_model(),
+        "gpu": gpu_name,
+        "cuda_version": cuda,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class ResultStore:
+    """The results database.
+
+    Args:
+        url_or_path: a SQLAlchemy URL (``sqlite:///...``, ``postgresql://...``) or a
+            file path (made absolute, opened as SQLite).
+        readonly: open for reading only (the report, the dashboard): a missing
+            database is an error instead of being created, SQLite opens the file
+            read-only, nothing is ever written.
+        busy_timeout_s: how long a SQLite connection waits for another writer's lock.
+
+    Raises:
+        StoreError: before anything else happens, when the database cannot be used:
+            a path in a missing folder, a read-only file or folder, a file that is
+            not a SQLite database, a database of another application, a schema
+            newer than this code, a server that cannot be reached.
+    """
+
+    def __init__(
+        self,
+        url_or_path: str | os.PathLike[str] | URL,
+        *,
+        readonly: bool = False,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.readonly = readonly
+        self.busy_timeout_s = busy_timeout_s
+        self.url, self.path = self._resolve(url_or_path)
+        self.location = str(self.path) if self.path else self.url.render_as_string(True)
+        if self.path is not None:
+            self._check_sqlite_path(self.path)
+        self.engine = self._create_engine()
+        if self.is_sqlite and not readonly:
+            self._write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        else:
+            self._write_engine = self.engine
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        try:
+            self._init_schema()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # ------------------------------------------------------------------ opening
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    def _resolve(self, target: str | os.PathLike[str] | URL) -> tuple[URL, Path | None]:
+        """The URL to open and, for a SQLite file, its absolute path."""
+        if isinstance(target, URL) or (isinstance(target, str) and "://" in target):
+            try:
+                url = make_url(target)
+            except (ArgumentError, ValueError) as exc:
+                raise StoreError(
+                    f"Cannot parse the database URL {target!r}: {exc}. Give a file path "
+                    "(results/bench.db) or a SQLAlchemy URL such as sqlite:///results/bench.db "
+                    "or postgresql://user@host/db."
+                ) from exc
+            if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+                return url, None
+            if url.database.startswith("file:"):
+                return url, None  # a SQLite URI filename: the caller knows what it does
+            path = Path(url.database).expanduser().absolute()
+        else:
+            path = Path(target).expanduser().absolute()
+        return self._sqlite_url(path), path
+
+    def _sqlite_url(self, path: Path) -> URL:
+        if self.readonly:
+            return URL.create("sqlite", database=f"{path.as_uri()}?mode=ro", query={"uri": "true"})
+        return URL.create("sqlite", database=str(path))
+
+    def _check_sqlite_path(self, path: Path) -> None:
+        """The errors a SQLite file can have, found before any connection is made."""
+        folder = path.parent
+        if path.is_dir():
+            raise StoreError(
+                f"The results database path {path} is a folder. Give a file path inside "
+                f"it, e.g. {path / 'results.db'}."
+            )
+        if not folder.is_dir():
+            raise StoreError(
+                f"The folder of the results database {path} does not exist ({folder}). "
+                f"Create it (mkdir -p {folder}) or choose another database path."
+            )
+        if not path.exists():
+            if self.readonly:
+                raise StoreError(
+                    f"No results database at {path}. Run a suite first "
+                    f"(python -m harness.run --suite quick --db {path}) or check the path."
+                )
+        else:
+            with path.open("rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+            if header and header != _SQLITE_HEADER:
+                raise StoreError(
+                    f"{path} is not a SQLite database (it starts with {header[:16]!r}). "
+                    "Point the harness at its results database, or at a new file path to "
+                    "start one."
+                )
+            if not self.readonly and not _writable(path):
+                raise StoreError(
+                    f"The results database {path} is read-only. Make it writable "
+                    f"(chmod u+w {path}), copy it somewhere writable, or open it read-only "
+                    "(ResultStore(..., readonly=True)) to only read it."
+                )
+        if not self.readonly and not _writable(folder):
+            raise StoreError(
+                f"The folder {folder} of the results database {path.name} is read-only; "
+                "SQLite creates its journal files (-wal, -shm) beside the database. "
+                "Choose a database path in a writable folder."
+            )
+
+    def _create_engine(self) -> Engine:
+        kwargs: dict[str, Any] = {}
+        memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        if memory:
+            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        try:
+            engine = create_engine(self.url, **kwargs)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(
+                f"Cannot use the database URL {self.location}: {exc}. Check the URL's "
+                "dialect and install its driver (e.g. psycopg for postgresql://)."
+            ) from exc
+        if self.is_sqlite:
+            self._install_sqlite_events(engine, wal=not memory and not self.readonly)
+        return engine
+
+    def _install_sqlite_events(self, engine: Engine, wal: bool) -> None:
+        timeout_ms = int(self.busy_timeout_s * 1000)
+        readonly = self.readonly
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy, not sqlite3, emits BEGIN (see _on_begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+                cursor.execute("PRAGMA foreign_keys = ON")
+                if wal:
+                    mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        cursor.execute("PRAGMA journal_mode = WAL")
+                if not readonly:
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+    def _init_schema(self) -> None:
+        """Create the tables on first open; refuse foreign or newer databases."""
+        ours = set(Base.metadata.tables)
+        engine = self.engine if self.readonly else self._write_engine
+        try:
+            with engine.begin() as conn:
+                tables = set(inspect(conn).get_table_names())
+                if "schema_info" in tables:
+                    version = conn.execute(select(SchemaInfoRow.schema_version)).scalar()
+                    self._check_version(version)
+                    if not self.readonly and not ours <= tables:
+                        Base.metadata.create_all(conn)
+                elif tables:
+                    raise StoreError(
+                        f"{self.location} holds tables ({', '.join(sorted(tables)[:5])}...) "
+                        "but no schema_info table: it is not a harness results database. "
+                        "Choose another database path."
+                    )
+                elif self.readonly:
+                    raise StoreError(
+                        f"{self.location} is an empty database with no results tables. "
+                        "Run a suite first (python -m harness.run --suite quick)."
+                    )
+                else:
+                    Base.metadata.create_all(conn)
+                    conn.execute(
+                        SchemaInfoRow.__table__.insert().values(
+                            id=1, schema_version=SCHEMA_VERSION, created_at=_now()
+                        )
+                    )
+        except StoreError:
+            raise
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise StoreError(self._explain(exc)) from exc
+
+    def _check_version(self, version: int | None) -> None:
+        if version is None:
+            raise StoreError(
+                f"{self.location} has an empty schema_info table: the database was not "
+                "created by the harness, or its creation was interrupted. Choose another "
+                "database path."
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location} was written by a newer harness (schema version {version}; "
+                f"this code reads version {SCHEMA_VERSION}). Update this checkout "
+                "(git pull, then pip install -e .) or use another database path."
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location} has the older schema version {version} (this code reads "
+                f"version {SCHEMA_VERSION}). Migrate it with the harness's Alembic "
+                "migrations, or start a new database."
+            )
+
+    def _explain(self, exc: BaseException) -> str:
+        text = str(getattr(exc, "orig", None) or exc)
+        low = text.lower()
+        if "not a database" in low:
+            return (
+                f"{self.location} is not a SQLite database ({text}). Point the harness at "
+                "its results database, or at a new file path to start one."
+            )
+        if "readonly" in low or "read-only" in low:
+            return (
+                f"The results database {self.location} is read-only ({text}). Make the file "
+                "and its folder writable, or open it with readonly=True to only read it."
+            )
+        if "locked" in low or "busy" in low:
+            return (
+                f"The results database {self.location} stayed locked by another writer for "
+                f"{self.busy_timeout_s:g} s ({text}). Is another harness writing to it? "
+                "Keep one writer per SQLite file, or use PostgreSQL for a shared store."
+            )
+        if not self.is_sqlite:
+            return (
+                f"Database error on {self.location}: {text}. Check the URL, that the server "
+                "is running and reachable, and the credentials."
+            )
+        return f"Database error on {self.location}: {text}"
+
+    # ------------------------------------------------------------------ sessions
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success, rolls back on any error.
+
+        Database errors come out as :class:`StoreError` (with the cause chained);
+        other exceptions are re-raised unchanged after the rollback.
+
+        Args:
+            write: start the transaction as a writer (SQLite: ``BEGIN IMMEDIATE``).
+        """
+        if write and self.readonly:
+            raise StoreError(f"{self.location} was opened read-only; it cannot be written.")
+        session = (self._write_sessions if write else self._read_sessions)()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(self._explain(exc)) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ResultStore({self.location!r}{', readonly=True' if self.readonly else ''})"
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, command: str, suite: str, provenance: dict[str, Any] | None = None) -> int:
+        """Record the start of a run; returns its id.
+
+        Args:
+            command: the command line.
+            suite: the suite's name ("" for none).
+            provenance: :func:`collect_provenance`'s dict (unknown keys go to ``extra``).
+        """
+        provenance = dict(provenance or {})
+        columns = {key: provenance.pop(key, None) for key in _RUN_COLUMNS}
+        columns["packages"] = _jsonable(columns["packages"])
+        row = RunRow(
+            command=command,
+            suite=suite,
+            started_at=_now(),
+            status="running",
+            extra=_jsonable(provenance) or None,
+            **columns,
+        )
+        with self.session(write=True) as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finish_run(self, run_id: int, status: str = "completed") -> int:
+        """Record the end of a run.
+
+        Its trials still pending or running never delivered a result: they become
+        "interrupted" (a later run resumes them).
+
+        Returns:
+            the number of trials marked interrupted.
+        """
+        if status not in RUN_STATUSES or status == "running":
+            allowed = [s for s in RUN_STATUSES if s != "running"]
+            raise StoreError(f"finish_run(status={status!r}): status must be one of {allowed}.")
+        with self.session(write=True) as session:
+            run = session.get(RunRow, run_id)
+            if run is None:
+                raise StoreError(f"No run with id {run_id} in {self.location}.")
+            run.status = status
+            run.finished_at = _now()
+            return self._interrupt(session, run_id=run_id)
+
+    # ------------------------------------------------------------------ trial status
+
+    def mark_pending(
+        self, spec: TrialSpec, run_id: int | None = None, *, fresh: bool = False
+    ) -> int:
+        """Record a planned trial (status "pending"); returns the trial id."""
+        return self._open_attempt(spec, run_id, "pending", fresh)
+
+    def mark_running(
+        self, spec: TrialSpec, run_id: int | None = None, *, fresh: bool = False
+    ) -> int:
+        """Record that a trial started; returns the trial id that :meth:`write` will fill.
+
+        A pending, running or interrupted attempt of the same spec is reused (a
+        resume); after a failed or pruned attempt a new attempt is opened.
+
+        Args:
+            spec: the trial.
+            run_id: the run it belongs to.
+            fresh: open a new attempt even when the spec already completed (an
+                open attempt left behind becomes "interrupted").
+
+        Raises:
+            StoreError: the spec already has a completed attempt and ``fresh`` is
+                False (the runner skips :meth:`completed_hashes`).
+        """
+        return self._open_attempt(spec, run_id, "running", fresh)
+
+    def mark_interrupted(self, run_id: int | None = None) -> int:
+        """Mark pending/running trials (of ``run_id``, or all) "interrupted"; returns the count."""
+        with self.session(write=True) as session:
+            return self._interrupt(session, run_id=run_id)
+
+    def _interrupt(self, session: Session, run_id: int | None) -> int:
+        query = select(TrialRow).where(TrialRow.status.in_(("pending", "running")))
+        if run_id is not None:
+            query = query.where(TrialRow.run_id == run_id)
+        rows = session.scalars(query).all()
+        for row in rows:
+            row.status = "interrupted"
+            row.finished_at = _now()
+        return len(rows)
+
+    def _attempts(self, session: Session, spec_hash: str) -> list[TrialRow]:
+        """Every attempt of ``spec_hash``, latest first."""
+        query = (
+            select(TrialRow)
+            .where(TrialRow.spec_hash == spec_hash)
+            .order_by(TrialRow.attempt.desc())
+        )
+        return list(session.scalars(query))
+
+    def _new_attempt(self, spec: TrialSpec, spec_hash: str, attempts: list[TrialRow]) -> TrialRow:
+        return TrialRow(
+            spec_hash=spec_hash,
+            attempt=attempts[0].attempt + 1 if attempts else 1,
+            config_hash=config_hash(spec),
+            spec=json.loads(spec.to_json()),
+            model=spec.model,
+            family=model_family(spec.model),
+            recipe=spec.recipe,
+            scene=spec.scene,
+            source=spec.source,
+            protocol=spec.protocol,
+            seed=spec.seed,
+            study=spec.study,
+        )
+
+    def _open_attempt(self, spec: TrialSpec, run_id: int | None, status: str, fresh: bool) -> int:
+        spec_hash = spec.spec_hash
+        with self.session(write=True) as session:
+            attempts = self._attempts(session, spec_hash)
+            latest = attempts[0] if attempts else None
+            done = next((a for a in attempts if a.status == "completed"), None)
+            if done is not None and not fresh:
+                raise StoreError(
+                    f"Trial {spec_hash[:12]} ({spec.model}, {spec.scene}, seed {spec.seed}) "
+                    f"already completed (trial id {done.id}). Skip completed_hashes(), "
+                    "or pass fresh=True to run it again as a new attempt."
+                )
+            if latest is not None and latest.status in OPEN_STATUSES and not fresh:
+                row = latest  # resume the open attempt
+            else:
+                if latest is not None and latest.status in OPEN_STATUSES:
+                    latest.status = "interrupted"  # superseded by the fresh attempt
+                row = self._new_attempt(spec, spec_hash, attempts)
+                session.add(row)
+            row.status = status
+            row.study = spec.study
+            if run_id is not None:
+                row.run_id = run_id
+            if status == "running":
+                row.started_at = _now()
+                row.finished_at = None
+            session.flush()
+            return row.id
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, result: TrialResult, run_id: int | None = None) -> int:
+        """Store one trial result in one transaction; returns the trial id.
+
+        * An open (pending/running/interrupted) latest attempt of the spec is filled.
+        * A completed result for a spec that already has a completed attempt (and
+          no open one) stores nothing: the existing completed trial's id comes back.
+        * A failed result stores the error and traceback only.
+        * Otherwise a new attempt is added.
+
+        Raises:
+            StoreError: a database error (nothing of the trial is stored).
+        """
+        if result.status not in RESULT_STATUSES:
+            raise StoreError(
+                f"TrialResult.status={result.status!r} cannot be stored; it must be one of "
+                f"{list(RESULT_STATUSES)}."
+            )
+        spec_hash = result.spec_hash
+        with self.session(write=True) as session:
+            attempts = self._attempts(session, spec_hash)
+            latest = attempts[0] if attempts else None
+            row = latest if latest is not None and latest.status in OPEN_STATUSES else None
+            if row is None and result.status == "completed":
+                done = next((a for a in attempts if a.status == "completed"), None)
+                if done is not None:
+                    return done.id
+            if row is None:
+                row = self._new_attempt(result.spec, spec_hash, attempts)
+                session.add(row)
+            row.status = result.status
+            row.study = result.spec.study
+            row.finished_at = _now()
+            row.error = result.error
+            row.traceback = result.traceback
+            if run_id is not None:
+                row.run_id = run_id
+            session.flush()  # the trial row exists from here on: all or nothing below
+            if result.status != "failed":
+                self._add_details(session, row, result)
+            return row.id
+
+    def _add_details(self, session: Session, row: TrialRow, result: TrialResult) -> None:
+        info = _jsonable(result.info or {})
+        row.info = info or None
+        row.fit_seconds = _finite(info.get("fit_seconds"))
+        row.inference_seconds = _finite(info.get("inference_seconds"))
+        n_params = info.get("n_parameters")
+        row.n_parameters = int(n_params) if n_params is not None else None
+        row.device = None if info.get("device") is None else str(info["device"])
+        for split, values in (result.metrics or {}).items():
+            for name, value in values.items():
+                session.add(
+                    MetricRow(
+                        trial_id=row.id, split=str(split), name=str(name), value=_finite(value)
+                    )
+                )
+        for cls in result.per_class or []:
+            support = cls.get("support")
+            session.add(
+                ClassMetricRow(
+                    trial_id=row.id,
+                    label=int(cls["label"]),
+                    name=str(cls.get("name", "")),
+                    precision=_finite(cls.get("precision")),
+                    recall=_finite(cls.get("recall")),
+                    f1=_finite(cls.get("f1")),
+                    ap=_finite(cls.get("ap")),
+                    support=None if support is None else int(support),
+                )
+            )
+        for name, arrays in _artifact_arrays(result).items():
+            session.add(
+                ArtifactRow(trial_id=row.id, name=name, format="npz", data=_encode_npz(arrays))
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def completed_hashes(self) -> set[str]:
+        """Spec hashes with at least one completed attempt (the runner skips them)."""
+        with self.session() as session:
+            query = select(TrialRow.spec_hash).where(TrialRow.status == "completed").distinct()
+            return set(session.scalars(query))
+
+    @staticmethod
+    def _latest_completed() -> Subquery:
+        """(spec_hash, attempt) of the latest completed attempt of each spec."""
+        return (
+            select(TrialRow.spec_hash, func.max(TrialRow.attempt).label("attempt"))
+            .where(TrialRow.status == "completed")
+            .group_by(TrialRow.spec_hash)
+            .subquery()
+        )
+
+    def _metric_rows(
+        self,
+        metrics: Iterable[str],
+        split: str,
+        filters: dict[str, str | None],
+        study: str | None,
+    ) -> list[Any]:
+        """(trial id, group fields, config, seed, metric name, value) of the counted trials."""
+        latest = self._latest_completed()
+        query = (
+            select(
+                TrialRow.id,
+                TrialRow.scene,
+                TrialRow.protocol,
+                TrialRow.recipe,
+                TrialRow.source,
+                TrialRow.model,
+                TrialRow.family,
+                TrialRow.config_hash,
+                TrialRow.seed,
+                MetricRow.name,
+                MetricRow.value,
+            )
+            .join(
+                latest,
+                and_(
+                    TrialRow.spec_hash == latest.c.spec_hash, TrialRow.attempt == latest.c.attempt
+                ),
+            )
+            .outerjoin(
+                MetricRow,
+                and_(
+                    MetricRow.trial_id == TrialRow.id,
+                    MetricRow.split == split,
+                    MetricRow.name.in_(list(metrics)),
+                ),
+            )
+            .where(TrialRow.status == "completed")
+        )
+        for column, value in filters.items():
+            if value is not None:
+                query = query.where(getattr(TrialRow, column) == value)
+        if study is not None:
+            query = query.where(TrialRow.study == study)
+        with self.session() as session:
+            return list(session.execute(query))
+
+    @staticmethod
+    def _labels(rows: Iterable[Any]) -> dict[tuple[str, ...], str]:
+        """Row label per (scene, protocol, recipe, source, model, config): the model's
+        name, with the config hash's head when a model has several configs in a group."""
+        configs: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for r in rows:
+            configs[(r.scene, r.protocol, r.recipe, r.source, r.model)].add(r.config_hash)
+        labels = {}
+        for key, hashes in configs.items():
+            for h in hashes:
+                labels[(*key, h)] = _group_label(key[-1], h, len(hashes) > 1)
+        return labels
+
+    def leaderboard(
+        self,
+        scene: str | None = None,
+        protocol: str | None = None,
+        recipe: str | None = None,
+        source: str | None = None,
+        metrics: Sequence[str] = LEADERBOARD_METRICS,
+        *,
+        split: str = "test",
+        study: str | None = "",
+    ) -> list[dict[str, Any]]:
+        """Mean, sample std and n over seeds, per scene/protocol/recipe/source/model.
+
+        Completed trials only, the latest completed attempt of each spec. A model run
+        with two configurations (say 1 and 40 epochs) in one group gives two rows,
+        labelled ``"model [config hash head]"``; seeds are never averaged across
+        configurations.
+
+        Args:
+            scene, protocol, recipe, source: filters (None: all).
+            metrics: metric names (``split`` metrics of the trials).
+            split: "test" or "val".
+            study: "" (default) counts trials outside hyperparameter searches only; a
+                study name counts that study's trials; None counts all.
+
+        Returns:
+            One dict per row, sorted by scene, protocol, recipe, source, label:
+            scene, protocol, recipe, source, model, config_hash, label, n_trials,
+            seeds (sorted), trial_ids, and metrics {name: {"mean", "std", "n"}} where
+            std is the sample standard deviation (ddof=1), None for n < 2, and n counts
+            the trials with a value (a tree model has no centroid distance: n=0, mean None).
+        """
+        filters = {"scene": scene, "protocol": protocol, "recipe": recipe, "source": source}
+        rows = self._metric_rows(metrics, split, filters, study)
+        labels = self._labels(rows)
+        groups: dict[tuple[str, ...], dict[str, Any]] = {}
+        for r in rows:
+            key = (r.scene, r.protocol, r.recipe, r.source, r.model, r.config_hash)
+            group = groups.setdefault(
+                key, {"family": r.family, "trials": {}, "values": defaultdict(list)}
+            )
+            group["trials"][r.id] = r.seed
+            if r.name is not None and r.value is not None:
+                group["values"][r.name].append(r.value)
+        board = []
+        for key, group in groups.items():
+            scene_, protocol_, recipe_, source_, model, config = key
+            stats = {}
+            for name in metrics:
+                values = group["values"].get(name, [])
+                mean, std = _mean_std(values)
+                stats[name] = {"mean": mean, "std": std, "n": len(values)}
+            board.append(
+                {
+                    "scene": scene_,
+                    "protocol": protocol_,
+                    "recipe": recipe_,
+                    "source": source_,
+                    "model": model,
+                    "family": group["family"],
+                    "config_hash": config,
+                    "label": labels[key],
+                    "n_trials": len(group["trials"]),
+                    "seeds": sorted(group["trials"].values()),
+                    "trial_ids": sorted(group["trials"]),
+                    "metrics": stats,
+                }
+            )
+        board.sort(key=lambda b: (b["scene"], b["protocol"], b["recipe"], b["source"], b["label"]))
+        return board
+
+    def per_seed(
+        self,
+        scene: str,
+        protocol: str,
+        recipe: str,
+        source: str,
+        metric: str = "oa",
+        *,
+        split: str = "test",
+        study: str | None = "",
+    ) -> dict[str, dict[int, float]]:
+        """{label: {seed: value}} of one group, for paired comparisons across models.
+
+        Labels are those of :meth:`leaderboard` (the model name unless a model has
+        several configurations in the group). Trials without a value are left out.
+        """
+        filters = {"scene": scene, "protocol": protocol, "recipe": recipe, "source": source}
+        rows = self._metric_rows([metric], split, filters, study)
+        labels = self._labels(rows)
+        out: dict[str, dict[int, float]] = {}
+        for r in rows:
+            label = labels[(r.scene, r.protocol, r.recipe, r.source, r.model, r.config_hash)]
+            values = out.setdefault(label, {})
+            if r.value is not None:
+                values[int(r.seed)] = float(r.value)
+        return {label: dict(sorted(v.items())) for label, v in sorted(out.items())}
+
+    @staticmethod
+    def _trial_dict(row: TrialRow, spec: bool = False) -> dict[str, Any]:
+        out = {
+            "id": row.id,
+            "spec_hash": row.spec_hash,
+            "attempt": row.attempt,
+            "config_hash": row.config_hash,
+            "run_id": row.run_id,
+            "model": row.model,
+            "family": row.family,
+            "recipe": row.recipe,
+            "scene": row.scene,
+            "source": row.source,
+            "protocol": row.protocol,
+            "seed": row.seed,
+            "study": row.study,
+            "status": row.status,
+            "error": row.error,
+            "started_at": _aware(row.started_at),
+            "finished_at": _aware(row.finished_at),
+            "fit_seconds": row.fit_seconds,
+            "inference_seconds": row.inference_seconds,
+            "n_parameters": row.n_parameters,
+            "device": row.device,
+        }
+        if spec:
+            out["spec"] = row.spec
+            out["traceback"] = row.traceback
+            out["info"] = row.info
+        return out
+
+    def trial(self, trial_id: int) -> dict[str, Any]:
+        """One trial in detail: its columns, spec (dict), info, traceback, metrics
+        {split: {name: value}}, per_class rows and the names of its artifacts.
+
+        ``TrialSpec.from_json(json.dumps(d["spec"]))`` rebuilds the spec.
+        """
+        with self.session() as session:
+            row = session.get(TrialRow, trial_id)
+            if row is None:
+                raise StoreError(f"No trial with id {trial_id} in {self.location}.")
+            out = self._trial_dict(row, spec=True)
+            metrics: dict[str, dict[str, float | None]] = {}
+            for m in session.scalars(
+                select(MetricRow).where(MetricRow.trial_id == trial_id).order_by(MetricRow.id)
+            ):
+                metrics.setdefault(m.split, {})[m.name] = m.value
+            out["metrics"] = metrics
+            out["per_class"] = [
+                {
+                    "label": c.label,
+                    "name": c.name,
+                    "precision": c.precision,
+                    "recall": c.recall,
+                    "f1": c.f1,
+                    "ap": c.ap,
+                    "support": c.support,
+                }
+                for c in session.scalars(
+                    select(ClassMetricRow)
+                    .where(ClassMetricRow.trial_id == trial_id)
+                    .order_by(ClassMetricRow.label)
+                )
+            ]
+            out["artifacts"] = list(
+                session.scalars(
+                    select(ArtifactRow.name)
+                    .where(ArtifactRow.trial_id == trial_id)
+                    .order_by(ArtifactRow.name)
+                )
+            )
+            return out
+
+    def artifact(self, trial_id: int, name: str) -> Any:
+        """One artifact's arrays, shaped as :class:`TrialResult` holds them.
+
+        "confusion", "class_map", "entropy_map", "split_counts": the array;
+        "pr_curves": {label: (precision, recall)}; "embedding_2d":
+        {"embedding_2d": (n, 2), "embedding_labels": (n,) or None}; "curves":
+        {name: array}.
+
+        Raises:
+            StoreError: no such trial or no such artifact (the message lists those it has).
+        """
+        with self.session() as session:
+            data = session.scalar(
+                select(ArtifactRow.data).where(
+                    ArtifactRow.trial_id == trial_id, ArtifactRow.name == name
+                )
+            )
+            if data is None:
+                names = list(
+                    session.scalars(
+                        select(ArtifactRow.name).where(ArtifactRow.trial_id == trial_id)
+                    )
+                )
+                if session.get(TrialRow, trial_id) is None:
+                    raise StoreError(f"No trial with id {trial_id} in {self.location}.")
+                raise StoreError(
+                    f"Trial {trial_id} has no artifact {name!r}; it has: "
+                    f"{', '.join(sorted(names)) or 'none'}."
+                )
+        return _artifact_value(name, _decode_npz(data))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first, with its provenance."""
+        with self.session() as session:
+            return [
+                {
+                    "id": r.id,
+                    "command": r.command,
+                    "suite": r.suite,
+                    "status": r.status,
+                    "started_at": _aware(r.started_at),
+                    "finished_at": _aware(r.finished_at),
+                    **{key: getattr(r, key) for key in _RUN_COLUMNS},
+                    "extra": r.extra,
+                }
+                for r in session.scalars(select(RunRow).order_by(RunRow.id))
+            ]
+
+    def trials(self, status: str | None = None, study: str | None = None) -> list[dict[str, Any]]:
+        """Every trial attempt (optionally of one status / study), oldest first, without spec."""
+        query = select(TrialRow).order_by(TrialRow.id)
+        if status is not None:
+            query = query.where(TrialRow.status == status)
+        if study is not None:
+            query = query.where(TrialRow.study == study)
+        with self.session() as session:
+            return [self._trial_dict(r) for r in session.scalars(query)]

@@ -1,0 +1,280 @@
+"""The paper-style report: tables, paired comparisons, formats and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from harness import report
+from harness.result import TrialResult
+from harness.spec import TrainingConfig, TrialSpec
+from harness.store import ResultStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Hand-made per-seed test OA: CLAReSNet, two baselines and a tree model.
+OA = {
+    "claresnet": {0: 0.95, 1: 0.96, 2: 0.94, 3: 0.97, 4: 0.955},
+    "hybridsn": {0: 0.91, 1: 0.93, 2: 0.92, 3: 0.90, 4: 0.925, 7: 0.5},
+    "random_forest": {0: 0.80, 1: 0.82},
+}
+
+
+def spec_for(model: str, seed: int, *, scene: str = "indian_pines", source: str = "surrogate"):
+    return TrialSpec(
+        model=model,
+        recipe="unified",
+        hparams={},
+        scene=scene,
+        source=source,
+        scene_fingerprint=f"{scene}-{source}",
+        protocol="paper",
+        protocol_params={},
+        seed=seed,
+        n_components=30,
+        pca_fit="scene",
+        scale="standard",
+        whiten=False,
+        patch_size=11,
+        pad_mode="reflect",
+        training=TrainingConfig(epochs=1),
+    )
+
+
+def result_for(model: str, seed: int, oa: float, **kw) -> TrialResult:
+    tree = model == "random_forest"
+    metrics = {
+        "oa": oa,
+        "ba": oa - 0.02,
+        "kappa": oa - 0.05,
+        "mcc": oa - 0.04,
+        "ari": oa - 0.2,
+        "centroid_distance": None if tree else 4.0 + seed,
+    }
+    return TrialResult(spec=spec_for(model, seed, **kw), metrics={"test": metrics})
+
+
+@pytest.fixture(scope="module")
+def populated_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "bench.db"
+    with ResultStore(path) as store:
+        for model, values in OA.items():
+            for seed, oa in values.items():
+                store.write(result_for(model, seed, oa))
+        store.write(result_for("ssrn", 0, 0.88, scene="salinas", source="real"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("empty") / "empty.db"
+    ResultStore(path).close()
+    return path
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_paired_comparison_matches_scipy():
+    ref, base = OA["claresnet"], OA["hybridsn"]
+    paired = report.paired_comparison(ref, base, names=("claresnet", "hybridsn"))
+    seeds = [0, 1, 2, 3, 4]  # seed 7 has no CLAReSNet result
+    a = [ref[s] for s in seeds]
+    b = [base[s] for s in seeds]
+    assert paired.seeds == tuple(seeds) and paired.n == 5
+    assert paired.mean_diff == pytest.approx(np.mean(np.subtract(a, b)))
+    assert paired.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert paired.wilcoxon_p == pytest.approx(stats.wilcoxon(a, b).pvalue)
+    assert paired.wilcoxon_p == pytest.approx(0.0625)  # all five differences positive
+    assert paired.min_p == 0.0625 and paired.note == ""
+
+
+def test_paired_comparison_with_mixed_signs_and_a_zero_difference():
+    ref = {0: 0.90, 1: 0.80, 2: 0.85, 3: 0.70, 4: 0.75, 5: 0.60}
+    base = {0: 0.85, 1: 0.82, 2: 0.80, 3: 0.70, 4: 0.71, 5: 0.50}
+    paired = report.paired_comparison(ref, base)
+    a, b = list(ref.values()), list(base.values())
+    assert paired.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert paired.wilcoxon_p == pytest.approx(stats.wilcoxon(a, b).pvalue)
+    assert paired.n == 6 and paired.n_nonzero == 5 and paired.min_p == 0.0625
+
+
+def test_fewer_than_three_common_seeds_is_too_small():
+    paired = report.paired_comparison(OA["claresnet"], OA["random_forest"])
+    assert paired.n == 2 and paired.note == "n too small"
+    assert paired.t_p is None and paired.wilcoxon_p is None
+    assert paired.mean_diff == pytest.approx(((0.95 - 0.80) + (0.96 - 0.82)) / 2)
+    none = report.paired_comparison({0: 0.9}, {1: 0.8})
+    assert none.n == 0 and none.mean_diff is None and none.note == "n too small"
+
+
+def test_identical_models_give_no_test_instead_of_a_crash():
+    same = {0: 0.9, 1: 0.8, 2: 0.7}
+    paired = report.paired_comparison(same, dict(same))
+    assert paired.mean_diff == 0 and paired.wilcoxon_p is None and paired.t_p is None
+    assert paired.note == "all differences are zero"
+    group = report.Group("s", "p", "r", "real", rows=[], comparisons=[paired], references=[""])
+    assert "– (all differences are zero)" in report.render_markdown([group])
+
+
+@pytest.mark.parametrize(("n", "floor"), [(3, 0.25), (5, 0.0625), (6, 0.03125), (0, 1.0)])
+def test_minimum_attainable_wilcoxon_p(n, floor):
+    assert report.min_wilcoxon_p(n) == floor
+    if n >= 3:  # scipy's exact test reaches the floor when every sign agrees
+        assert stats.wilcoxon(np.arange(1, n + 1)).pvalue == pytest.approx(floor)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    code = report.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_markdown_tables_and_paired_comparison(populated_db, capsys):
+    code, out, err = run_main(capsys, "--db", str(populated_db))
+    assert code == 0 and err == ""
+    assert "## Scene indian_pines · protocol paper · recipe unified · source surrogate" in out
+    assert "SURROGATE: not comparable to published numbers" in out
+    assert "## Scene salinas · protocol paper · recipe unified · source real" in out
+    assert out.count("SURROGATE") == 1  # the real-data table carries no such note
+    header = "| Model | OA (%) | BA (%) | Kappa | MCC | ARI | Avg. Dist. |"
+    assert out.count(header) == 2
+
+    clares = np.array(list(OA["claresnet"].values()))
+    row = next(line for line in out.splitlines() if line.startswith("| claresnet |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{clares.mean() * 100:.2f} ± {clares.std(ddof=1) * 100:.2f} (n=5)"
+    assert cells[3] == f"{(clares - 0.05).mean():.4f} ± {(clares - 0.05).std(ddof=1):.4f} (n=5)"
+    assert cells[6] == "6.00 ± 1.58 (n=5)"  # centroid distances 4..8
+    forest = next(line for line in out.splitlines() if line.startswith("| random_forest |"))
+    assert forest.rstrip().endswith("| – |")  # no centroid distance for a tree model
+    assert "81.00 ± 1.41 (n=2)" in forest
+    # Baselines first, CLAReSNet last (the paper's order).
+    lines = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [line.split("|")[1].strip() for line in lines][:4] == [
+        "Model",
+        "hybridsn",
+        "random_forest",
+        "claresnet",
+    ]
+
+    assert "### Paired comparison vs claresnet" in out
+    hyb = next(line for line in out.splitlines() if line.startswith("| hybridsn | 0,1,2,3,4 |"))
+    a = [OA["claresnet"][s] for s in range(5)]
+    b = [OA["hybridsn"][s] for s in range(5)]
+    cells = [c.strip() for c in hyb.strip("|").split("|")]
+    assert cells[2] == "5"
+    assert cells[3] == f"{np.mean(np.subtract(a, b)) * 100:+.2f}"
+    assert cells[4] == f"{stats.ttest_rel(a, b).pvalue:.4f}"
+    assert cells[5] == "0.0625" and cells[6] == "0.0625"
+    rf = next(line for line in out.splitlines() if line.startswith("| random_forest | 0,1 |"))
+    assert rf.count("n too small") == 2
+    assert "with 5 seeds a two-sided Wilcoxon signed-rank p cannot go below 0.0625" in out
+    assert "cannot reach 0.05" in out
+    # The salinas group has no CLAReSNet: said, not hidden.
+    assert "No CLAReSNet results in this group" in out
+
+
+def test_latex_uses_tabular_and_pm(populated_db, capsys):
+    code, out, _ = run_main(capsys, "--db", str(populated_db), "--format", "latex")
+    assert code == 0
+    assert out.count(r"\begin{tabular}") == 3  # two tables and one paired comparison
+    assert out.count(r"\begin{tabular}") == out.count(r"\end{tabular}")
+    assert r"$95.50 \pm 1.12$ (5)" in out
+    assert r"random\_forest" in out and "random_forest" not in out.replace(r"random\_forest", "")
+    assert r"OA (\%)" in out and r"$\kappa$" in out
+    assert "SURROGATE: not comparable to published numbers" in out
+    assert "0.0625 (= $2/2^{5}$)" in out
+    assert "±" not in out
+
+
+def test_csv_has_one_row_per_model_and_metric(populated_db, capsys):
+    code, out, _ = run_main(capsys, "--db", str(populated_db), "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 4 * 6  # four models (three + salinas' ssrn), six metrics
+    assert set(rows[0]) == set(report.CSV_FIELDS)
+    oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
+    values = list(OA["claresnet"].values())
+    assert float(oa["mean"]) == pytest.approx(np.mean(values))  # stored units, not percent
+    assert float(oa["std"]) == pytest.approx(np.std(values, ddof=1))
+    assert oa["n"] == "5"
+    dist = next(
+        r for r in rows if r["model"] == "random_forest" and r["metric"] == "centroid_distance"
+    )
+    assert dist["mean"] == "" and dist["std"] == "" and dist["n"] == "0"
+
+
+def test_scene_filter(populated_db, capsys):
+    code, out, _ = run_main(capsys, "--db", str(populated_db), "--scene", "salinas")
+    assert code == 0 and "indian_pines" not in out and "ssrn" in out
+    code, out, err = run_main(capsys, "--db", str(populated_db), "--scene", "pavia")
+    assert code == 2 and out == ""
+    assert "--scene pavia matches no completed trial" in err
+    assert "indian_pines, salinas" in err
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_an_empty_database(empty_db, capsys, fmt):
+    code, out, err = run_main(capsys, "--db", str(empty_db), "--format", fmt)
+    assert code == 0
+    message = "no completed trials yet — run python -m harness.run --suite quick"
+    if fmt == "csv":
+        assert out.strip() == ",".join(report.CSV_FIELDS) and message in err
+    else:
+        assert message in out
+
+
+def test_a_missing_database(tmp_path, capsys):
+    path = tmp_path / "missing.db"
+    code, out, err = run_main(capsys, "--db", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith("error: No results database at") and str(path) in err
+    assert not path.exists()  # the report never creates a database
+
+
+def test_claresnet_family_variants_are_the_reference(tmp_path):
+    with ResultStore(tmp_path / "tiny.db") as store:
+        for seed in range(3):
+            store.write(result_for("claresnet_tiny", seed, 0.9 + 0.01 * seed))
+            store.write(result_for("ssrn_tiny", seed, 0.8))
+        (group,) = report.collect(store)
+    assert group.references == ["claresnet_tiny"]
+    (comparison,) = group.comparisons
+    assert comparison.baseline == "ssrn_tiny" and comparison.n == 3
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.report", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_exit_codes_and_no_tracebacks(populated_db, empty_db, tmp_path):
+    done = cli("--db", str(populated_db), "--format", "markdown")
+    assert done.returncode == 0, done.stderr
+    assert "| claresnet |" in done.stdout and "Traceback" not in done.stderr
+
+    done = cli("--db", str(empty_db))
+    assert done.returncode == 0 and "no completed trials yet" in done.stdout
+
+    done = cli("--db", str(tmp_path / "nowhere" / "missing.db"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "error:" in done.stderr and "Traceback" not in done.stderr
