@@ -1,0 +1,235 @@
+"""Suites: named lists of trials, as data.
+
+A suite expands :class:`SuiteOptions` (what the command line chose) into
+:class:`~harness.spec.TrialSpec` objects. ``python -m harness.run --list-suites``
+prints them.
+
+- ``smoke``: every tiny model variant on a small Indian Pines surrogate crop,
+  1 seed, 1 epoch, 20 training pixels per class (CI and tests).
+- ``quick``: the six models on 64 x 64 crops of Indian Pines and Salinas (real
+  when found, else surrogate), 1 seed, 3 epochs, 30 training pixels per class:
+  a first look in minutes on a laptop.
+- ``paper``: the CLAReSNet paper's protocol: the six models x {Indian Pines,
+  Salinas} x 5 seeds, 72/8/20 split, PCA 30 on the scene, 11 x 11, augmentation,
+  40 epochs, the ``unified`` recipe; refuses surrogates unless ``--source
+  surrogate`` is given explicitly.
+- ``published``: as ``paper``, each baseline with its authors' recipe.
+- ``leakage``: every model under the ``paper`` and ``disjoint`` protocols, with
+  PCA fitted on the scene and on the training pixels only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from .spec import TrialSpec, make_spec
+
+#: The six models of the paper's tables.
+PAPER_MODELS = ("random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet")
+PAPER_SCENES = ("indian_pines", "salinas")
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be built as asked (the message names the flag and the fix)."""
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """What the command line chose; ``None`` means the suite's default."""
+
+    scenes: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
+    seeds: int | None = None
+    protocol: str | None = None
+    recipe: str | None = None
+    source: str = "auto"
+    source_given: bool = False
+    data_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named spec generator."""
+
+    name: str
+    description: str
+    build: Callable[[SuiteOptions], list[TrialSpec]] = field(repr=False)
+
+
+def _scene(name: str, opts: SuiteOptions, crop: tuple[int, int] | None = None):
+    import datasets
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", datasets.SurrogateWarning)
+        scene = datasets.load_scene(name, source=opts.source, data_dir=opts.data_dir)
+    for w in caught:
+        if issubclass(w.category, datasets.SurrogateWarning):
+            warnings.warn(w.message, datasets.SurrogateWarning, stacklevel=3)
+    if crop is not None:
+        scene = _crop_with_most_classes(scene, *crop)
+    return scene
+
+
+def _crop_with_most_classes(scene, height: int, width: int):
+    """The ``height`` x ``width`` window (on a coarse grid) holding the most classes, then most pixels."""
+    import numpy as np
+
+    h, w = scene.shape
+    height, width = min(height, h), min(width, w)
+    best = None
+    for r in range(0, h - height + 1, max(1, height // 4)):
+        for c in range(0, w - width + 1, max(1, width // 4)):
+            window = scene.gt[r : r + height, c : c + width]
+            counts = np.bincount(window.ravel(), minlength=scene.n_classes + 1)[1:]
+            key = (int((counts >= 4).sum()), int(counts.sum()))
+            if best is None or key > best[0]:
+                best = (key, r, c)
+    _, r, c = best
+    return scene.crop_to(r, r + height, c, c + width)
+
+
+def _models(opts: SuiteOptions, default: tuple[str, ...]) -> tuple[str, ...]:
+    import models
+
+    chosen = opts.models or default
+    for name in chosen:
+        models.get_model_entry(name)  # unknown names fail here, with suggestions
+    return tuple(chosen)
+
+
+def _seeds(opts: SuiteOptions, default: int) -> range:
+    return range(opts.seeds if opts.seeds is not None else default)
+
+
+def _smoke(opts: SuiteOptions) -> list[TrialSpec]:
+    import models
+
+    tiny = tuple(n for n in models.list_models() if models.get_model_entry(n).tiny)
+    specs = []
+    for scene_name in opts.scenes or ("indian_pines",):
+        scene = _scene(scene_name, replace(opts, source="surrogate"), crop=(32, 32))
+        for model in _models(opts, tiny):
+            for seed in _seeds(opts, 1):
+                specs.append(
+                    make_spec(
+                        model,
+                        scene,
+                        seed=seed,
+                        protocol=opts.protocol or "paper",
+                        recipe=opts.recipe or "unified",
+                        max_train_per_class=20,
+                        training={"epochs": 1, "batch_size": 32},
+                    )
+                )
+    return specs
+
+
+def _quick(opts: SuiteOptions) -> list[TrialSpec]:
+    specs = []
+    for scene_name in opts.scenes or PAPER_SCENES:
+        scene = _scene(scene_name, opts, crop=(64, 64))
+        for model in _models(opts, PAPER_MODELS):
+            for seed in _seeds(opts, 1):
+                specs.append(
+                    make_spec(
+                        model,
+                        scene,
+                        seed=seed,
+                        protocol=opts.protocol or "paper",
+                        recipe=opts.recipe or "unified",
+                        max_train_per_class=30,
+                        training={"epochs": 3},
+                    )
+                )
+    return specs
+
+
+def _paper_like(recipe: str) -> Callable[[SuiteOptions], list[TrialSpec]]:
+    def build(opts: SuiteOptions) -> list[TrialSpec]:
+        specs = []
+        for scene_name in opts.scenes or PAPER_SCENES:
+            scene = _scene(scene_name, opts)
+            if scene.source == "surrogate" and not (
+                opts.source == "surrogate" and opts.source_given
+            ):
+                raise SuiteError(
+                    f"The paper suites need the real scenes, but '{scene_name}' resolved to a SURROGATE "
+                    "(its cube file was not found). Fix: download it (python -m datasets download "
+                    f"{scene_name} --to data) or pass --data-dir; to run on surrogates anyway, pass "
+                    "--source surrogate explicitly."
+                )
+            for model in _models(opts, PAPER_MODELS):
+                for seed in _seeds(opts, 5):
+                    specs.append(
+                        make_spec(
+                            model,
+                            scene,
+                            seed=seed,
+                            protocol=opts.protocol or "paper",
+                            recipe=opts.recipe or recipe,
+                        )
+                    )
+        return specs
+
+    return build
+
+
+def _leakage(opts: SuiteOptions) -> list[TrialSpec]:
+    specs = []
+    for scene_name in opts.scenes or PAPER_SCENES:
+        scene = _scene(scene_name, opts)
+        for model in _models(opts, PAPER_MODELS):
+            for protocol in ("paper", "disjoint"):
+                for fit in ("scene", "train"):
+                    for seed in _seeds(opts, 3):
+                        specs.append(
+                            make_spec(
+                                model,
+                                scene,
+                                seed=seed,
+                                protocol=protocol,
+                                pca_fit=fit,
+                                recipe=opts.recipe or "unified",
+                            )
+                        )
+    return specs
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "smoke", "every tiny model on a 32 x 32 surrogate crop, 1 seed, 1 epoch (CI)", _smoke
+        ),
+        Suite(
+            "quick",
+            "six models on 64 x 64 crops of Indian Pines and Salinas, 1 seed, 3 epochs",
+            _quick,
+        ),
+        Suite(
+            "paper",
+            "the paper's protocol: six models x two scenes x 5 seeds, unified recipe",
+            _paper_like("unified"),
+        ),
+        Suite(
+            "published",
+            "as paper, each baseline with its authors' recipe",
+            _paper_like("published"),
+        ),
+        Suite(
+            "leakage", "random vs spatially disjoint split, PCA on scene vs train pixels", _leakage
+        ),
+    )
+}
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(SUITES), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SuiteError(f"--suite {name!r} is unknown.{hint} Available: {', '.join(SUITES)}.")
+    return SUITES[name]
