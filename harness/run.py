@@ -43,6 +43,7 @@ class RunConfig:
     dry_run: bool
     fresh: bool
     max_failures: int
+    storage_path: str | None = None
 
 
 class FlagError(ValueError):
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
         help="retries of a failed trial (default 1)",
     )
     ap.add_argument(
+        "--storage-path",
+        metavar="DIR",
+        help="Ray Tune's experiment folder (shared storage on a multi-node cluster; "
+        "default ~/ray_results)",
+    )
+    ap.add_argument(
         "--dry-run", action="store_true", help="print the trials and which are done; run nothing"
     )
     ap.add_argument(
@@ -144,12 +151,18 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         import datasets
 
         for s in args.scenes:
-            datasets.get_scene_info(s)
+            try:
+                datasets.get_scene_info(s)
+            except datasets.UnknownSceneError as exc:
+                raise FlagError(f"--scenes: {exc}") from exc
     if args.models:
         import models
 
         for m in args.models:
-            models.get_model_entry(m)
+            try:
+                models.get_model_entry(m)
+            except models.UnknownModelError as exc:
+                raise FlagError(f"--models: {exc}") from exc
     return RunConfig(
         suite=args.suite,
         db=args.db,
@@ -168,6 +181,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         dry_run=args.dry_run,
         fresh=args.fresh,
         max_failures=args.max_failures,
+        storage_path=args.storage_path,
     )
 
 
@@ -187,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "harness.run", *(sys.argv[1:] if argv is None else argv)])
     try:
         cfg = config_from_args(args)
-        store = ResultStore(cfg.db)  # a bad database fails here, before anything runs
+        try:
+            store = ResultStore(cfg.db)  # a bad database fails here, before anything runs
+        except StoreError as exc:
+            raise FlagError(f"--db {cfg.db}: {exc}") from exc
         opts = SuiteOptions(
             scenes=cfg.scenes,
             models=cfg.models,
@@ -242,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh=cfg.fresh,
         data_dir=cfg.data_dir,
         max_failures=cfg.max_failures,
+        storage_path=cfg.storage_path,
         verbose=1 if sys.stdout.isatty() else 0,
     )
     print(

@@ -78,3 +78,84 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def _ray_process_tree(root_pids: set[int]) -> set[int]:
+    """``root_pids`` and every live descendant of them (read from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree = {pid for pid in root_pids if pid in parents}
+    grew = True
+    while grew:
+        new = {pid for pid, ppid in parents.items() if ppid in tree and pid not in tree}
+        tree |= new
+        grew = bool(new)
+    return tree
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session, shut down (and checked for leaks) at the end.
+
+    2 CPUs, no dashboard, a short temp dir of its own under /tmp (Ray's socket
+    paths must stay under ~107 bytes, and its own dir keeps it apart from any other
+    Ray on the machine); ``address="local"`` so that it never joins a cluster some
+    other process advertised in /tmp/ray/ray_current_cluster.
+    ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` for the session. Teardown fails when
+    a process of this Ray outlives ``ray.shutdown()`` by 30 s (it is killed).
+    """
+    import contextlib
+    import shutil
+    import signal
+    import tempfile
+    import time
+
+    import ray
+
+    if ray.is_initialized():
+        pytest.fail("ray_session: Ray is already initialised in this process")
+    saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=temp_dir,
+    )
+    node = ray._private.worker._global_node
+    roots = {
+        info.process.pid
+        for infos in node.all_processes.values()
+        for info in infos
+        if info.process is not None
+    }
+    try:
+        yield ray
+    finally:
+        ours = _ray_process_tree(roots)
+        ray.shutdown()
+        deadline = time.monotonic() + 30
+        while (left := _ray_process_tree(ours)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if saved is None:
+            os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+        else:
+            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        if left:
+            pytest.fail(f"ray_session: Ray processes outlived ray.shutdown() (killed): {left}")
