@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .spec import TrialSpec, make_spec
 
@@ -105,27 +106,46 @@ def _seeds(opts: SuiteOptions, default: int) -> range:
     return range(opts.seeds if opts.seeds is not None else default)
 
 
+def _grid(
+    opts: SuiteOptions,
+    scenes: list[Any],
+    default_models: tuple[str, ...],
+    default_seeds: int,
+    recipe: str = "unified",
+    training: Callable[[str], dict[str, Any] | None] = lambda model: None,
+    **spec_kwargs: Any,
+) -> list[TrialSpec]:
+    """Every scene x model x seed, with the command line's protocol and recipe."""
+    return [
+        make_spec(
+            model,
+            scene,
+            seed=seed,
+            protocol=opts.protocol or "paper",
+            recipe=opts.recipe or recipe,
+            training=training(model),
+            **spec_kwargs,
+        )
+        for scene in scenes
+        for model in _models(opts, default_models)
+        for seed in _seeds(opts, default_seeds)
+    ]
+
+
 def _smoke(opts: SuiteOptions) -> list[TrialSpec]:
     import models
 
     tiny = tuple(n for n in models.list_models() if models.get_model_entry(n).tiny)
-    specs = []
-    for scene_name in opts.scenes or ("indian_pines",):
-        scene = _scene(scene_name, replace(opts, source="surrogate"), crop=(32, 32))
-        for model in _models(opts, tiny):
-            for seed in _seeds(opts, 1):
-                specs.append(
-                    make_spec(
-                        model,
-                        scene,
-                        seed=seed,
-                        protocol=opts.protocol or "paper",
-                        recipe=opts.recipe or "unified",
-                        max_train_per_class=20,
-                        training={"epochs": 1, "batch_size": 32},
-                    )
-                )
-    return specs
+    surrogate = replace(opts, source="surrogate")
+    scenes = [_scene(name, surrogate, crop=(32, 32)) for name in opts.scenes or ("indian_pines",)]
+    return _grid(
+        opts,
+        scenes,
+        tiny,
+        1,
+        max_train_per_class=20,
+        training=lambda model: {"epochs": 1, "batch_size": 32},
+    )
 
 
 #: The quick suite's short schedule for deep models: 3 epochs at a 10x learning rate, so
@@ -136,25 +156,15 @@ QUICK_TRAINING = {"epochs": 3, "lr": 1e-3}
 def _quick(opts: SuiteOptions) -> list[TrialSpec]:
     import models
 
-    specs = []
-    for scene_name in opts.scenes or PAPER_SCENES:
-        scene = _scene(scene_name, opts, crop=(64, 64))
-        for model in _models(opts, PAPER_MODELS):
-            for seed in _seeds(opts, 1):
-                specs.append(
-                    make_spec(
-                        model,
-                        scene,
-                        seed=seed,
-                        protocol=opts.protocol or "paper",
-                        recipe=opts.recipe or "unified",
-                        max_train_per_class=30,
-                        training=QUICK_TRAINING
-                        if models.get_model_entry(model).kind == "torch"
-                        else None,
-                    )
-                )
-    return specs
+    scenes = [_scene(name, opts, crop=(64, 64)) for name in opts.scenes or PAPER_SCENES]
+    return _grid(
+        opts,
+        scenes,
+        PAPER_MODELS,
+        1,
+        max_train_per_class=30,
+        training=lambda m: QUICK_TRAINING if models.get_model_entry(m).kind == "torch" else None,
+    )
 
 
 def _paper_like(recipe: str) -> Callable[[SuiteOptions], list[TrialSpec]]:
@@ -171,17 +181,7 @@ def _paper_like(recipe: str) -> Callable[[SuiteOptions], list[TrialSpec]]:
                     f"{scene_name} --to data) or pass --data-dir; to run on surrogates anyway, pass "
                     "--source surrogate explicitly."
                 )
-            for model in _models(opts, PAPER_MODELS):
-                for seed in _seeds(opts, 5):
-                    specs.append(
-                        make_spec(
-                            model,
-                            scene,
-                            seed=seed,
-                            protocol=opts.protocol or "paper",
-                            recipe=opts.recipe or recipe,
-                        )
-                    )
+            specs += _grid(opts, [scene], PAPER_MODELS, 5, recipe=recipe)
         return specs
 
     return build

@@ -1,0 +1,60 @@
+"""Suites expand to the trials they promise (no Ray needed)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import datasets
+from harness.suites import PAPER_MODELS, SuiteError, SuiteOptions, get_suite
+
+
+def build(name: str, **opts):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", datasets.SurrogateWarning)
+        return get_suite(name).build(SuiteOptions(**opts))
+
+
+def test_smoke_runs_every_tiny_model_briefly(shared_data):
+    import models
+
+    specs = build("smoke")
+    tiny = {n for n in models.list_models() if models.get_model_entry(n).tiny}
+    assert {s.model for s in specs} == tiny
+    assert all(
+        s.source == "surrogate" and s.crop is not None and s.training.epochs == 1 for s in specs
+    )
+
+
+def test_quick_covers_six_models_on_two_scenes(shared_data):
+    specs = build("quick")
+    assert {(s.model, s.scene) for s in specs} == {
+        (m, sc) for m in PAPER_MODELS for sc in ("indian_pines", "salinas")
+    }
+    deep = [s for s in specs if s.model in ("claresnet", "hybridsn", "ssrn", "spectralformer")]
+    assert all(s.training.epochs == 3 and s.training.lr == 1e-3 for s in deep)
+    assert all(s.max_train_per_class == 30 and s.crop[1] - s.crop[0] == 64 for s in specs)
+
+
+def test_paper_refuses_surrogates_unless_told(shared_data):
+    with pytest.raises(SuiteError, match="--source surrogate explicitly"):
+        build("paper")
+    specs = build("paper", source="surrogate", source_given=True)
+    assert len(specs) == 6 * 2 * 5 and {s.seed for s in specs} == set(range(5))
+    assert all(s.recipe == "unified" and s.training.epochs in (1, 40) for s in specs)
+    published = build("published", source="surrogate", source_given=True, seeds=1)
+    assert {s.recipe for s in published} == {"published"}
+
+
+def test_leakage_crosses_protocols_and_fit_scopes(shared_data):
+    specs = build("leakage", models=("random_forest",), scenes=("indian_pines",))
+    assert {(s.protocol, s.pca_fit) for s in specs} == {
+        (p, f) for p in ("paper", "disjoint") for f in ("scene", "train")
+    }
+    assert len({s.spec_hash for s in specs}) == len(specs) == 12
+
+
+def test_unknown_suite_suggests():
+    with pytest.raises(SuiteError, match="Did you mean 'smoke'"):
+        get_suite("smok")
