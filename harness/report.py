@@ -29,7 +29,7 @@ import io
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,24 +201,40 @@ def collect(
         )
     groups = []
     for key, rows in keyed.items():
-        # Paper order: baselines first, the proposed model last.
-        rows.sort(key=lambda r: (is_reference(r), r["label"]))
-        references = [r["label"] for r in rows if is_reference(r)]
-        comparisons = []
-        if references:
-            per_seed = store.per_seed(*key, metric="oa")
-            for ref in references:
-                for row in rows:
-                    if not is_reference(row):
-                        comparisons.append(
-                            paired_comparison(
-                                per_seed.get(ref, {}),
-                                per_seed.get(row["label"], {}),
-                                names=(ref, row["label"]),
-                            )
-                        )
-        groups.append(Group(*key, rows=rows, comparisons=comparisons, references=references))
+        groups.append(make_group(key, rows, lambda key=key: store.per_seed(*key, metric="oa")))
     return groups
+
+
+def make_group(
+    key: tuple[str, str, str, str],
+    rows: list[dict[str, Any]],
+    per_seed: Callable[[], dict[str, dict[int, float]]],
+) -> Group:
+    """One table from its leaderboard rows, with the paired comparisons on test OA.
+
+    Args:
+        key: (scene, protocol, recipe, source).
+        rows: the group's :meth:`~harness.store.ResultStore.leaderboard` rows (sorted
+            here in the paper's order: baselines first, CLAReSNet last).
+        per_seed: returns {label: {seed: test OA}} of the group; called only when the
+            group holds a CLAReSNet row.
+    """
+    rows = sorted(rows, key=lambda r: (is_reference(r), r["label"]))
+    references = [r["label"] for r in rows if is_reference(r)]
+    comparisons = []
+    if references:
+        values = per_seed()
+        for ref in references:
+            for row in rows:
+                if not is_reference(row):
+                    comparisons.append(
+                        paired_comparison(
+                            values.get(ref, {}),
+                            values.get(row["label"], {}),
+                            names=(ref, row["label"]),
+                        )
+                    )
+    return Group(*key, rows=rows, comparisons=comparisons, references=references)
 
 
 # --------------------------------------------------------------------------- text
@@ -247,8 +263,8 @@ def _fmt_diff(d: float | None) -> str:
     return "–" if d is None else f"{d * 100:+.2f}"
 
 
-def _wilcoxon_notes(comparisons: Sequence[Paired], tex: bool = False) -> list[str]:
-    """The floor of the Wilcoxon p at each number of seeds compared (never hidden)."""
+def wilcoxon_notes(comparisons: Sequence[Paired], tex: bool = False) -> list[str]:
+    """Notes under a comparison table: the floor of the Wilcoxon p at each number of seeds compared (never hidden)."""
     notes = []
     for n in sorted({c.n_nonzero for c in comparisons if c.n >= 3 and c.n_nonzero > 0}):
         floor = min_wilcoxon_p(n)
@@ -268,7 +284,8 @@ def _wilcoxon_notes(comparisons: Sequence[Paired], tex: bool = False) -> list[st
     return notes
 
 
-def _comparison_cells(c: Paired) -> list[str]:
+def comparison_cells(c: Paired) -> list[str]:
+    """The text cells of one comparison row (columns of :data:`COMPARISON_HEADER`)."""
     if c.note == "n too small":
         p_cells = ["n too small", "n too small", "–"]
     else:
@@ -278,7 +295,7 @@ def _comparison_cells(c: Paired) -> list[str]:
     return [c.baseline, seeds, str(c.n), _fmt_diff(c.mean_diff), *p_cells]
 
 
-_COMPARISON_HEADER = [
+COMPARISON_HEADER = [
     "Baseline",
     "Common seeds",
     "n",
@@ -289,7 +306,8 @@ _COMPARISON_HEADER = [
 ]
 
 
-def _comparison_intro(ref: str) -> str:
+def comparison_intro(ref: str) -> str:
+    """The title of the paired comparison against ``ref``."""
     return (
         f"Paired comparison vs {ref} (test OA per seed; ΔOA = {ref} − baseline in "
         "percentage points; two-sided paired t-test and Wilcoxon signed-rank test)"
@@ -320,16 +338,16 @@ def render_markdown(groups: Sequence[Group]) -> str:
             continue
         for ref in g.references:
             comps = [c for c in g.comparisons if c.reference == ref]
-            out += [f"### {_comparison_intro(ref)}", ""]
+            out += [f"### {comparison_intro(ref)}", ""]
             if not comps:
                 out += ["No baseline in this group to compare with.", ""]
                 continue
-            out.append("| " + " | ".join(_COMPARISON_HEADER) + " |")
+            out.append("| " + " | ".join(COMPARISON_HEADER) + " |")
             out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
             for c in comps:
-                out.append("| " + " | ".join(_comparison_cells(c)) + " |")
+                out.append("| " + " | ".join(comparison_cells(c)) + " |")
             out.append("")
-            out += [f"Note: {line}" for line in _wilcoxon_notes(comps)]
+            out += [f"Note: {line}" for line in wilcoxon_notes(comps)]
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -395,7 +413,7 @@ def render_latex(groups: Sequence[Group]) -> str:
             continue
         for ref in g.references:
             comps = [c for c in g.comparisons if c.reference == ref]
-            out += ["", f"% {_comparison_intro(ref)}"]
+            out += ["", f"% {comparison_intro(ref)}"]
             if not comps:
                 out.append("% No baseline in this group to compare with.")
                 continue
@@ -407,10 +425,10 @@ def render_latex(groups: Sequence[Group]) -> str:
             )
             out.append(r"\hline")
             for c in comps:
-                cells = [_tex(x).replace("–", "--") for x in _comparison_cells(c)]
+                cells = [_tex(x).replace("–", "--") for x in comparison_cells(c)]
                 out.append(" & ".join(cells) + r" \\")
             out.append(r"\hline")
-            for line in _wilcoxon_notes(comps, tex=True):  # plain text and $math$ only
+            for line in wilcoxon_notes(comps, tex=True):  # plain text and $math$ only
                 out.append(rf"\multicolumn{{7}}{{l}}{{\footnotesize Note: {line}}} \\")
             out.append(r"\end{tabular}")
     return "\n".join(out) + "\n"
