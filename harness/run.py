@@ -3,10 +3,12 @@
     python -m harness.run --suite quick                      # laptop, local Ray, results.db
     python -m harness.run --suite paper --address auto --gpus-per-trial 0.25
     python -m harness.run --suite smoke --dry-run            # list the trials, run nothing
+    python -m harness.run --suite search --trials 40         # Optuna study, then best x seeds
     python -m harness.run --list-suites
 
 CLI -> :class:`RunConfig` -> runner. Bad flags get one message naming the flag
-and exit 2; a suite with failed trials finishes the rest and exits 1.
+and exit 2; a suite with failed trials finishes the rest and exits 1; Ctrl-C
+stops the trials, marks them interrupted and exits 130 (the same command resumes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 EXIT_FAILED_TRIALS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class RunConfig:
     fresh: bool
     max_failures: int
     storage_path: str | None = None
+    epochs: int | None = None
+    trials: int | None = None
+    study: str | None = None
+    sampler_seed: int = 0
 
 
 class FlagError(ValueError):
@@ -107,6 +114,22 @@ def _parser() -> argparse.ArgumentParser:
         "default ~/ray_results)",
     )
     ap.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs of the deep models (default: the suite's)"
+    )
+    search = ap.add_argument_group("search suite")
+    search.add_argument(
+        "--trials", type=int, metavar="N", help="trials per study (default 30; stored ones count)"
+    )
+    search.add_argument(
+        "--study",
+        metavar="NAME",
+        help="study name (default: model, scene and a digest of the settings, so that "
+        "repeating a command continues its study)",
+    )
+    search.add_argument(
+        "--sampler-seed", type=int, default=0, metavar="S", help="TPE sampler seed (default 0)"
+    )
+    ap.add_argument(
         "--dry-run", action="store_true", help="print the trials and which are done; run nothing"
     )
     ap.add_argument(
@@ -124,6 +147,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ("--cpus-per-trial", args.cpus_per_trial, 1),
         ("--max-concurrent", args.max_concurrent, 1),
         ("--max-failures", args.max_failures, 0),
+        ("--epochs", args.epochs, 1),
+        ("--trials", args.trials, 1),
+        ("--sampler-seed", args.sampler_seed, 0),
     ):
         if value is not None and value < low:
             raise FlagError(f"{flag} {value} must be >= {low}.")
@@ -131,6 +157,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise FlagError(
             f"--gpus-per-trial {args.gpus_per_trial} must be between 0 and 8 (fractions share a GPU)."
         )
+    if args.suite != "search":
+        for flag, value in (("--trials", args.trials), ("--study", args.study)):
+            if value is not None:
+                raise FlagError(
+                    f"{flag} applies to the search suite only (got --suite {args.suite}). "
+                    "Fix: drop it, or use --suite search."
+                )
+    if args.study is not None and not args.study.strip():
+        raise FlagError("--study '' is empty. Fix: give the study a name, or leave --study out.")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise FlagError(
             f"--data-dir {args.data_dir!r} is not a folder. Fix: pass the folder holding the .mat files."
@@ -182,13 +217,94 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         fresh=args.fresh,
         max_failures=args.max_failures,
         storage_path=args.storage_path,
+        epochs=args.epochs,
+        trials=args.trials,
+        study=args.study,
+        sampler_seed=args.sampler_seed,
     )
+
+
+def _print_dry_run(specs: list, done: set[str], fresh: bool) -> int:
+    print(
+        f"{'spec_hash':<14} {'done':<5} {'model':<22} {'scene':<14} {'source':<10} {'protocol':<9} seed"
+    )
+    for s in specs:
+        mark = "yes" if s.spec_hash in done else "no"
+        print(
+            f"{s.spec_hash[:12]:<14} {mark:<5} {s.model:<22} {s.scene:<14} {s.source:<10} {s.protocol:<9} {s.seed}"
+        )
+    return sum(s.spec_hash not in done or fresh for s in specs)
+
+
+def _print_search_plan(plans: list, store) -> None:
+    import json
+
+    from .store import StoreError
+
+    for plan in plans:
+        try:
+            stored = store.study_trials(plan.study)
+        except StoreError:
+            stored = []
+        told = sum(t["status"] in ("completed", "pruned") for t in stored)
+        b = plan.base_spec
+        print(f"study {plan.study}")
+        print(
+            f"  {b.model} on {b.scene} ({b.source}), protocol {b.protocol}, split seed {b.seed}, "
+            f"{plan.epochs} epochs per trial, objective: maximise validation OA"
+        )
+        print(f"  sampler: {json.dumps(plan.sampler_info())}")
+        print(f"  early stopping: {json.dumps(plan.scheduler_info())}")
+        print("  search space:")
+        for name, dist in plan.space.items():
+            shown = {k: v for k, v in dist.items() if k != "target"}
+            print(f"    {name:<12} {json.dumps(shown)}")
+        print(
+            f"  {told} of {plan.n_trials} trials stored, {max(plan.n_trials - told, 0)} to run; "
+            f"then the best configuration with seeds {list(plan.final_seeds)} on the test split"
+        )
+
+
+def _print_summary(store, summary) -> None:
+    """A table of this run's trials per scene and model, then the failures."""
+    from collections import Counter
+
+    rows = [t for t in store.trials() if t["run_id"] == summary.run_id]
+    if rows:
+        board = {
+            (b["scene"], b["label"]): b
+            for b in store.leaderboard(run_id=summary.run_id, study=None)
+        }
+        counts: dict[tuple[str, str, str], Counter] = {}
+        for t in rows:
+            key = (t["scene"], t["model"], t["study"])
+            counts.setdefault(key, Counter())[t["status"]] += 1
+        print(
+            f"\n{'scene':<14} {'model':<22} {'study':<12} {'done':>5} {'pruned':>6} "
+            f"{'failed':>6} {'other':>5}  test OA (mean over seeds)"
+        )
+        for (scene, model, study), c in sorted(counts.items()):
+            other = sum(c.values()) - c["completed"] - c["pruned"] - c["failed"]
+            oa = [
+                b["metrics"]["oa"]["mean"]
+                for (sc, _label), b in board.items()
+                if sc == scene and b["model"] == model and b["metrics"]["oa"]["mean"] is not None
+            ]
+            shown = "  ".join(f"{v:.4f}" for v in oa) if oa and not study else "-"
+            tag = "yes" if study else ""
+            print(
+                f"{scene:<14} {model:<22} {tag:<12} {c['completed']:>5} {c['pruned']:>6} "
+                f"{c['failed']:>6} {other:>5}  {shown}"
+            )
+    for name, best in summary.studies.items():
+        print(f"study {name}: best val OA {best['best_value']:.4f}, {best['best_params']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     import datasets
     import models
 
+    from .search import SearchError
     from .store import ResultStore, StoreError
     from .suites import SUITES, SuiteError, SuiteOptions, get_suite
 
@@ -214,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
             source=cfg.source,
             source_given=cfg.source_given,
             data_dir=cfg.data_dir,
+            epochs=cfg.epochs,
+            trials=cfg.trials,
+            study=cfg.study,
+            sampler_seed=cfg.sampler_seed,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", datasets.SurrogateWarning)
@@ -223,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     except (
         FlagError,
         SuiteError,
+        SearchError,
         StoreError,
         datasets.DatasetError,
         models.HyperparameterError,
@@ -230,45 +351,59 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    done = store.completed_hashes()
+    suite = get_suite(cfg.suite)
     if cfg.dry_run:
-        print(
-            f"{'spec_hash':<14} {'done':<5} {'model':<22} {'scene':<14} {'source':<10} {'protocol':<9} seed"
-        )
-        for s in specs:
-            mark = "yes" if s.spec_hash in done else "no"
-            print(
-                f"{s.spec_hash[:12]:<14} {mark:<5} {s.model:<22} {s.scene:<14} {s.source:<10} {s.protocol:<9} {s.seed}"
-            )
-        todo = sum(s.spec_hash not in done or cfg.fresh for s in specs)
+        if suite.kind == "search":
+            _print_search_plan(specs, store)
+            return 0
+        done = store.completed_hashes()
+        todo = _print_dry_run(specs, done, cfg.fresh)
         print(
             f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.suite}', database {store.location})"
         )
         return 0
-    from .runner import run_specs
+    from .runner import run_search, run_specs
 
-    summary = run_specs(
-        specs,
-        cfg.db,
-        command=command,
-        suite=cfg.suite,
-        address=cfg.address,
-        gpus_per_trial=cfg.gpus_per_trial,
-        cpus_per_trial=cfg.cpus_per_trial,
-        max_concurrent=cfg.max_concurrent,
-        fresh=cfg.fresh,
-        data_dir=cfg.data_dir,
-        max_failures=cfg.max_failures,
-        storage_path=cfg.storage_path,
-        verbose=1 if sys.stdout.isatty() else 0,
-    )
+    runner = run_search if suite.kind == "search" else run_specs
+    try:
+        summary = runner(
+            specs,
+            cfg.db,
+            command=command,
+            suite=cfg.suite,
+            address=cfg.address,
+            gpus_per_trial=cfg.gpus_per_trial,
+            cpus_per_trial=cfg.cpus_per_trial,
+            max_concurrent=cfg.max_concurrent,
+            fresh=cfg.fresh,
+            data_dir=cfg.data_dir,
+            max_failures=cfg.max_failures,
+            storage_path=cfg.storage_path,
+        )
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: the run and its running trials are marked 'interrupted' in "
+            f"{store.location}; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    _print_summary(store, summary)
+    pruned = f", {len(summary.pruned)} pruned" if summary.pruned else ""
     print(
         f"\nrun {summary.run_id}: {summary.planned} trials planned, {summary.skipped} already done, "
-        f"{len(summary.completed)} completed, {len(summary.failed)} failed in {summary.wall_seconds:.0f} s"
+        f"{len(summary.completed)} completed{pruned}, {len(summary.failed)} failed "
+        f"in {summary.wall_seconds:.0f} s"
     )
     for spec_hash, error in summary.failed.items():
         print(f"  failed {spec_hash[:12]}: {error}")
     print(f"results: {store.location}  (python -m harness.report --db {cfg.db})")
+    if summary.interrupted:
+        print(
+            "interrupted: the run and its running trials are marked 'interrupted'; run the "
+            "same command again to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     return 0 if summary.ok else EXIT_FAILED_TRIALS
 
 

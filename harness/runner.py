@@ -4,26 +4,42 @@ One code path for a laptop and a cluster: ``ray.init()`` locally (the CPUs and
 GPUs it detects) or ``address=`` an existing cluster. Each trial is a Tune trial
 of a function trainable that runs :func:`harness.trial.run_trial_safely`,
 reports per-epoch scalars with ``tune.report`` and hands the result bundle to a
-named :class:`ResultWriter` actor pinned to the driver's node: the only process
-that opens the database, whatever host a trial ran on.
+named ``ResultWriter`` actor pinned to the driver's node: the only process that
+opens the database, whatever host a trial ran on.
+
+- :func:`run_specs`: a grid of trial specs (every suite but ``search``).
+- :func:`run_search`: an Optuna study through Tune's ``OptunaSearch`` with ASHA
+  early stopping, then the best configuration over the evaluation seeds.
 
 Resume: trials whose spec hash is completed in the database are skipped;
-trials that were running when a driver died are re-run (their row is reused).
-Failures: Tune retries a failed trial ``max_failures`` times; every failed
-attempt is stored with its error and traceback, and the suite carries on.
+trials that were running when a driver died are re-run (their row is reused); a
+study continues from its stored trials (given to the sampler as evaluated
+points). Failures: Tune retries a failed trial ``max_failures`` times; every
+failed attempt is stored with its error and traceback, and the suite carries on.
+Ctrl-C: Tune stops the trials; the run and the trials that were running are
+marked "interrupted" (nothing half-written: a trial is stored in one transaction
+or not at all), and the same command resumes.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import pickle
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from .spec import TrialSpec
 from .store import ResultStore
 
 WRITER_PREFIX = "hsi-result-writer"
+#: Key of the last report of a trial that finished and stored its result (a trial
+#: stopped by the scheduler before it never sends it: it was pruned).
+DONE_KEY = "harness_done"
 
 
 @dataclass
@@ -35,11 +51,20 @@ class RunSummary:
     skipped: int
     completed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)
+    interrupted: bool = False
     wall_seconds: float = 0.0
+    #: Seconds from the run's start until Ray answered (0 when no trial ran).
+    ray_start_seconds: float = 0.0
+    #: The studies of a search run: {name: {"best_trial_id", "best_value", "best_params"}}.
+    studies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.interrupted
+
+
+# ----------------------------------------------------------------------------- Ray pieces
 
 
 def _writer_class():
@@ -59,22 +84,23 @@ def _writer_class():
         def write(self, payload: bytes) -> int:
             return self.store.write(pickle.loads(payload), self.run_id)
 
+        def completed_metric(self, spec_hash: str) -> tuple[int, float | None] | None:
+            return self.store.completed_metric(spec_hash)
+
     return ResultWriter
 
 
-def _trainable(config: dict[str, Any]) -> None:
-    """One Tune trial: run the spec, store the bundle through the writer, report scalars."""
+def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
+    """Run one spec inside a Tune trial: mark it running, train, store, report."""
     import ray
     import torch
     from ray import tune
 
     from .trial import run_trial_safely
 
-    spec = TrialSpec.from_json(config["spec"])
-    cpus = int(config.get("cpus", 1))
-    torch.set_num_threads(max(1, cpus))
+    torch.set_num_threads(max(1, int(config.get("cpus", 1))))
     writer = ray.get_actor(config["writer"])
-    ray.get(writer.mark_running.remote(config["spec"], bool(config.get("fresh", False))))
+    ray.get(writer.mark_running.remote(spec.to_json(), bool(config.get("fresh", False))))
 
     def progress(epoch: int, stats: dict[str, float]) -> None:
         tune.report({k: float(v) for k, v in stats.items() if v is not None})
@@ -87,24 +113,198 @@ def _trainable(config: dict[str, Any]) -> None:
     if result.status != "completed":
         raise RuntimeError(f"trial {spec.spec_hash[:12]} {result.status}: {result.error}")
     test = result.metrics.get("test", {})
+    val = result.metrics.get("val", {})
     tune.report(
         {
-            "done": 1.0,
+            DONE_KEY: 1.0,
             "test_oa": float(test.get("oa") or 0.0),
-            "epoch": float(result.info.get("epochs_run", 0)),
+            "val_acc": float(val.get("oa") or 0.0),
+            "fit_seconds": float(result.info.get("fit_seconds") or 0.0),
         }
     )
 
 
+def _grid_trainable(config: dict[str, Any]) -> None:
+    """One Tune trial of a grid: the spec is in the config."""
+    _execute(TrialSpec.from_json(config["spec"]), config)
+
+
+def _search_spec(config: dict[str, Any]) -> TrialSpec:
+    from .search import apply_params
+
+    space = config["space"]
+    params = {k: config[k] for k in space if k in config}
+    return apply_params(TrialSpec.from_json(config["base"]), params, space, config["study"])
+
+
+def _search_trainable(config: dict[str, Any]) -> None:
+    """One Tune trial of a study: the base spec plus the values the sampler chose.
+
+    A configuration already completed (same spec hash) is not trained again: its
+    stored validation accuracy is reported.
+    """
+    import ray
+    from ray import tune
+
+    spec = _search_spec(config)
+    seen = ray.get(ray.get_actor(config["writer"]).completed_metric.remote(spec.spec_hash))
+    if seen is not None:
+        tune.report({DONE_KEY: 1.0, "val_acc": float(seen[1] or 0.0), "reused": 1.0})
+        return
+    _execute(spec, config)
+
+
+def _spec_of(trial: Any) -> TrialSpec:
+    return (
+        TrialSpec.from_json(trial.config["spec"])
+        if "spec" in trial.config
+        else _search_spec(trial.config)
+    )
+
+
 def _trial_dirname(trial: Any) -> str:
-    spec = TrialSpec.from_json(trial.config["spec"])
+    spec = _spec_of(trial)
     return f"{spec.model}-{spec.scene}-s{spec.seed}-{spec.spec_hash[:12]}"
+
+
+def _progress_callback_class():
+    from ray import tune
+
+    class Progress(tune.Callback):
+        """Driver-side view of the trials: a progress line per event, an ETA, and
+        the "pruned" record of trials that the scheduler stopped early."""
+
+        def __init__(
+            self, ctx: _RunContext, total: int, label: str, pruner: Any = None
+        ) -> None:
+            self.ctx = ctx
+            self.pruner = pruner
+            self.total = total
+            self.label = label
+            self.t0 = time.perf_counter()
+            self.running: set[str] = set()
+            self.ended: dict[str, str] = {}
+            self.history: dict[str, list[dict[str, Any]]] = {}
+
+        def __getstate__(self) -> dict[str, Any]:
+            # Tune pickles its callbacks with the experiment state; the run context
+            # (database engine, actor handle) stays with the driver.
+            return {**self.__dict__, "ctx": None}
+
+        # counts ----------------------------------------------------------------
+        def counts(self) -> dict[str, int]:
+            ended = list(self.ended.values())
+            return {
+                "done": ended.count("completed"),
+                "pruned": ended.count("pruned"),
+                "failed": ended.count("failed"),
+                "running": len(self.running),
+                "remaining": max(0, self.total - len(self.ended) - len(self.running)),
+            }
+
+        def line(self, event: str) -> str:
+            c = self.counts()
+            elapsed = time.perf_counter() - self.t0
+            finished = len(self.ended)
+            left = self.total - finished
+            eta = _duration(elapsed / finished * left) if finished and left else "-"
+            pruned = f" · {c['pruned']} pruned" if c["pruned"] else ""
+            return (
+                f"[{self.label} {finished}/{self.total}: {c['done']} done{pruned} · "
+                f"{c['running']} running · {c['failed']} failed · {c['remaining']} waiting · "
+                f"{_duration(elapsed)} elapsed · ETA {eta}] {event}"
+            )
+
+        def say(self, event: str) -> None:
+            if self.ctx.out is not None:
+                print(self.line(event), file=self.ctx.out, flush=True)
+
+        # Tune events -----------------------------------------------------------
+        def on_trial_start(self, iteration, trials, trial, **info):
+            self.running.add(trial.trial_id)
+            self.history.setdefault(trial.trial_id, [])
+            self.say(f"started  {_describe(_spec_of(trial))}")
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if DONE_KEY not in result:
+                self.history.setdefault(trial.trial_id, []).append(dict(result))
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.running.discard(trial.trial_id)
+            spec = _spec_of(trial)
+            last = trial.last_result or {}
+            if last.get(DONE_KEY):
+                self.ended[trial.trial_id] = "completed"
+                self.ctx.summary.completed.append(spec.spec_hash)
+                detail = (
+                    f"val OA {last.get('val_acc', 0):.3f} (stored before)"
+                    if last.get("reused")
+                    else f"test OA {last.get('test_oa', 0):.3f}, fit {last.get('fit_seconds', 0):.1f} s"
+                )
+                self.say(f"done     {_describe(spec)}: {detail}")
+            elif self.pruner is None or trial.trial_id not in self.pruner.stopped:
+                self.ended[trial.trial_id] = "interrupted"  # stopped by Ctrl-C, not pruned
+            else:
+                self.ended[trial.trial_id] = "pruned"
+                self.ctx.summary.pruned.append(spec.spec_hash)
+                epochs = self.history.get(trial.trial_id, [])
+                self.ctx.write_pruned(spec, epochs)
+                best = max((e.get("val_acc", 0.0) for e in epochs), default=0.0)
+                self.say(f"pruned   {_describe(spec)} after {len(epochs)} epoch(s), val OA {best:.3f}")
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.running.discard(trial.trial_id)
+            self.ended[trial.trial_id] = "failed"
+            spec = _spec_of(trial)
+            stored = [
+                t["error"]
+                for t in self.ctx.store.trials(status="failed")
+                if t["spec_hash"] == spec.spec_hash and t["error"]
+            ]
+            error = stored[-1] if stored else "error (see Tune's log of the trial)"
+            self.ctx.summary.failed[spec.spec_hash] = error.strip().splitlines()[-1][:300]
+            self.say(f"FAILED   {_describe(spec)} (error stored in the database)")
+
+    return Progress
+
+
+def _pruning_asha(**kwargs: Any) -> Any:
+    """Tune's ASHA scheduler, remembering which trials it stopped (they were pruned)."""
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    class PruningASHA(ASHAScheduler):
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.stopped: set[str] = set()
+
+        def on_trial_result(self, tune_controller, trial, result):
+            decision = super().on_trial_result(tune_controller, trial, result)
+            if decision == TrialScheduler.STOP and DONE_KEY not in result:
+                self.stopped.add(trial.trial_id)
+            return decision
+
+    return PruningASHA(**kwargs)
+
+
+def _describe(spec: TrialSpec) -> str:
+    return f"{spec.model} {spec.scene} seed {spec.seed} {spec.spec_hash[:8]}"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
 def cluster_resources(address: str | None) -> dict[str, float]:
     """Start (or join) Ray and return what the cluster has."""
     import ray
 
+    # Tune's own console output stays off: the runner prints its progress lines.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
@@ -130,6 +330,208 @@ def trial_resources(
     return {"cpu": cpus, "gpu": gpus}
 
 
+# ----------------------------------------------------------------------------- one run
+
+
+@dataclass
+class _RunContext:
+    """A run in progress: its store row, Ray, the writer actor and the options."""
+
+    store: ResultStore
+    summary: RunSummary
+    address: str | None
+    gpus_per_trial: float | None
+    cpus_per_trial: int | None
+    max_concurrent: int | None
+    fresh: bool
+    data_dir: str | None
+    max_failures: int
+    storage_path: str | None
+    out: TextIO | None
+    t0: float
+    writer_name: str = ""
+    writer: Any = None
+    total: dict[str, float] = field(default_factory=dict)
+    stopping: bool = False
+    n_tuners: int = 0
+
+    def ensure_ray(self) -> None:
+        """Start Ray and the writer on first use (a run with nothing to do never starts Ray)."""
+        if self.writer is not None:
+            return
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        self.total = cluster_resources(self.address)
+        self.writer_name = f"{WRITER_PREFIX}-{self.summary.run_id}"
+        node = ray.get_runtime_context().get_node_id()
+        self.writer = (
+            _writer_class()
+            .options(
+                name=self.writer_name,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+            )
+            .remote(self.store.url.render_as_string(hide_password=False), self.summary.run_id)
+        )
+        ray.get(self.writer.__ray_ready__.remote())
+        self.summary.ray_start_seconds = time.perf_counter() - self.t0
+
+    def resources(self, spec: TrialSpec) -> dict[str, float]:
+        import models
+
+        kind = models.get_model_entry(spec.model).kind
+        return trial_resources(kind, self.total, self.gpus_per_trial, self.cpus_per_trial)
+
+    def base_config(self, res: dict[str, float]) -> dict[str, Any]:
+        return {
+            "writer": self.writer_name,
+            "data_dir": self.data_dir,
+            "fresh": self.fresh,
+            "cpus": res["cpu"],
+            "gpus": res["gpu"],
+        }
+
+    def write_pruned(self, spec: TrialSpec, epochs: list[dict[str, Any]]) -> None:
+        """Store a trial the scheduler stopped: status "pruned", its curves so far."""
+        import ray
+
+        from .result import TrialResult
+
+        val = [float(e.get("val_acc", 0.0)) for e in epochs]
+        best = max(range(len(val)), key=val.__getitem__) if val else None
+        result = TrialResult(
+            spec=spec,
+            status="pruned",
+            metrics={"val": {"oa": val[best]}} if best is not None else {},
+            curves={
+                key: [float(e[key]) for e in epochs if key in e]
+                for key in ("train_loss", "train_acc", "val_loss", "val_acc")
+            },
+            info={
+                "epochs_run": len(epochs),
+                "best_epoch": None if best is None else best + 1,
+                "pruned_by": "ASHAScheduler",
+            },
+        )
+        ray.get(self.writer.write.remote(pickle.dumps(result)))
+
+    def tune(
+        self,
+        trainable: Any,
+        res: dict[str, float],
+        param_space: dict[str, Any],
+        total: int,
+        label: str,
+        **tune_config: Any,
+    ) -> Any:
+        """One ``Tuner.fit()`` with the run's progress callback; returns the callback."""
+        from ray import tune
+
+        self.n_tuners += 1
+        progress = _progress_callback_class()(
+            self, total, label, pruner=tune_config.get("scheduler")
+        )
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, {"cpu": res["cpu"], "gpu": res["gpu"]}),
+            param_space=param_space,
+            tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname, **tune_config),
+            run_config=tune.RunConfig(
+                name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
+                storage_path=self.storage_path,
+                failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                callbacks=[progress],
+                verbose=0,
+            ),
+        )
+        tuner.fit()
+        finished = sum(v != "interrupted" for v in progress.ended.values())
+        if finished < total and not self.stopping:
+            # Tune's own Ctrl-C handler ends fit() early with trials unfinished
+            self.stopping = True
+            self.summary.interrupted = True
+        return progress
+
+    def run_grid(self, specs: list[TrialSpec], label: str = "trials") -> None:
+        """Run the specs not yet completed (every one with ``fresh``)."""
+        done = set() if self.fresh else self.store.completed_hashes()
+        unique: dict[str, TrialSpec] = {}
+        for s in specs:
+            if s.spec_hash not in done:
+                unique.setdefault(s.spec_hash, s)
+        self.summary.planned += len(specs)
+        self.summary.skipped += len(specs) - sum(s.spec_hash not in done for s in specs)
+        if not unique:
+            return
+        self.ensure_ray()
+        from ray import tune
+
+        groups: dict[tuple[float, float], list[TrialSpec]] = {}
+        for spec in unique.values():
+            res = self.resources(spec)
+            groups.setdefault((res["cpu"], res["gpu"]), []).append(spec)
+        for (cpu, gpu), group in groups.items():
+            if self.stopping:
+                break
+            res = {"cpu": cpu, "gpu": gpu}
+            space = {
+                "spec": tune.grid_search([s.to_json() for s in group]),
+                **self.base_config(res),
+            }
+            self.tune(
+                _grid_trainable,
+                res,
+                space,
+                len(group),
+                label,
+                max_concurrent_trials=self.max_concurrent,
+            )
+
+
+@contextmanager
+def _run(
+    store_url: str,
+    *,
+    command: str,
+    suite: str,
+    out: TextIO | None,
+    **options: Any,
+) -> Iterator[_RunContext]:
+    """Open the store, record the run, and close it with the right status whatever happens."""
+    import ray
+
+    from .store import collect_provenance
+
+    t0 = time.perf_counter()
+    store = ResultStore(store_url)
+    run_id = store.start_run(command, suite, collect_provenance())
+    ctx = _RunContext(
+        store=store,
+        summary=RunSummary(run_id=run_id, planned=0, skipped=0),
+        out=out,
+        t0=t0,
+        **options,
+    )
+    status = "completed"
+    try:
+        yield ctx
+    except KeyboardInterrupt:
+        ctx.stopping = True
+        ctx.summary.interrupted = True
+        raise
+    finally:
+        if ctx.summary.interrupted:
+            status = "interrupted"
+            if ctx.writer is not None:
+                ray.kill(ctx.writer)  # no write lands after the run is closed
+                ctx.writer = None
+        elif ctx.summary.failed:
+            status = "failed"
+        store.finish_run(run_id, status)  # trials still open become "interrupted"
+        if ctx.writer is not None:
+            ray.kill(ctx.writer)
+        ctx.summary.wall_seconds = time.perf_counter() - t0
+
+
 def run_specs(
     specs: list[TrialSpec],
     store_url: str,
@@ -144,7 +546,7 @@ def run_specs(
     data_dir: str | None = None,
     max_failures: int = 1,
     storage_path: str | None = None,
-    verbose: int = 1,
+    out: TextIO | None = sys.stderr,
 ) -> RunSummary:
     """Run trials through Ray Tune; results reach the database through the single writer.
 
@@ -161,88 +563,178 @@ def run_specs(
         data_dir: a folder searched first for scene files (on every node).
         max_failures: Tune retries of a failed trial.
         storage_path: Tune's experiment folder (must be shared storage on several nodes).
-        verbose: Tune's verbosity.
+        out: where progress lines go (None: silent).
     """
-    import ray
-    from ray import tune
+    with _run(
+        store_url,
+        command=command,
+        suite=suite,
+        out=out,
+        address=address,
+        gpus_per_trial=gpus_per_trial,
+        cpus_per_trial=cpus_per_trial,
+        max_concurrent=max_concurrent,
+        fresh=fresh,
+        data_dir=data_dir,
+        max_failures=max_failures,
+        storage_path=storage_path,
+    ) as ctx:
+        ctx.run_grid(specs)
+    return ctx.summary
 
-    import models
 
-    from .store import collect_provenance
+def _best(trials: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    scored = [t for t in trials if t["status"] == "completed" and t["value"] is not None]
+    if not scored:
+        return None
+    sign = 1.0 if mode == "max" else -1.0
+    return max(scored, key=lambda t: (sign * t["value"], -t["number"]))
 
-    t0 = time.perf_counter()
-    store = ResultStore(store_url)
-    done = set() if fresh else store.completed_hashes()
-    todo = [s for s in specs if s.spec_hash not in done]
-    unique: dict[str, TrialSpec] = {}
-    for s in todo:
-        unique.setdefault(s.spec_hash, s)
-    run_id = store.start_run(command, suite, collect_provenance())
-    summary = RunSummary(run_id=run_id, planned=len(specs), skipped=len(specs) - len(todo))
-    if not unique:
-        store.finish_run(run_id, "completed")
-        summary.wall_seconds = time.perf_counter() - t0
-        return summary
-    total = cluster_resources(address)
-    writer_name = f"{WRITER_PREFIX}-{run_id}"
-    node = ray.get_runtime_context().get_node_id()
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    writer = (
-        _writer_class()
-        .options(
-            name=writer_name, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
-        )
-        .remote(store.url.render_as_string(hide_password=False), run_id)
+def _search_one(ctx: _RunContext, plan: Any) -> None:
+    """One study: the remaining search trials, then the best configuration over the seeds."""
+    import optuna
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    from .search import to_optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = ctx.store
+    store.start_study(
+        plan.study,
+        run_id=ctx.summary.run_id,
+        base_spec=plan.base_spec,
+        metric=plan.metric,
+        mode=plan.mode,
+        n_trials=plan.n_trials,
+        seed=plan.seed,
+        sampler=plan.sampler_info(),
+        scheduler=plan.scheduler_info(),
+        search_space=plan.space,
     )
-    ray.get(writer.__ray_ready__.remote())
-    groups: dict[tuple[float, float], list[TrialSpec]] = {}
-    for spec in unique.values():
-        kind = models.get_model_entry(spec.model).kind
-        res = trial_resources(kind, total, gpus_per_trial, cpus_per_trial)
-        groups.setdefault((res["cpu"], res["gpu"]), []).append(spec)
-    status = "completed"
-    try:
-        for (cpu, gpu), group in groups.items():
-            trainable = tune.with_resources(_trainable, {"cpu": cpu, "gpu": gpu})
-            space = {
-                "spec": tune.grid_search([s.to_json() for s in group]),
-                "writer": writer_name,
-                "data_dir": data_dir,
-                "fresh": fresh,
-                "cpus": cpu,
-                "gpus": gpu,
-            }
-            tuner = tune.Tuner(
-                trainable,
-                param_space=space,
-                tune_config=tune.TuneConfig(
-                    max_concurrent_trials=max_concurrent, trial_dirname_creator=_trial_dirname
-                ),
-                run_config=tune.RunConfig(
-                    name=f"hsi-run-{run_id}-{int(cpu)}cpu-{gpu:g}gpu",
-                    storage_path=storage_path,
-                    failure_config=tune.FailureConfig(max_failures=max_failures),
-                    verbose=verbose,
-                ),
-            )
-            grid = tuner.fit()
-            for result in grid:
-                spec = TrialSpec.from_json(result.config["spec"])
-                if result.error is None:
-                    summary.completed.append(spec.spec_hash)
-                else:
-                    summary.failed[spec.spec_hash] = (
-                        str(result.error).strip().splitlines()[-1][:300]
-                    )
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        store.finish_run(
-            run_id,
-            status if status == "interrupted" else ("failed" if summary.failed else "completed"),
+    before = store.study_trials(plan.study)
+    told = [t for t in before if t["status"] in ("completed", "pruned") and t["value"] is not None]
+    remaining = plan.n_trials - len(told)
+    ctx.summary.planned += plan.n_trials
+    ctx.summary.skipped += min(len(told), plan.n_trials)
+    if ctx.out is not None:
+        print(
+            f"study {plan.study}: {len(told)} of {plan.n_trials} trials stored, "
+            f"{max(remaining, 0)} to run ({plan.base_spec.model} on {plan.base_spec.scene}, "
+            f"{plan.epochs} epochs each, TPE seed {plan.seed})",
+            file=ctx.out,
+            flush=True,
         )
-        ray.kill(writer)
-        summary.wall_seconds = time.perf_counter() - t0
-    return summary
+    if remaining > 0:
+        ctx.ensure_ray()
+        res = ctx.resources(plan.base_spec)
+        sampler = optuna.samplers.TPESampler(
+            seed=plan.seed, n_startup_trials=plan.n_startup_trials
+        )
+        searcher = OptunaSearch(
+            space=to_optuna(plan.space),
+            metric="val_acc",
+            mode=plan.mode,
+            sampler=sampler,
+            points_to_evaluate=[t["params"] for t in told] or None,
+            evaluated_rewards=[t["value"] for t in told] or None,
+        )
+        concurrent = max(1, min(plan.max_concurrent, ctx.max_concurrent or plan.max_concurrent))
+        info = plan.scheduler_info()
+        scheduler = _pruning_asha(
+            time_attr="training_iteration",
+            metric="val_acc",
+            mode=plan.mode,
+            max_t=info["max_t"],
+            grace_period=info["grace_period"],
+            reduction_factor=info["reduction_factor"],
+            stop_last_trials=False,  # the final "stored" report comes after max_t epochs
+        )
+        space = {
+            "base": plan.base_spec.to_json(),
+            "space": plan.space,
+            "study": plan.study,
+            **ctx.base_config(res),
+        }
+        ctx.tune(
+            _search_trainable,
+            res,
+            space,
+            remaining,
+            "search",
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=concurrent),
+            scheduler=scheduler,
+            num_samples=remaining,
+        )
+    if ctx.stopping:
+        store.finish_study(plan.study, "interrupted")
+        return
+    best = _best(store.study_trials(plan.study), plan.mode)
+    if best is None:
+        store.finish_study(plan.study, "failed")
+        ctx.summary.failed[f"study {plan.study}"] = "no search trial completed"
+        return
+    store.finish_study(
+        plan.study,
+        "completed",
+        best_trial_id=best["id"],
+        best_value=best["value"],
+        best_params=best["params"],
+    )
+    ctx.summary.studies[plan.study] = {
+        "best_trial_id": best["id"],
+        "best_value": best["value"],
+        "best_params": best["params"],
+    }
+    if ctx.out is not None:
+        print(
+            f"study {plan.study}: best val OA {best['value']:.4f} (trial {best['id']}) with "
+            f"{best['params']}; training it with seeds {list(plan.final_seeds)}",
+            file=ctx.out,
+            flush=True,
+        )
+    ctx.run_grid(plan.final_specs(best["params"]), label="best config")
+
+
+def run_search(
+    plans: list[Any],
+    store_url: str,
+    *,
+    command: str = "",
+    suite: str = "search",
+    address: str | None = None,
+    gpus_per_trial: float | None = None,
+    cpus_per_trial: int | None = None,
+    max_concurrent: int | None = None,
+    fresh: bool = False,
+    data_dir: str | None = None,
+    max_failures: int = 1,
+    storage_path: str | None = None,
+    out: TextIO | None = sys.stderr,
+) -> RunSummary:
+    """Run :class:`~harness.search.SearchPlan` studies (one after another) and their
+    final evaluations; the arguments are those of :func:`run_specs`.
+
+    ``fresh`` applies to the final evaluation trials; a study always continues from
+    the trials it has stored (use another study name to start over).
+    """
+    with _run(
+        store_url,
+        command=command,
+        suite=suite,
+        out=out,
+        address=address,
+        gpus_per_trial=gpus_per_trial,
+        cpus_per_trial=cpus_per_trial,
+        max_concurrent=max_concurrent,
+        fresh=fresh,
+        data_dir=data_dir,
+        max_failures=max_failures,
+        storage_path=storage_path,
+    ) as ctx:
+        for plan in plans:
+            if ctx.stopping:
+                break
+            _search_one(ctx, plan)
+    return ctx.summary

@@ -10,15 +10,19 @@ Tables (plural names), one row per:
 - ``class_metrics``: one class's test precision/recall/F1/AP/support.
 - ``artifacts``: one named array bundle of a trial (confusion, PR curves, maps...)
   stored as ``np.savez_compressed`` bytes.
+- ``studies``: one hyperparameter search (its search space, sampler, scheduler,
+  seed and best configuration); its trials carry its name in ``trials.study``.
 - ``schema_info``: a single row holding :data:`SCHEMA_VERSION`.
 
 Children of a trial are deleted with it (``ON DELETE CASCADE``; SQLite enforces it
 because the store turns ``foreign_keys`` on for every connection).
 
-Schema changes: while the schema has not shipped, edit this module and bump
-:data:`SCHEMA_VERSION`. Once databases exist in the wild, every change comes as an
-Alembic migration (and a bump), so that an old database can be upgraded in place;
-the store refuses to open a database whose version is newer than this code's.
+Schema changes: a new table that older code can ignore (``studies`` was one) is
+additive: the store creates missing tables when it opens a database for writing,
+with no version bump. Any other change (a new or changed column, a constraint)
+comes as an Alembic migration and a bump of :data:`SCHEMA_VERSION`, so that an old
+database can be upgraded in place; the store refuses to open a database whose
+version is newer than this code's.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ TRIAL_STATUSES = ("pending", "running", "completed", "failed", "pruned", "interr
 OPEN_STATUSES = ("pending", "running", "interrupted")
 #: Allowed values of ``runs.status``.
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+#: Allowed values of ``studies.status``.
+STUDY_STATUSES = ("running", "completed", "failed", "interrupted")
 
 _SHORT = 64
 _NAME = 255
@@ -216,3 +222,45 @@ class ArtifactRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
     trial: Mapped[TrialRow] = relationship(back_populates="artifacts")
+
+
+class StudyRow(Base):
+    """One hyperparameter search: what was searched, how, and what won.
+
+    Its trials are the ``trials`` rows whose ``study`` is this row's ``name``.
+    """
+
+    __tablename__ = "studies"
+    __table_args__ = (CheckConstraint(_in("status", STUDY_STATUSES), name="ck_studies_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(_NAME), nullable=False, unique=True)
+    #: The run that last worked on the study.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    model: Mapped[str] = mapped_column(String(_SHORT), nullable=False)
+    scene: Mapped[str] = mapped_column(String(_SHORT), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: What the search maximises or minimises ("val_oa"), and "max" or "min".
+    metric: Mapped[str] = mapped_column(String(_SHORT), nullable=False)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False)
+    #: Trials asked for (pruned and completed trials count).
+    n_trials: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: The sampler's seed.
+    seed: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: {"name": "TPESampler", "seed": ..., ...}.
+    sampler: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: The early-stopping scheduler ({"name": "ASHAScheduler", ...}) or {}.
+    scheduler: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: {param: {"type": "int"|"float"|"categorical", "low", "high", "step", "log",
+    #: "choices", "target": "hparams"|"training", "encoding"}}.
+    search_space: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: The spec every search trial starts from (``TrialSpec.to_json()`` parsed).
+    base_spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    best_trial_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trials.id", ondelete="SET NULL")
+    )
+    best_value: Mapped[float | None] = mapped_column(Float)
+    best_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -61,12 +61,14 @@ from .schema import (
     OPEN_STATUSES,
     RUN_STATUSES,
     SCHEMA_VERSION,
+    STUDY_STATUSES,
     ArtifactRow,
     Base,
     ClassMetricRow,
     MetricRow,
     RunRow,
     SchemaInfoRow,
+    StudyRow,
     TrialRow,
 )
 from .spec import TrialSpec
@@ -79,6 +81,7 @@ __all__ = [
     "collect_provenance",
     "config_hash",
     "model_family",
+    "study_params",
 ]
 
 #: Artifacts a trial can carry (each one npz blob in ``artifacts``).
@@ -869,6 +872,27 @@ class ResultStore:
             query = select(TrialRow.spec_hash).where(TrialRow.status == "completed").distinct()
             return set(session.scalars(query))
 
+    def completed_metric(
+        self, spec_hash: str, name: str = "oa", split: str = "val"
+    ) -> tuple[int, float | None] | None:
+        """(trial id, metric value) of the latest completed attempt of a spec, or None
+        when the spec has not completed (a search reuses a configuration it has seen)."""
+        with self.session() as session:
+            row = session.execute(
+                select(TrialRow.id)
+                .where(TrialRow.spec_hash == spec_hash, TrialRow.status == "completed")
+                .order_by(TrialRow.attempt.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            value = session.scalar(
+                select(MetricRow.value).where(
+                    MetricRow.trial_id == row.id, MetricRow.split == split, MetricRow.name == name
+                )
+            )
+            return row.id, value
+
     @staticmethod
     def _latest_completed() -> Subquery:
         """(spec_hash, attempt) of the latest completed attempt of each spec."""
@@ -883,7 +907,7 @@ class ResultStore:
         self,
         metrics: Iterable[str],
         split: str,
-        filters: dict[str, str | None],
+        filters: dict[str, str | int | None],
         study: str | None,
     ) -> list[Any]:
         """(trial id, group fields, config, seed, metric name, value) of the counted trials."""
@@ -949,6 +973,7 @@ class ResultStore:
         *,
         split: str = "test",
         study: str | None = "",
+        run_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Mean, sample std and n over seeds, per scene/protocol/recipe/source/model.
 
@@ -963,6 +988,7 @@ class ResultStore:
             split: "test" or "val".
             study: "" (default) counts trials outside hyperparameter searches only; a
                 study name counts that study's trials; None counts all.
+            run_id: count only the trials of this run (None: every run).
 
         Returns:
             One dict per row, sorted by scene, protocol, recipe, source, label:
@@ -971,7 +997,13 @@ class ResultStore:
             std is the sample standard deviation (ddof=1), None for n < 2, and n counts
             the trials with a value (a tree model has no centroid distance: n=0, mean None).
         """
-        filters = {"scene": scene, "protocol": protocol, "recipe": recipe, "source": source}
+        filters = {
+            "scene": scene,
+            "protocol": protocol,
+            "recipe": recipe,
+            "source": source,
+            "run_id": run_id,
+        }
         rows = self._metric_rows(metrics, split, filters, study)
         labels = self._labels(rows)
         groups: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -1020,13 +1052,21 @@ class ResultStore:
         *,
         split: str = "test",
         study: str | None = "",
+        run_id: int | None = None,
     ) -> dict[str, dict[int, float]]:
         """{label: {seed: value}} of one group, for paired comparisons across models.
 
         Labels are those of :meth:`leaderboard` (the model name unless a model has
-        several configurations in the group). Trials without a value are left out.
+        several configurations in the group). Trials without a value are left out;
+        ``run_id`` keeps one run's trials only.
         """
-        filters = {"scene": scene, "protocol": protocol, "recipe": recipe, "source": source}
+        filters = {
+            "scene": scene,
+            "protocol": protocol,
+            "recipe": recipe,
+            "source": source,
+            "run_id": run_id,
+        }
         rows = self._metric_rows([metric], split, filters, study)
         labels = self._labels(rows)
         out: dict[str, dict[int, float]] = {}
@@ -1167,3 +1207,200 @@ class ResultStore:
             query = query.where(TrialRow.study == study)
         with self.session() as session:
             return [self._trial_dict(r) for r in session.scalars(query)]
+
+    # ------------------------------------------------------------------ studies
+
+    def start_study(
+        self,
+        name: str,
+        *,
+        run_id: int | None,
+        base_spec: TrialSpec,
+        metric: str,
+        mode: str,
+        n_trials: int,
+        seed: int,
+        sampler: dict[str, Any],
+        scheduler: dict[str, Any],
+        search_space: dict[str, Any],
+    ) -> int:
+        """Record a search (or take up the one of the same name again); returns its id.
+
+        A study that exists keeps its trials; its settings must match (a different
+        search space or sampler under the same name is refused), ``n_trials`` and
+        ``run_id`` are updated and its status goes back to "running".
+
+        Raises:
+            StoreError: the name exists with other settings.
+        """
+        if mode not in ("max", "min"):
+            raise StoreError(f"start_study(mode={mode!r}): mode must be 'max' or 'min'.")
+        settings = {
+            "model": base_spec.model,
+            "scene": base_spec.scene,
+            "source": base_spec.source,
+            "metric": metric,
+            "mode": mode,
+            "seed": int(seed),
+            "sampler": _jsonable(sampler),
+            "scheduler": _jsonable(scheduler),
+            "search_space": _jsonable(search_space),
+            "base_spec": json.loads(base_spec.to_json()),
+        }
+        with self.session(write=True) as session:
+            row = session.scalar(select(StudyRow).where(StudyRow.name == name))
+            if row is None:
+                row = StudyRow(name=name, created_at=_now(), **settings)
+                session.add(row)
+            else:
+                differ = [k for k, v in settings.items() if getattr(row, k) != v]
+                if differ:
+                    raise StoreError(
+                        f"Study {name!r} already exists in {self.location} with other "
+                        f"settings ({', '.join(differ)}). Fix: choose another study name "
+                        "(--study NAME), or repeat the original command to continue it."
+                    )
+            row.n_trials = int(n_trials)
+            row.run_id = run_id
+            row.status = "running"
+            row.finished_at = None
+            session.flush()
+            return row.id
+
+    def finish_study(
+        self,
+        name: str,
+        status: str,
+        *,
+        best_trial_id: int | None = None,
+        best_value: float | None = None,
+        best_params: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the end of a search and its best trial."""
+        if status not in STUDY_STATUSES or status == "running":
+            allowed = [s for s in STUDY_STATUSES if s != "running"]
+            raise StoreError(f"finish_study(status={status!r}): status must be one of {allowed}.")
+        with self.session(write=True) as session:
+            row = session.scalar(select(StudyRow).where(StudyRow.name == name))
+            if row is None:
+                raise StoreError(f"No study {name!r} in {self.location}.")
+            row.status = status
+            row.finished_at = _now()
+            if best_trial_id is not None:
+                row.best_trial_id = best_trial_id
+                row.best_value = _finite(best_value)
+                row.best_params = _jsonable(best_params)
+
+    @staticmethod
+    def _study_dict(row: StudyRow, counts: dict[str, int]) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "name": row.name,
+            "run_id": row.run_id,
+            "model": row.model,
+            "scene": row.scene,
+            "source": row.source,
+            "metric": row.metric,
+            "mode": row.mode,
+            "n_trials": row.n_trials,
+            "seed": row.seed,
+            "sampler": row.sampler,
+            "scheduler": row.scheduler,
+            "search_space": row.search_space,
+            "base_spec": row.base_spec,
+            "status": row.status,
+            "best_trial_id": row.best_trial_id,
+            "best_value": row.best_value,
+            "best_params": row.best_params,
+            "created_at": _aware(row.created_at),
+            "finished_at": _aware(row.finished_at),
+            "counts": counts,
+        }
+
+    def studies(self) -> list[dict[str, Any]]:
+        """Every study, oldest first: its settings, best trial and trial counts by status."""
+        with self.session() as session:
+            counts: dict[str, dict[str, int]] = defaultdict(dict)
+            for study, status, n in session.execute(
+                select(TrialRow.study, TrialRow.status, func.count())
+                .where(TrialRow.study != "")
+                .group_by(TrialRow.study, TrialRow.status)
+            ):
+                counts[study][status] = n
+            rows = session.scalars(select(StudyRow).order_by(StudyRow.id))
+            return [self._study_dict(r, counts.get(r.name, {})) for r in rows]
+
+    def study(self, name: str) -> dict[str, Any]:
+        """One study (as in :meth:`studies`).
+
+        Raises:
+            StoreError: no such study (the message lists those there are).
+        """
+        for study in self.studies():
+            if study["name"] == name:
+                return study
+        names = [s["name"] for s in self.studies()]
+        raise StoreError(
+            f"No study {name!r} in {self.location}; studies: {', '.join(names) or 'none'}."
+        )
+
+    def study_trials(self, name: str) -> list[dict[str, Any]]:
+        """The trials of a study in the order they started.
+
+        Each: id, number (0-based), spec_hash, status, params (the searched values,
+        read back from the spec through the study's search space), value (the
+        trial's validation OA; for a pruned trial the best one before it was
+        stopped; None without one), epochs_run, fit_seconds, error.
+        """
+        with self.session() as session:
+            study = session.scalar(select(StudyRow).where(StudyRow.name == name))
+            space = study.search_space if study is not None else {}
+            rows = list(
+                session.scalars(
+                    select(TrialRow)
+                    .where(TrialRow.study == name)
+                    .order_by(TrialRow.started_at, TrialRow.id)
+                )
+            )
+            values = dict(
+                session.execute(
+                    select(MetricRow.trial_id, MetricRow.value).where(
+                        MetricRow.trial_id.in_([r.id for r in rows]),
+                        MetricRow.split == "val",
+                        MetricRow.name == "oa",
+                    )
+                ).all()
+            )
+            return [
+                {
+                    "id": r.id,
+                    "number": i,
+                    "spec_hash": r.spec_hash,
+                    "status": r.status,
+                    "params": study_params(r.spec, space),
+                    "value": values.get(r.id),
+                    "epochs_run": (r.info or {}).get("epochs_run"),
+                    "fit_seconds": r.fit_seconds,
+                    "error": r.error,
+                }
+                for i, r in enumerate(rows)
+            ]
+
+
+def study_params(spec: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
+    """The searched values of a trial, read from its spec (a dict) by the search space.
+
+    A parameter's ``target`` says where it lives ("hparams" or "training"); the
+    ``"dash-tuple"`` encoding writes a tuple such as (1, 2, 4) as "1-2-4", the way
+    the search space offers it.
+    """
+    params = {}
+    for name, dist in space.items():
+        holder = spec.get(dist.get("target", "hparams")) or {}
+        if name not in holder:
+            continue
+        value = holder[name]
+        if dist.get("encoding") == "dash-tuple" and isinstance(value, list | tuple):
+            value = "-".join(str(v) for v in value)
+        params[name] = value
+    return params

@@ -18,6 +18,11 @@ prints them.
 - ``published``: as ``paper``, each baseline with its authors' recipe.
 - ``leakage``: every model under the ``paper`` and ``disjoint`` protocols, with
   PCA fitted on the scene and on the training pixels only.
+- ``search``: an Optuna study (seeded TPE through Ray Tune, ASHA early stopping)
+  over CLAReSNet's latent-token and dilation settings, width, depth and learning
+  rate on the paper's protocol (validation accuracy), then the best configuration
+  over the seeds on the test split. Its ``build`` returns
+  :class:`~harness.search.SearchPlan` objects, one per scene and model.
 """
 
 from __future__ import annotations
@@ -50,15 +55,26 @@ class SuiteOptions:
     source: str = "auto"
     source_given: bool = False
     data_dir: str | None = None
+    #: Epochs of the deep models (None: the suite's or the recipe's).
+    epochs: int | None = None
+    #: Search suite: trials per study, study name, sampler seed.
+    trials: int | None = None
+    study: str | None = None
+    sampler_seed: int = 0
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A named spec generator."""
+    """A named spec generator.
+
+    ``kind`` "grid": ``build`` returns trial specs; "search": it returns
+    :class:`~harness.search.SearchPlan` objects.
+    """
 
     name: str
     description: str
-    build: Callable[[SuiteOptions], list[TrialSpec]] = field(repr=False)
+    build: Callable[[SuiteOptions], list[Any]] = field(repr=False)
+    kind: str = "grid"
 
 
 def _scene(name: str, opts: SuiteOptions, crop: tuple[int, int] | None = None):
@@ -115,7 +131,7 @@ def _grid(
     training: Callable[[str], dict[str, Any] | None] = lambda model: None,
     **spec_kwargs: Any,
 ) -> list[TrialSpec]:
-    """Every scene x model x seed, with the command line's protocol and recipe."""
+    """Every scene x model x seed, with the command line's protocol, recipe and epochs."""
     return [
         make_spec(
             model,
@@ -123,13 +139,24 @@ def _grid(
             seed=seed,
             protocol=opts.protocol or "paper",
             recipe=opts.recipe or recipe,
-            training=training(model),
+            training=_with_epochs(opts, model, training(model)),
             **spec_kwargs,
         )
         for scene in scenes
         for model in _models(opts, default_models)
         for seed in _seeds(opts, default_seeds)
     ]
+
+
+def _with_epochs(
+    opts: SuiteOptions, model: str, training: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """``--epochs`` on top of a suite's training overrides (deep models only)."""
+    import models
+
+    if opts.epochs is None or models.get_model_entry(model).kind != "torch":
+        return training
+    return {**(training or {}), "epochs": opts.epochs}
 
 
 def _smoke(opts: SuiteOptions) -> list[TrialSpec]:
@@ -167,24 +194,73 @@ def _quick(opts: SuiteOptions) -> list[TrialSpec]:
     )
 
 
+def _real_scene(scene_name: str, opts: SuiteOptions, suite: str):
+    """The scene of a paper-protocol suite: real, unless surrogates were asked for explicitly."""
+    scene = _scene(scene_name, opts)
+    if scene.source == "surrogate" and not (opts.source == "surrogate" and opts.source_given):
+        raise SuiteError(
+            f"The {suite} suite needs the real scenes, but '{scene_name}' resolved to a SURROGATE "
+            "(its cube file was not found). Fix: download it (python -m datasets download "
+            f"{scene_name} --to data) or pass --data-dir; to run on surrogates anyway, pass "
+            "--source surrogate explicitly."
+        )
+    return scene
+
+
 def _paper_like(recipe: str) -> Callable[[SuiteOptions], list[TrialSpec]]:
     def build(opts: SuiteOptions) -> list[TrialSpec]:
         specs = []
         for scene_name in opts.scenes or PAPER_SCENES:
-            scene = _scene(scene_name, opts)
-            if scene.source == "surrogate" and not (
-                opts.source == "surrogate" and opts.source_given
-            ):
-                raise SuiteError(
-                    f"The paper suites need the real scenes, but '{scene_name}' resolved to a SURROGATE "
-                    "(its cube file was not found). Fix: download it (python -m datasets download "
-                    f"{scene_name} --to data) or pass --data-dir; to run on surrogates anyway, pass "
-                    "--source surrogate explicitly."
-                )
+            scene = _real_scene(scene_name, opts, "paper" if recipe == "unified" else "published")
             specs += _grid(opts, [scene], PAPER_MODELS, 5, recipe=recipe)
         return specs
 
     return build
+
+
+#: Default trials of a study (``--trials``).
+SEARCH_TRIALS = 30
+
+
+def _search(opts: SuiteOptions) -> list[Any]:
+    from .search import SEARCH_SEED_OFFSET, SEARCH_SPACES, SearchPlan
+
+    chosen = opts.models or ("claresnet",)
+    for model in chosen:
+        if model not in SEARCH_SPACES:
+            raise SuiteError(
+                f"--models {model!r}: the search suite has no search space for it. "
+                f"Searchable: {', '.join(SEARCH_SPACES)}."
+            )
+    if opts.study and len(chosen) * len(opts.scenes or ("indian_pines",)) > 1:
+        raise SuiteError(
+            "--study names one study, but the search would run one per scene and model. "
+            "Fix: pass one --scenes and one --models with --study, or leave --study out."
+        )
+    seeds = tuple(_seeds(opts, 5))
+    plans = []
+    for scene_name in opts.scenes or ("indian_pines",):
+        scene = _real_scene(scene_name, opts, "search")
+        for model in chosen:
+            base = make_spec(
+                model,
+                scene,
+                seed=SEARCH_SEED_OFFSET + opts.sampler_seed,
+                protocol=opts.protocol or "paper",
+                recipe=opts.recipe or "unified",
+                training=_with_epochs(opts, model, None),
+            )
+            plans.append(
+                SearchPlan(
+                    base_spec=base,
+                    space=SEARCH_SPACES[model],
+                    n_trials=opts.trials if opts.trials is not None else SEARCH_TRIALS,
+                    seed=opts.sampler_seed,
+                    final_seeds=seeds,
+                    study=opts.study or "",
+                )
+            )
+    return plans
 
 
 def _leakage(opts: SuiteOptions) -> list[TrialSpec]:
@@ -203,6 +279,7 @@ def _leakage(opts: SuiteOptions) -> list[TrialSpec]:
                                 protocol=protocol,
                                 pca_fit=fit,
                                 recipe=opts.recipe or "unified",
+                                training=_with_epochs(opts, model, None),
                             )
                         )
     return specs
@@ -231,6 +308,13 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "leakage", "random vs spatially disjoint split, PCA on scene vs train pixels", _leakage
+        ),
+        Suite(
+            "search",
+            "Optuna TPE + ASHA over CLAReSNet's latent/dilation settings (--trials N), "
+            "then the best config over the seeds",
+            _search,
+            kind="search",
         ),
     )
 }

@@ -197,7 +197,7 @@ def smoke_db(ray_session, shared_data, smoke_specs, tmp_path_factory):
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(folder / "tune"),
-        verbose=0,
+        out=None,
     )
     return db, summary
 
@@ -268,7 +268,7 @@ def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, 
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(tmp_path / "tune"),
-        verbose=0,
+        out=None,
     )
     assert summary.planned == 6 and summary.skipped == 6
     assert summary.completed == [] and summary.failed == {} and summary.ok
@@ -299,7 +299,7 @@ def test_failing_trial_is_stored_and_the_rest_completes(
         data_dir=str(shared_data),
         storage_path=str(tmp_path / "tune"),
         max_failures=0,
-        verbose=0,
+        out=None,
     )
     assert not summary.ok
     assert set(summary.failed) == {bad.spec_hash}
@@ -395,6 +395,46 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
     assert len(runs) == 2 and runs[-1]["status"] == "completed"
 
 
+@pytest.mark.slow
+def test_ctrl_c_marks_running_trials_interrupted(shared_data, ray_env, tmp_path):
+    """SIGINT (Ctrl-C) to the driver mid-suite: exit 130, the run and its running trial
+    "interrupted", nothing left "running"; the same command then completes them all."""
+    db = tmp_path / "int.db"
+    log = tmp_path / "run.log"
+    models = ["random_forest_tiny", "claresnet_tiny", "hybridsn_tiny"]
+    cmd = _smoke_cli(db, shared_data, "--max-concurrent", "1", "--models", *models)
+    proc = _spawn(cmd, ray_env, log)
+    deadline = time.monotonic() + 300
+    while True:
+        rows = _trials(db)
+        in_flight = [r for r in rows if r["status"] == "running"]
+        if any(r["model"] == "claresnet_tiny" for r in in_flight):
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (rc {proc.returncode}) before Ctrl-C:\n{_tail(log)}")
+        if time.monotonic() > deadline:
+            _finish(proc, timeout=1, log=log)
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    rc = _finish(proc, timeout=120, log=log)
+    assert rc == run_cli.EXIT_INTERRUPTED, _tail(log)
+    assert "run the same command again to resume" in _tail(log)
+
+    rows = {r["id"]: r for r in _trials(db)}
+    assert not [r for r in rows.values() if r["status"] in ("running", "pending")], rows
+    (stopped,) = in_flight
+    assert rows[stopped["id"]]["status"] in ("interrupted", "completed"), rows
+    assert "interrupted" in {r["status"] for r in rows.values()}, rows
+    with ResultStore(db, readonly=True) as store:
+        assert store.runs()[-1]["status"] == "interrupted"
+
+    rc = _finish(_spawn(cmd, ray_env, log), timeout=300, log=log)
+    assert rc == 0, _tail(log)
+    after = _trials(db)
+    assert sorted(r["model"] for r in after) == sorted(models)  # the open rows were reused
+    assert {r["status"] for r in after} == {"completed"} and {r["attempt"] for r in after} == {1}
+
+
 # --------------------------------------------------------------------------- 4. the CLI
 
 
@@ -442,7 +482,7 @@ def test_list_suites():
     )
     assert proc.returncode == 0, proc.stderr
     names = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
-    assert names == {"smoke", "quick", "paper", "published", "leakage"}
+    assert names == {"smoke", "quick", "paper", "published", "leakage", "search"}
 
 
 USAGE_ERRORS = {
@@ -522,7 +562,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
             data_dir=data_dir,
             storage_path=storage,
             max_failures=0,
-            verbose=0,
+            out=None,
         )
         # the GCS actor table keeps dead actors, with the node each one ran on
         actors = [
