@@ -1,0 +1,318 @@
+"""Paper tables: Tables III and IV of the CLAReSNet paper beside this database's numbers,
+the paired comparison against CLAReSNet, and the leakage table."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, queries, ui
+from harness import report
+from harness.store import LEADERBOARD_METRICS
+
+TABLES = (("III", "indian_pines", "Indian Pines"), ("IV", "salinas", "Salinas"))
+LEAK_SETTINGS = (
+    ("paper", "scene", "random split, PCA on scene (paper)"),
+    ("paper", "train", "random split, PCA on train"),
+    ("disjoint", "scene", "disjoint, PCA on scene"),
+    ("disjoint", "train", "disjoint, PCA on train (leak-free)"),
+)
+LEAK_DELTA = "Δ OA (pp)"
+#: Spec fields that make the settings of the leakage table (or differ between seeds).
+_LEAK_FIELDS = {"protocol", "protocol_params", "pca_fit", "seed", "study", "protocol_version"}
+
+
+def _paper_cells() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """{(scene, family): {metric: paper row}}."""
+    cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in queries.paper_numbers():
+        cells.setdefault((row["scene"], row["model"]), {})[row["metric"]] = row
+    return cells
+
+
+def _fmt_paper(cell: dict[str, Any] | None, metric: str) -> str:
+    if cell is None or cell["mean"] is None:
+        return "–"
+    column = ui.COLUMN_BY_METRIC[metric]
+    text = f"{cell['mean']:.{column.decimals}f}"
+    return text if cell["std"] is None else f"{text} ± {cell['std']:.{column.decimals}f}"
+
+
+def _paper_order(row: dict[str, Any]) -> tuple[int, str]:
+    family = row.get("family") or row["model"]
+    rank = ui.PAPER_ORDER.index(family) if family in ui.PAPER_ORDER else len(ui.PAPER_ORDER)
+    return rank, row["label"]
+
+
+DELTA_ROW = "Δ (this − paper)"
+
+
+def _fmt_delta(value: float | None, metric: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{ui.COLUMN_BY_METRIC[metric].decimals}f}"
+
+
+def _delta_colours(row: pd.Series) -> list[str]:
+    if row["Row"] != DELTA_ROW:
+        return [""] * len(row)
+    return [
+        "color: #1a7f37" if str(v).startswith("+") else "color: #cf222e" if str(v)[:1] == "-"
+        else "" for v in row
+    ]  # fmt: skip
+
+
+def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFrame, Any]:
+    """The paper's table with three lines per model: this database, the paper, the difference."""
+    paper = _paper_cells()
+    models = [r["model"] for r in rows]
+    records = []
+    for row in sorted(rows, key=_paper_order):
+        family = row.get("family") or row["model"]
+        cells = paper.get((scene, family), {})
+        paper_label = next(iter(cells.values()))["paper_label"] if cells else "no paper row"
+        n = row["n_trials"]
+        ours = {
+            "Model": row["model"] if models.count(row["model"]) == 1 else row["label"],
+            "Row": f"this database ({n} seed{'' if n == 1 else 's'})",
+        }
+        theirs = {"Model": "", "Row": f"paper: {paper_label}"}
+        delta = {"Model": "", "Row": DELTA_ROW}
+        for metric in LEADERBOARD_METRICS:
+            h = ui.header(metric)
+            stats = row["metrics"][metric]
+            cell = cells.get(metric)
+            ours[h] = ui.fmt_stats(stats, metric, with_n=False)
+            theirs[h] = _fmt_paper(cell, metric)
+            mine = ui.scaled(stats["mean"], metric)
+            published = None if cell is None else cell["mean"]
+            delta[h] = _fmt_delta(
+                None if mine is None or published is None else mine - published, metric
+            )
+        records += [ours, theirs, delta]
+    frame = pd.DataFrame(records)
+    return frame, frame.style.hide(axis="index").apply(_delta_colours, axis=1)
+
+
+def _paired(key: tuple[str, str, str, str], rows: list[dict[str, Any]], run_id: int | None) -> None:
+    group = report.make_group(key, rows, lambda: queries.per_seed(key, "oa", run_id))
+    if not group.references:
+        st.info(
+            "No CLAReSNet results in this group (no model of the claresnet family): no "
+            "paired comparison.",
+            icon=":material/info:",
+        )
+        return
+    for ref in group.references:
+        comparisons = [c for c in group.comparisons if c.reference == ref]
+        st.markdown(f"**{report.comparison_intro(ref)}**")
+        if not comparisons:
+            st.caption("No baseline in this group to compare with.")
+            continue
+        frame = pd.DataFrame(
+            [report.comparison_cells(c) for c in comparisons], columns=report.COMPARISON_HEADER
+        )
+        st.dataframe(frame, hide_index=True, width="stretch", key=f"paired_{key}_{ref}")
+        for note in report.wilcoxon_notes(comparisons):
+            st.caption(f"Note: {note}")
+
+
+def _table(number: str, scene: str, title: str, rows: list[dict[str, Any]], run_id: int | None):
+    st.subheader(f"Table {number} — {title}")
+    if not rows:
+        st.info(
+            f"No results for {scene} with these filters. Run the paper suite "
+            f"(`python -m harness.run --suite paper`) to fill this table.",
+            icon=":material/info:",
+        )
+        return
+    key = (rows[0]["scene"], rows[0]["protocol"], rows[0]["recipe"], rows[0]["source"])
+    frame, styled = comparison_frame(rows, scene)
+    st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        height=38 + 35 * len(frame),
+        key=f"paper_{scene}",
+    )
+    variants = sorted({r["model"] for r in rows if r.get("family") and r["model"] != r["family"]})
+    if variants:
+        st.caption(
+            f"{', '.join(variants)}: variants of the paper's models (e.g. tiny test sizes), "
+            "compared with the paper's row of their family; not the paper's configuration."
+        )
+    st.caption(
+        "Mean ± sample std over seeds. OA and BA in %, Δ = this database − paper in the "
+        "table's units (percentage points for OA and BA). Paper numbers: Tables III and IV "
+        "of the CLAReSNet paper (dashboard/paper_numbers.csv)."
+    )
+    paper = _paper_cells()
+    ordered = sorted(rows, key=_paper_order)
+    st.plotly_chart(
+        charts.metric_bars(
+            [r["label"] for r in ordered],
+            [ui.scaled(r["metrics"]["oa"]["mean"], "oa") for r in ordered],
+            [ui.scaled(r["metrics"]["oa"]["std"], "oa") for r in ordered],
+            f"OA (%) on {title}: this database against the paper",
+            reference=[
+                (paper.get((scene, r.get("family") or r["model"]), {}).get("oa") or {}).get("mean")
+                for r in ordered
+            ],
+            reference_name="paper",
+        ),
+        width="stretch",
+        key=f"paper_bars_{scene}",
+    )
+    _paired(key, rows, run_id)
+
+
+def _rest_of_spec(spec: dict[str, Any]) -> str:
+    rest = {k: v for k, v in spec.items() if k not in _LEAK_FIELDS}
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def leakage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame | None:
+    """OA per model under the four split x PCA settings, or None without a leakage study.
+
+    ``rows``: leaderboard rows of one scene, recipe and source (every protocol).
+    """
+    cells: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+    labels: dict[tuple[str, str], str] = {}
+    seen_leak_free = False
+    for row in rows:
+        if row["protocol"] not in ("paper", "disjoint"):
+            continue
+        spec = queries.trial(row["trial_ids"][0])["spec"]
+        pca = spec.get("pca_fit", "scene")
+        seen_leak_free |= row["protocol"] == "disjoint" or pca == "train"
+        key = (row["model"], _rest_of_spec(spec))
+        cells.setdefault(key, {})[(row["protocol"], pca)] = row["metrics"]["oa"]
+        labels[key] = row["model"]
+    if not seen_leak_free:
+        return None
+    models = sorted(cells, key=lambda k: (_paper_order({"model": k[0], "label": k[0]}), k[1]))
+    counts: dict[str, int] = {}
+    for key in models:
+        counts[key[0]] = counts.get(key[0], 0) + 1
+    data: dict[str, list[Any]] = {"Model": []}
+    for _, _, title in LEAK_SETTINGS:
+        data[title] = []
+    data[LEAK_DELTA] = []
+    for key in models:
+        label = labels[key]
+        if counts[key[0]] > 1:
+            label += f" [{hashlib.sha256(key[1].encode()).hexdigest()[:8]}]"
+        data["Model"].append(label)
+        for protocol, pca, title in LEAK_SETTINGS:
+            stats = cells[key].get((protocol, pca))
+            data[title].append("–" if stats is None else ui.fmt_stats(stats, "oa"))
+        leaky = cells[key].get(("paper", "scene"))
+        clean = cells[key].get(("disjoint", "train"))
+        diff = None
+        if leaky and clean and leaky["mean"] is not None and clean["mean"] is not None:
+            diff = round(100 * (leaky["mean"] - clean["mean"]), 2)
+        data[LEAK_DELTA].append(diff)
+    return pd.DataFrame(data)
+
+
+def _leakage(all_rows: list[dict[str, Any]], recipe: str, source: str) -> None:
+    st.header("Leakage: random vs disjoint split, PCA on the scene vs on training pixels")
+    shown = False
+    for scene in sorted({r["scene"] for r in all_rows}):
+        rows = [
+            r
+            for r in all_rows
+            if r["scene"] == scene and r["recipe"] == recipe and r["source"] == source
+        ]
+        frame = leakage_frame(rows)
+        if frame is None:
+            continue
+        shown = True
+        st.subheader(scene)
+        st.dataframe(frame, hide_index=True, width="stretch", key=f"leak_{scene}")
+    if shown:
+        st.caption(
+            "Test OA (%), mean ± std over seeds. Δ OA = paper setting − leak-free setting, in "
+            "percentage points. The paper's setting (random split, PCA fitted on the whole scene) lets test "
+            "pixels shape the features and sit next to training pixels; the disjoint split "
+            "with PCA on training pixels only removes both. A large Δ is optimism from leakage."
+        )
+    else:
+        st.info(
+            "This database holds no leakage study for this recipe and source (no trial with "
+            "the disjoint protocol or PCA fitted on training pixels). Run "
+            "`python -m harness.run --suite leakage` to fill this table.",
+            icon=":material/info:",
+        )
+
+
+st.title("Paper tables")
+st.caption(
+    "The layout of Tables III (Indian Pines) and IV (Salinas) of the CLAReSNet paper: this "
+    "database's test results (mean ± sample std over seeds) beside the published numbers "
+    "for the same cells, with the difference; then the paired comparison against CLAReSNet."
+)
+filters = st.columns([1, 1, 1, 2])
+run_id = ui.run_filter(container=filters[3], key="pt_run")
+all_rows = queries.leaderboard(run_id=run_id)
+if not all_rows:
+    ui.no_completed_trials()
+    st.stop()
+paper_rows = [r for r in all_rows if r["scene"] in {scene for _, scene, _ in TABLES}]
+if not paper_rows:
+    st.info(
+        "Tables III and IV cover Indian Pines and Salinas; this database has no results on "
+        "either (the Leaderboard page shows every scene).",
+        icon=":material/info:",
+    )
+else:
+    protocol = ui.choose(
+        "Protocol",
+        sorted({r["protocol"] for r in paper_rows}),
+        key="pt_protocol",
+        preferred=("paper",),
+        container=filters[0],
+    )
+    chosen = [r for r in paper_rows if r["protocol"] == protocol]
+    recipe = ui.choose(
+        "Recipe",
+        sorted({r["recipe"] for r in chosen}),
+        key="pt_recipe",
+        preferred=("unified",),
+        container=filters[1],
+    )
+    chosen = [r for r in chosen if r["recipe"] == recipe]
+    source = ui.choose(
+        "Source",
+        sorted({r["source"] for r in chosen}),
+        key="pt_source",
+        preferred=("real",),
+        container=filters[2],
+    )
+    chosen = [r for r in chosen if r["source"] == source]
+    settings = ui.config_settings(chosen)
+    if settings:
+        setting = ui.choose(
+            "Setting",
+            sorted(set(settings.values())),
+            container=st.columns([2, 3])[0],
+            key="pt_setting",
+            preferred=("pca_fit=scene",),
+            help="Some models ran in several configurations; one table per configuration "
+            "(the paper fits PCA on the whole scene).",
+        )
+        chosen = [r for r in chosen if settings.get(r["label"], setting) == setting]
+    ui.source_badge(source)
+    if protocol != "paper":
+        st.warning(
+            f"Protocol {protocol!r}: the paper's numbers were measured under its own random "
+            "split (protocol 'paper'); the differences below compare different protocols.",
+            icon=":material/warning:",
+        )
+    for number, scene, title in TABLES:
+        _table(number, scene, title, [r for r in chosen if r["scene"] == scene], run_id)
+    _leakage(all_rows, recipe, source)

@@ -1,0 +1,244 @@
+"""Trial detail: per-class metrics, confusion matrix, PR curves, training curves and maps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, queries, ui
+from harness.store import LEADERBOARD_METRICS
+
+
+def _pick_trial(completed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scene and model filters, then the trial; ``?trial=ID`` in the URL preselects one."""
+    by_id = {t["id"]: t for t in completed}
+    wanted = st.query_params.get("trial")
+    if wanted is not None and wanted != st.session_state.get("td_from_url"):
+        st.session_state["td_from_url"] = wanted
+        if wanted.isdigit() and int(wanted) in by_id:
+            t = by_id[int(wanted)]
+            st.session_state.update(td_scene=t["scene"], td_model=t["model"], td_trial=t["id"])
+        else:
+            st.warning(f"No completed trial with id {wanted}; choose one below.")
+    cols = st.columns([1, 1, 3])
+    scene = ui.choose(
+        "Scene", sorted({t["scene"] for t in completed}), key="td_scene", container=cols[0]
+    )
+    pool = [t for t in completed if t["scene"] == scene]
+    model = ui.choose(
+        "Model",
+        sorted({t["model"] for t in pool}),
+        key="td_model",
+        preferred=("claresnet", "claresnet_tiny"),
+        container=cols[1],
+    )
+    pool = [t for t in pool if t["model"] == model]
+    chosen = ui.choose(
+        "Trial",
+        [t["id"] for t in reversed(pool)],
+        key="td_trial",
+        format_func=lambda i: ui.trial_label(by_id[i]),
+        container=cols[2],
+    )
+    st.query_params["trial"] = str(chosen)
+    st.session_state["td_from_url"] = str(chosen)
+    return by_id[chosen]
+
+
+def _summary(detail: dict[str, Any]) -> None:
+    ui.source_badge(detail["source"])
+    test = detail["metrics"].get("test", {})
+    cols = st.columns(len(LEADERBOARD_METRICS))
+    for col, metric in zip(cols, LEADERBOARD_METRICS, strict=True):
+        col.metric(ui.header(metric), ui.fmt_value(test.get(metric), metric))
+    info = detail.get("info") or {}
+    facts = [
+        f"model **{detail['model']}** ({detail['family']}), recipe {detail['recipe']}",
+        f"scene {detail['scene']}, protocol {detail['protocol']}, seed {detail['seed']}",
+    ]
+    if detail.get("n_parameters"):
+        facts.append(f"{detail['n_parameters']:,} parameters")
+    if detail.get("fit_seconds") is not None:
+        facts.append(f"fit {detail['fit_seconds']:.1f} s")
+    if info.get("epochs_run") is not None:
+        facts.append(f"{info['epochs_run']} epoch(s), best {info.get('best_epoch')}")
+    if info.get("n_train") is not None:
+        facts.append(
+            f"{info['n_train']} train / {info.get('n_val')} val / {info.get('n_test')} test pixels"
+        )
+    if detail.get("device"):
+        facts.append(f"device {detail['device']}")
+    if detail.get("study"):
+        facts.append(f"study {detail['study']}")
+    st.markdown(" · ".join(facts))
+    with st.expander("Specification and run information"):
+        left, right = st.columns(2)
+        left.caption("Spec (the trial's identity is its hash)")
+        left.json(detail.get("spec") or {}, expanded=False)
+        right.caption("Info")
+        right.json(info, expanded=False)
+
+
+def _class_names(detail: dict[str, Any], fallback: tuple[str, ...]) -> list[str]:
+    per_class = detail.get("per_class") or []
+    if per_class:
+        names = [""] * max(c["label"] for c in per_class)
+        for c in per_class:
+            names[c["label"] - 1] = c["name"]
+        return names
+    return list(fallback)
+
+
+def _per_class(detail: dict[str, Any], names: list[str]) -> None:
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader("Per-class metrics (test)")
+        frame = pd.DataFrame(
+            [
+                {
+                    "Label": c["label"],
+                    "Class": c["name"],
+                    "Precision": c["precision"],
+                    "Recall": c["recall"],
+                    "F1": c["f1"],
+                    "AP": c["ap"],
+                    "Support": c["support"],
+                }
+                for c in detail["per_class"]
+            ]
+        )
+        if frame.empty:
+            st.caption("No per-class metrics stored.")
+        else:
+            st.dataframe(
+                frame,
+                hide_index=True,
+                width="stretch",
+                height=min(40 + 35 * len(frame), 640),
+                column_config={
+                    name: st.column_config.NumberColumn(format="%.3f")
+                    for name in ("Precision", "Recall", "F1", "AP")
+                },
+                key="td_per_class",
+            )
+            st.caption("AP is empty for a class with no test pixel.")
+    with right:
+        confusion = queries.artifact(detail["id"], "confusion")
+        if confusion is None:
+            st.caption("No confusion matrix stored.")
+        else:
+            normalise = st.toggle("Normalise rows (recall)", key="td_norm")
+            st.plotly_chart(
+                charts.confusion_heatmap(confusion, names, normalise=normalise),
+                width="stretch",
+                key="td_confusion",
+            )
+
+
+def _curves(detail: dict[str, Any], names: list[str]) -> None:
+    left, right = st.columns(2)
+    with left:
+        pr = queries.artifact(detail["id"], "pr_curves")
+        if pr:
+            ap = {c["label"]: c["ap"] for c in detail["per_class"]}
+            st.plotly_chart(charts.pr_curves(pr, names, ap), width="stretch", key="td_pr")
+        else:
+            st.caption("No precision-recall curves stored.")
+    with right:
+        curves = queries.artifact(detail["id"], "curves")
+        loss, acc = charts.training_curves(curves or {})
+        if loss is None and acc is None:
+            st.info(
+                "No training curves: this model is not trained by epochs (a tree model).",
+                icon=":material/info:",
+            )
+        for fig, key in ((loss, "td_loss"), (acc, "td_acc")):
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=key)
+
+
+def _maps(detail: dict[str, Any], names: list[str]) -> None:
+    st.subheader("Maps")
+    class_map = queries.artifact(detail["id"], "class_map")
+    entropy = queries.artifact(detail["id"], "entropy_map")
+    images = queries.scene_images(detail["spec"])
+    if images.note:
+        st.warning(images.note, icon=":material/warning:")
+    if not names:
+        names = list(images.class_names)
+    gt = images.gt
+    if gt is not None and class_map is not None and gt.shape != class_map.shape:
+        st.warning(
+            f"The scene's ground truth here is {gt.shape[0]} x {gt.shape[1]} but the trial's "
+            f"map is {class_map.shape[0]} x {class_map.shape[1]}: not shown side by side."
+        )
+        gt, images = None, queries.SceneImages(None, None, images.class_names, images.note)
+    mask = False
+    if gt is not None and class_map is not None:
+        mask = st.toggle("Show the classification on labelled pixels only", key="td_mask")
+    panels = st.columns(4)
+    crop = detail["spec"].get("crop")
+    if crop:
+        st.caption(
+            f"The trial's crop of {detail['scene']}: rows {crop[0]}:{crop[1]}, "
+            f"columns {crop[2]}:{crop[3]}."
+        )
+    with panels[0]:
+        if images.rgb is not None:
+            st.plotly_chart(
+                charts.rgb_image(images.rgb, "RGB composite"), width="stretch", key="td_rgb"
+            )
+        else:
+            st.caption("RGB composite: not available (see above).")
+    with panels[1]:
+        if gt is not None:
+            st.plotly_chart(
+                charts.label_map(gt, names, "Ground truth"), width="stretch", key="td_gt"
+            )
+        else:
+            st.caption("Ground truth: not available (see above).")
+    with panels[2]:
+        if class_map is not None:
+            shown = np.where(gt > 0, class_map, 0) if mask else class_map
+            st.plotly_chart(
+                charts.label_map(shown, names, "Classification map"),
+                width="stretch",
+                key="td_class_map",
+            )
+        else:
+            st.caption("No classification map stored.")
+    with panels[3]:
+        if entropy is not None:
+            st.plotly_chart(
+                charts.entropy_map(entropy, "Uncertainty (entropy)"),
+                width="stretch",
+                key="td_entropy",
+            )
+        else:
+            st.caption("No entropy map stored.")
+    present = set()
+    for array in (gt, class_map):
+        if array is not None:
+            present |= {int(v) for v in np.unique(array) if v > 0}
+    if present:
+        st.html(charts.class_legend_html(sorted(present), names))
+        st.caption(
+            "Black: unlabelled pixels. Entropy of the predicted class probabilities, in nats."
+        )
+
+
+st.title("Trial detail")
+completed = queries.trials(status="completed")
+if not completed:
+    ui.no_completed_trials()
+    st.stop()
+selected = _pick_trial(completed)
+detail = queries.trial(selected["id"])
+_summary(detail)
+class_names = _class_names(detail, ())
+_per_class(detail, class_names)
+_curves(detail, class_names)
+_maps(detail, class_names)

@@ -1,0 +1,425 @@
+"""Plotly figures of the dashboard: plain functions from plain data to a figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+#: Colour of label 0 (unlabelled / masked pixels) in the maps.
+BACKGROUND = "#000000"
+#: Kelly's colours of maximum contrast without white, black and grey, then more.
+_PALETTE = [
+    "#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280", "#008856", "#E68FAC",
+    "#0067A5", "#F99379", "#604E97", "#F6A600", "#B3446C", "#DCD300", "#882D17", "#8DB600",
+    "#654522", "#E25822", "#2B3D26",
+] + list(qualitative.Alphabet)  # fmt: skip
+STATUS_COLOURS = {
+    "completed": "#2ca02c",
+    "pruned": "#ff7f0e",
+    "failed": "#d62728",
+    "interrupted": "#9467bd",
+    "running": "#1f77b4",
+    "pending": "#7f7f7f",
+}
+
+
+def class_colour(label: int) -> str:
+    """The colour of class ``label`` (1-based) in every map, scatter and legend."""
+    if label <= 0:
+        return BACKGROUND
+    return _PALETTE[(label - 1) % len(_PALETTE)]
+
+
+def class_name(names: Sequence[str], label: int) -> str:
+    if 1 <= label <= len(names):
+        return str(names[label - 1])
+    return "unlabelled" if label == 0 else f"class {label}"
+
+
+def _layout(fig: go.Figure, title: str = "", height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        template="plotly_white",
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+def metric_bars(
+    labels: Sequence[str],
+    means: Sequence[float | None],
+    stds: Sequence[float | None],
+    title: str,
+    *,
+    reference: Sequence[float | None] | None = None,
+    reference_name: str = "paper",
+    name: str = "this database",
+) -> go.Figure:
+    """Mean ± std per model (error bars), optionally beside a reference value per model."""
+    fig = go.Figure()
+    fig.add_bar(
+        x=list(labels),
+        y=[m if m is not None else None for m in means],
+        error_y={"type": "data", "array": [s or 0.0 for s in stds], "visible": True},
+        name=name,
+        marker_color="#1f77b4",
+    )
+    if reference is not None:
+        fig.add_bar(x=list(labels), y=list(reference), name=reference_name, marker_color="#aaaaaa")
+        fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.25})
+    return _layout(fig, title, height=340)
+
+
+# --------------------------------------------------------------------------- trial detail
+
+
+def confusion_heatmap(
+    confusion: np.ndarray, names: Sequence[str], *, normalise: bool = False
+) -> go.Figure:
+    """Rows: true class, columns: predicted class (counts, or recall per row)."""
+    matrix = np.asarray(confusion, dtype=float)
+    n = matrix.shape[0]
+    labels = [class_name(names, k + 1) for k in range(n)]
+    counts = np.asarray(confusion)
+    if normalise:
+        sums = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+    text = [[f"{v:.2f}" if normalise else f"{int(v)}" for v in row] for row in matrix]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=labels,
+            y=labels,
+            text=text if n <= 20 else None,
+            texttemplate="%{text}" if n <= 20 else None,
+            customdata=counts,
+            colorscale="Blues",
+            hovertemplate="true %{y}<br>predicted %{x}<br>count %{customdata}<extra></extra>",
+            colorbar={"title": "recall" if normalise else "pixels"},
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="true class")
+    fig.update_xaxes(title="predicted class", tickangle=-45)
+    return _layout(fig, "Confusion matrix (test pixels)", height=520)
+
+
+def pr_curves(
+    curves: dict[int, tuple[np.ndarray, np.ndarray]],
+    names: Sequence[str],
+    ap: dict[int, float | None],
+) -> go.Figure:
+    """One precision-recall curve per class, AP in the legend."""
+    fig = go.Figure()
+    for label in sorted(curves):
+        precision, recall = curves[label]
+        value = ap.get(label)
+        ap_text = "AP –" if value is None else f"AP {value:.3f}"
+        fig.add_scatter(
+            x=np.asarray(recall, dtype=float),
+            y=np.asarray(precision, dtype=float),
+            mode="lines",
+            name=f"{class_name(names, label)} ({ap_text})",
+            line={"color": class_colour(label), "width": 1.5},
+        )
+    fig.update_xaxes(title="recall", range=[0, 1.02])
+    fig.update_yaxes(title="precision", range=[0, 1.05])
+    return _layout(fig, "Precision-recall per class (test)", height=520)
+
+
+def training_curves(curves: dict[str, np.ndarray]) -> tuple[go.Figure | None, go.Figure | None]:
+    """(loss figure, accuracy figure) over epochs: training and validation."""
+    figs = []
+    for kind, title in (("loss", "Loss"), ("acc", "Accuracy")):
+        fig = go.Figure()
+        for split, dash in (("train", "solid"), ("val", "dash")):
+            values = curves.get(f"{split}_{kind}")
+            if values is None or len(values) == 0:
+                continue
+            y = np.asarray(values, dtype=float)
+            fig.add_scatter(
+                x=np.arange(1, len(y) + 1),
+                y=y,
+                mode="lines+markers",
+                name="training" if split == "train" else "validation",
+                line={"dash": dash},
+            )
+        if not fig.data:
+            figs.append(None)
+            continue
+        fig.update_xaxes(title="epoch", dtick=1 if len(fig.data[0].x) <= 20 else None)
+        fig.update_yaxes(title=kind if kind == "loss" else "accuracy")
+        figs.append(_layout(fig, f"{title} per epoch", height=320))
+    return figs[0], figs[1]
+
+
+def _image_axes(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    return fig
+
+
+def rgb_image(rgb: np.ndarray, title: str) -> go.Figure:
+    """An (H, W, 3) image in [0, 1]."""
+    z = (np.clip(np.asarray(rgb, dtype=float), 0, 1) * 255).astype(np.uint8)
+    fig = go.Figure(go.Image(z=z, hovertemplate="row %{y}, col %{x}<extra></extra>"))
+    return _image_axes(_layout(fig, title, height=360))
+
+
+def label_map(labels: np.ndarray, names: Sequence[str], title: str) -> go.Figure:
+    """A label map (0 = unlabelled, black) in the class colours, class names on hover."""
+    labels = np.asarray(labels, dtype=int)
+    top = max(int(labels.max(initial=0)), len(names), 1)
+    colourscale = []
+    for k in range(top + 1):
+        colour = class_colour(k)
+        colourscale += [(k / (top + 1), colour), ((k + 1) / (top + 1), colour)]
+    lookup = np.array([class_name(names, k) for k in range(top + 1)], dtype=object)
+    fig = go.Figure(
+        go.Heatmap(
+            z=labels,
+            zmin=-0.5,
+            zmax=top + 0.5,
+            colorscale=colourscale,
+            showscale=False,
+            customdata=lookup[np.clip(labels, 0, top)],
+            hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>",
+        )
+    )
+    return _image_axes(_layout(fig, title, height=360))
+
+
+def entropy_map(entropy: np.ndarray, title: str) -> go.Figure:
+    """Prediction entropy (nats) per pixel."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(entropy, dtype=float),
+            colorscale="Viridis",
+            colorbar={
+                "title": {"text": "nats", "side": "right"},
+                "thickness": 10,
+                "orientation": "h",
+                "y": -0.02,
+                "yanchor": "top",
+                "len": 0.9,
+            },
+            hovertemplate="row %{y}, col %{x}<br>entropy %{z:.3f} nats<extra></extra>",
+        )
+    )
+    return _image_axes(_layout(fig, title, height=360))
+
+
+def class_legend_html(labels: Sequence[int], names: Sequence[str]) -> str:
+    """Colour chips with class names (the legend shared by the maps and the scatters)."""
+    chips = []
+    for label in labels:
+        chips.append(
+            '<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0;'
+            'font-size:0.85rem;white-space:nowrap">'
+            f'<span style="width:14px;height:14px;border:1px solid #888;margin-right:5px;'
+            f'background:{class_colour(label)}"></span>{label}. {class_name(names, label)}</span>'
+        )
+    return '<div style="display:flex;flex-wrap:wrap">' + "".join(chips) + "</div>"
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def embedding_scatter(
+    points: np.ndarray, labels: np.ndarray | None, names: Sequence[str], title: str
+) -> go.Figure:
+    """The 2-D t-SNE of test embeddings coloured by class, class centroids as crosses."""
+    points = np.asarray(points, dtype=float)
+    fig = go.Figure()
+    if labels is None:
+        fig.add_scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="test pixels")
+    else:
+        labels = np.asarray(labels, dtype=int)
+        for label in np.unique(labels):
+            mask = labels == label
+            fig.add_scattergl(
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                marker={"size": 5, "color": class_colour(int(label)), "opacity": 0.8},
+                name=class_name(names, int(label)),
+                legendgroup=str(label),
+            )
+            cx, cy = points[mask].mean(axis=0)
+            fig.add_scatter(
+                x=[cx],
+                y=[cy],
+                mode="markers",
+                marker={
+                    "symbol": "x",
+                    "size": 12,
+                    "color": class_colour(int(label)),
+                    "line": {"width": 1.5, "color": "black"},
+                },
+                name=f"{class_name(names, int(label))} centroid",
+                legendgroup=str(label),
+                showlegend=False,
+            )
+    fig.update_xaxes(title="t-SNE 1", showticklabels=False)
+    fig.update_yaxes(title="t-SNE 2", showticklabels=False, scaleanchor="x")
+    return _layout(fig, title, height=520)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search_history(trials: Sequence[dict[str, Any]], mode: str, metric: str) -> go.Figure:
+    """Objective per trial number by status, and the best so far."""
+    fig = go.Figure()
+    for status in sorted({t["status"] for t in trials}):
+        chosen = [t for t in trials if t["status"] == status and t["value"] is not None]
+        if not chosen:
+            continue
+        fig.add_scatter(
+            x=[t["number"] for t in chosen],
+            y=[t["value"] for t in chosen],
+            mode="markers",
+            name=status,
+            marker={"color": STATUS_COLOURS.get(status, "#333"), "size": 9},
+            customdata=[[t["id"], _params_text(t["params"])] for t in chosen],
+            hovertemplate="trial %{x} (id %{customdata[0]})<br>value %{y:.4f}<br>"
+            "%{customdata[1]}<extra>" + status + "</extra>",
+        )
+    best, xs, ys = None, [], []
+    better = max if mode == "max" else min
+    for t in sorted(trials, key=lambda t: t["number"]):
+        if t["status"] == "completed" and t["value"] is not None:
+            best = t["value"] if best is None else better(best, t["value"])
+        if best is not None:
+            xs.append(t["number"])
+            ys.append(best)
+    if xs:
+        fig.add_scatter(
+            x=xs, y=ys, mode="lines", name="best so far", line={"shape": "hv", "color": "#444"}
+        )
+    fig.update_xaxes(title="trial number")
+    fig.update_yaxes(title=metric)
+    return _layout(fig, f"{metric} per trial", height=380)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return "<br>".join(f"{k} = {v}" for k, v in sorted(params.items()))
+
+
+def param_vs_value(
+    trials: Sequence[dict[str, Any]], param: str, dist: dict[str, Any], metric: str
+) -> go.Figure:
+    """One parameter against the objective (log axis for a log-scaled parameter)."""
+    fig = go.Figure()
+    for status in sorted({t["status"] for t in trials}):
+        chosen = [
+            t
+            for t in trials
+            if t["status"] == status and t["value"] is not None and param in t["params"]
+        ]
+        if not chosen:
+            continue
+        fig.add_scatter(
+            x=[_display(t["params"][param]) for t in chosen],
+            y=[t["value"] for t in chosen],
+            mode="markers",
+            name=status,
+            marker={"color": STATUS_COLOURS.get(status, "#333"), "size": 9},
+            text=[f"trial {t['number']}" for t in chosen],
+        )
+    if dist.get("type") == "categorical":
+        fig.update_xaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=[_display(c) for c in dist.get("choices", [])],
+        )
+    elif dist.get("log"):
+        fig.update_xaxes(type="log")
+    fig.update_xaxes(title=param)
+    fig.update_yaxes(title=metric)
+    return _layout(fig, f"{param} against {metric}", height=380)
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return "-".join(str(v) for v in value)
+    return value
+
+
+def parallel_coordinates(
+    trials: Sequence[dict[str, Any]], space: dict[str, dict[str, Any]], metric: str
+) -> go.Figure | None:
+    """Every trial with a value as a line through its parameters and the objective."""
+    chosen = [t for t in trials if t["value"] is not None]
+    if not chosen or not space:
+        return None
+    dims = []
+    for name in sorted(space):
+        dist = space[name]
+        raw = [t["params"].get(name) for t in chosen]
+        if dist.get("type") == "categorical" or any(
+            v is not None and not isinstance(v, int | float) for v in raw
+        ):
+            choices = [_display(c) for c in dist.get("choices", [])] or sorted(
+                {str(_display(v)) for v in raw}
+            )
+            index = {str(c): i for i, c in enumerate(choices)}
+            values = [index.get(str(_display(v)), -1) for v in raw]
+            dims.append(
+                {
+                    "label": name,
+                    "values": values,
+                    "tickvals": list(range(len(choices))),
+                    "ticktext": [str(c) for c in choices],
+                }
+            )
+        elif dist.get("log"):
+            values = [math.log10(v) if v and v > 0 else None for v in raw]
+            dims.append({"label": f"log10 {name}", "values": values})
+        else:
+            dims.append({"label": name, "values": raw})
+    values = [t["value"] for t in chosen]
+    dims.append({"label": metric, "values": values})
+    fig = go.Figure(
+        go.Parcoords(
+            line={"color": values, "colorscale": "Viridis", "showscale": True},
+            dimensions=dims,
+        )
+    )
+    _layout(fig, "Parallel coordinates (trials with a value)", height=460)
+    fig.update_layout(margin={"l": 70, "r": 50, "t": 110, "b": 30})
+    return fig
+
+
+def importance_bars(importances: dict[str, float]) -> go.Figure:
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h"))
+    fig.update_xaxes(title="importance (fANOVA, sums to 1)")
+    return _layout(fig, "Parameter importance", height=80 + 40 * len(items))
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def status_bars(counts: dict[str, dict[str, int]]) -> go.Figure:
+    """Trials per run, stacked by status. ``counts``: {run label: {status: n}}."""
+    fig = go.Figure()
+    statuses = sorted({s for c in counts.values() for s in c})
+    for status in statuses:
+        fig.add_bar(
+            x=list(counts),
+            y=[c.get(status, 0) for c in counts.values()],
+            name=status,
+            marker_color=STATUS_COLOURS.get(status, "#333"),
+        )
+    fig.update_layout(barmode="stack", bargap=0.6 if len(counts) < 4 else 0.2)
+    fig.update_yaxes(title="trials")
+    return _layout(fig, "Trials per run by status", height=320)

@@ -1,0 +1,339 @@
+"""Pieces every page shares: badges, messages, number formats, the group filters."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from harness import report
+from harness.report import COLUMNS, Column
+
+from . import queries
+
+SURROGATE_NOTE = (
+    "Surrogate data: synthetic spectra on the real ground-truth map. These results "
+    "check the pipeline; they are not the paper's numbers and are not comparable to them."
+)
+REAL_NOTE = "Real data: the scene's published hyperspectral cube."
+#: The paper's row order (registry families).
+PAPER_ORDER = ("random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet")
+COLUMN_BY_METRIC: dict[str, Column] = {c.metric: c for c in COLUMNS}
+
+#: Pages (paths relative to app.py) for st.page_link / st.switch_page.
+PAGE_LEADERBOARD = "app_pages/leaderboard.py"
+PAGE_PAPER = "app_pages/paper_tables.py"
+PAGE_TRIAL = "app_pages/trial_detail.py"
+PAGE_EMBEDDINGS = "app_pages/embeddings.py"
+PAGE_SEARCH = "app_pages/search.py"
+PAGE_RUNS = "app_pages/runs.py"
+
+
+# --------------------------------------------------------------------------- badges
+
+
+def source_badge(source: str | None, *, note: bool = True) -> None:
+    """The real/surrogate badge (with what it means) for the data shown below it."""
+    if source == "real":
+        st.badge("real data", icon=":material/verified:", color="green", help=REAL_NOTE)
+    elif source == "surrogate":
+        st.badge(
+            "SURROGATE data — not paper numbers",
+            icon=":material/science:",
+            color="orange",
+            help=SURROGATE_NOTE,
+        )
+        if note:
+            st.caption(SURROGATE_NOTE)
+    elif source:
+        st.badge(f"source: {source}", color="gray")
+
+
+def sources_badges(sources: Sequence[str]) -> None:
+    """Badges of every source present (the sidebar, and pages mixing sources)."""
+    if not sources:
+        return
+    parts = []
+    for source in sources:
+        if source == "real":
+            parts.append(":green-badge[:material/verified: real]")
+        elif source == "surrogate":
+            parts.append(":orange-badge[:material/science: surrogate — not paper numbers]")
+        else:
+            parts.append(f":gray-badge[{source}]")
+    st.markdown("Data in this database: " + " ".join(parts))
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def fmt_value(value: float | None, metric: str) -> str:
+    """A metric value in the paper's units and decimals ("–" for none)."""
+    if value is None:
+        return "–"
+    column = COLUMN_BY_METRIC.get(metric)
+    if column is None:
+        return f"{value:.4g}"
+    return f"{value * column.scale:.{column.decimals}f}"
+
+
+def fmt_stats(stats: dict[str, Any], metric: str, *, with_n: bool = True) -> str:
+    """ "mean ± std (n=k)" of one leaderboard cell, in the paper's units."""
+    if stats.get("mean") is None:
+        return "–"
+    text = fmt_value(stats["mean"], metric)
+    if stats.get("std") is not None:
+        text += f" ± {fmt_value(stats['std'], metric)}"
+    if with_n:
+        text += f" (n={stats['n']})"
+    return text
+
+
+def scaled(value: float | None, metric: str) -> float | None:
+    """``value`` in the paper's units (percent for OA/BA)."""
+    if value is None:
+        return None
+    column = COLUMN_BY_METRIC.get(metric)
+    return value * column.scale if column else value
+
+
+def header(metric: str) -> str:
+    column = COLUMN_BY_METRIC.get(metric)
+    return column.header if column else metric
+
+
+def run_label(run: dict[str, Any]) -> str:
+    started = run.get("started_at")
+    when = started.strftime("%Y-%m-%d %H:%M") if started else "?"
+    suite = run.get("suite") or "no suite"
+    return f"run {run['id']} · {suite} · {when} · {run.get('status', '')}"
+
+
+def trial_label(t: dict[str, Any]) -> str:
+    study = f" · study {t['study']}" if t.get("study") else ""
+    return (
+        f"#{t['id']} · {t['model']} · {t['scene']} · {t['protocol']} · seed {t['seed']} · "
+        f"{t['source']}{study}"
+    )
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def choose(
+    label: str,
+    options: Sequence[Any],
+    *,
+    key: str,
+    preferred: Sequence[Any] = (),
+    format_func: Any = str,
+    help: str | None = None,
+    container: Any = st,
+) -> Any:
+    """A selectbox over ``options`` starting at the first of ``preferred`` present."""
+    options = list(options)
+    index = 0
+    for value in preferred:
+        if value in options:
+            index = options.index(value)
+            break
+    if key in st.session_state:
+        if st.session_state[key] in options:
+            index = 0  # the widget keeps its state; a second default would warn
+        else:
+            del st.session_state[key]  # left from other filters and not offered here
+    return container.selectbox(
+        label, options, index=index, key=key, format_func=format_func, help=help
+    )
+
+
+def run_filter(container: Any = st, key: str = "run") -> int | None:
+    """The run selectbox ("All runs" or one run); None means every run."""
+    runs = queries.runs()
+    if not queries.supports_run_filter():
+        container.selectbox(
+            "Run",
+            ["All runs"],
+            key=key,
+            disabled=True,
+            help="This harness's leaderboard cannot filter by run yet.",
+        )
+        return None
+    options: list[int | None] = [None, *[r["id"] for r in reversed(runs)]]
+    labels = {r["id"]: run_label(r) for r in runs}
+    return choose(
+        "Run",
+        options,
+        key=key,
+        format_func=lambda v: "All runs" if v is None else labels.get(v, str(v)),
+        help="Count the trials of one run only (a suite run, a resume, a search).",
+        container=container,
+    )
+
+
+def group_filters(
+    rows: Sequence[dict[str, Any]], prefix: str, *, columns: Sequence[Any] | None = None
+) -> tuple[str, str, str, str]:
+    """Scene / protocol / recipe / source selectboxes, each offering what the previous allow.
+
+    Defaults: the real data and the paper's protocol and unified recipe when present.
+    """
+    cols = columns or st.columns(4)
+    scenes = sorted({r["scene"] for r in rows})
+    scene = choose(
+        "Scene", scenes, key=f"{prefix}_scene", preferred=("indian_pines",), container=cols[0]
+    )
+    rows = [r for r in rows if r["scene"] == scene]
+    protocol = choose(
+        "Protocol",
+        sorted({r["protocol"] for r in rows}),
+        key=f"{prefix}_protocol",
+        preferred=("paper",),
+        container=cols[1],
+        help="paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks.",
+    )
+    rows = [r for r in rows if r["protocol"] == protocol]
+    recipe = choose(
+        "Recipe",
+        sorted({r["recipe"] for r in rows}),
+        key=f"{prefix}_recipe",
+        preferred=("unified",),
+        container=cols[2],
+        help="unified: the paper's shared training recipe; published: each model's own.",
+    )
+    rows = [r for r in rows if r["recipe"] == recipe]
+    source = choose(
+        "Source",
+        sorted({r["source"] for r in rows}),
+        key=f"{prefix}_source",
+        preferred=("real",),
+        container=cols[3],
+        help="real: the published cube; surrogate: synthetic spectra on the real map.",
+    )
+    return scene, protocol, recipe, source
+
+
+def empty_message() -> str:
+    """ "No results yet — run ..." with the configured database in the command."""
+    db = queries.settings().db
+    suffix = "" if db == queries.DEFAULT_DB else f" --db {db}"
+    return f"No results yet — run `python -m harness.run --suite quick{suffix}`"
+
+
+def no_completed_trials() -> None:
+    """The message of a page with nothing completed to show."""
+    info = queries.overview()
+    counts = info["status_counts"]
+    if not info["n_trials"]:
+        st.info(empty_message(), icon=":material/info:")
+        return
+    other = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    st.info(
+        f"No completed trials to show ({other}). The Runs page lists failures with their "
+        f"errors. {empty_message()}.",
+        icon=":material/info:",
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+BEST_STYLE = "background-color: #d8f0dc; font-weight: 700"
+
+
+_NOT_SETTINGS = {"seed", "study", "scene_fingerprint"}
+
+
+def _flat(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_settings(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """{label: "pca_fit=train, ..."} for models with several configurations in one
+    scene / protocol / recipe / source group of ``rows``: the spec fields that tell
+    their configurations apart (read from one trial of each)."""
+    by_model: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_model[
+            (row["scene"], row["protocol"], row["recipe"], row["source"], row["model"])
+        ].append(row)
+    settings: dict[str, str] = {}
+    for group in by_model.values():
+        if len(group) < 2:
+            continue
+        specs = {r["label"]: _flat(queries.trial(r["trial_ids"][0])["spec"]) for r in group}
+        keys = sorted({k for spec in specs.values() for k in spec} - _NOT_SETTINGS)
+        differing = [
+            k
+            for k in keys
+            if len(
+                {json.dumps(spec.get(k), sort_keys=True, default=str) for spec in specs.values()}
+            )
+            > 1
+        ]
+        for label, spec in specs.items():
+            settings[label] = ", ".join(f"{k}={spec.get(k)}" for k in differing)
+    return settings
+
+
+def stats_table(
+    rows: Sequence[dict[str, Any]],
+    metrics: Sequence[str],
+    *,
+    sort_by: str | None = None,
+    descending: bool = True,
+) -> tuple[pd.DataFrame, Any]:
+    """A leaderboard table: numbers for sorting, "mean ± std (n)" shown, best per column marked.
+
+    Returns:
+        (the numeric frame: Model, Setting (what tells a model's configurations apart,
+        only when one has several), Seeds and one column per metric holding the mean in
+        the paper's units; its Styler for ``st.dataframe``).
+    """
+    settings = config_settings(rows)
+    frame = pd.DataFrame(
+        {
+            "Model": [r["label"] for r in rows],
+            **({"Setting": [settings.get(r["label"], "") for r in rows]} if settings else {}),
+            "Seeds": [r["n_trials"] for r in rows],
+            **{header(m): [scaled(r["metrics"][m]["mean"], m) for r in rows] for m in metrics},
+        }
+    )
+    texts = {header(m): [fmt_stats(r["metrics"][m], m) for r in rows] for m in metrics}
+    if sort_by is not None and header(sort_by) in frame:
+        order = (
+            frame[header(sort_by)]
+            .sort_values(ascending=not descending, na_position="last", kind="stable")
+            .index
+        )
+        frame = frame.loc[order].reset_index(drop=True)
+        texts = {k: [v[i] for i in order] for k, v in texts.items()}
+    styler = frame.style.hide(axis="index")
+    for column, values in texts.items():
+        for i, text in enumerate(values):
+            styler = styler.format(lambda _v, text=text: text, subset=pd.IndexSlice[[i], [column]])
+        numbers = frame[column]
+        if numbers.notna().any():
+            best = numbers.max()
+            styler = styler.apply(
+                lambda col, best=best: [BEST_STYLE if v == best else "" for v in col],
+                subset=[column],
+            )
+    return frame, styler
+
+
+def downloads(
+    key: tuple[str, str, str, str], rows: Sequence[dict[str, Any]], run_id: int | None
+) -> tuple[str, str]:
+    """(CSV, LaTeX) of one group's table, as ``python -m harness.report`` writes them."""
+    group = report.make_group(key, list(rows), lambda: queries.per_seed(key, "oa", run_id))
+    return report.render_csv([group]), report.render_latex([group])
