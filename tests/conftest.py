@@ -159,3 +159,29 @@ def ray_session():
         shutil.rmtree(temp_dir, ignore_errors=True)
         if left:
             pytest.fail(f"ray_session: Ray processes outlived ray.shutdown() (killed): {left}")
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@pytest.fixture(scope="session")
+def dashboard_smoke_db(ray_session, shared_data, tmp_path_factory) -> Path:
+    """A database filled by a real ``--suite smoke`` run, once per session; read-only for
+    the dashboard tests (the runner's own tests keep a database of their own, which they
+    run into again)."""
+    from harness.runner import run_specs
+    from harness.suites import SuiteOptions, get_suite
+
+    specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))
+    folder = tmp_path_factory.mktemp("dashboard_smoke")
+    db = folder / "results.db"
+    summary = run_specs(
+        specs,
+        str(db),
+        command="python -m harness.run --suite smoke",
+        suite="smoke",
+        data_dir=str(shared_data),
+        storage_path=str(folder / "tune"),
+    )
+    assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
+    return db

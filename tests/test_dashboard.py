@@ -1,0 +1,444 @@
+"""The Streamlit dashboard through Streamlit's ``AppTest``: every page, filters, edge cases.
+
+Two databases: one filled by a real ``--suite smoke`` run (``dashboard_smoke_db`` in
+conftest.py, made once per session) and a seeded synthetic one
+(``tests/data/make_results_db.py``: the six paper models on both scenes, both
+recipes, the leakage settings, two runs, failures and a search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard import queries  # noqa: E402
+from harness.store import ResultStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "dashboard" / "app.py"
+PAPER = ROOT.parent / "shared" / "paper" / "000_810ef75079045136.txt"
+PAGES = ("leaderboard", "paper_tables", "trial_detail", "embeddings", "search", "runs")
+PAPER_MODELS = {"random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet"}
+SMOKE_MODELS = {f"{m}_tiny" for m in PAPER_MODELS}
+LEAK_DELTA = "Δ OA (pp)"
+TIMEOUT = 120  # the first run imports plotly, pandas, scikit-learn and optuna
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def open_app(db: Path | str, page: str | None = None, monkeypatch=None, **query) -> AppTest:
+    """The app on ``db`` (through $HARNESS_DB), run once, then on ``page`` when given."""
+    assert monkeypatch is not None
+    monkeypatch.setenv(queries.ENV_DB, str(db))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    if page is not None:
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def plotly_charts(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def texts(at: AppTest) -> str:
+    """Everything written on the page (markdown, captions, messages, titles, badges)."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "success", "error"):  # fmt: skip
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def frames(at: AppTest, *columns: str) -> list:
+    """The tables on the page that have all of ``columns``, in page order."""
+    return [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+
+
+def frame(at: AppTest, *columns: str):
+    """The first table on the page that has all of ``columns``."""
+    found = frames(at, *columns)
+    assert found, (columns, [list(d.value.columns) for d in at.dataframe])
+    return found[0]
+
+
+def oa_by_setting(table):
+    """Test OA indexed by (model, setting): labels carry a config hash that differs by protocol."""
+    index = [(m.split(" [")[0], s) for m, s in zip(table["Model"], table["Setting"], strict=True)]
+    return table.set_axis(index)["OA (%)"]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def synthetic_db(tmp_path_factory) -> Path:
+    from make_results_db import write_results_db
+
+    return write_results_db(tmp_path_factory.mktemp("synthetic") / "results.db", 160, n_runs=2)
+
+
+@pytest.fixture
+def empty_db(tmp_path) -> Path:
+    path = tmp_path / "empty.db"
+    ResultStore(path).close()
+    return path
+
+
+# --------------------------------------------------------------------------- smoke database
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_the_smoke_database(page, dashboard_smoke_db, monkeypatch):
+    at = open_app(dashboard_smoke_db, page, monkeypatch)
+    assert_clean(at)
+    shown = texts(at)
+    assert "surrogate — not paper numbers" in shown.lower(), "no surrogate badge"
+    charts = plotly_charts(at)
+    if page == "leaderboard":
+        table = frame(at, "Model", "Seeds", "OA (%)")
+        assert set(table["Model"]) == SMOKE_MODELS
+        assert (table["Seeds"] == 1).all()
+        assert len(charts) == 1
+        assert [b.label for b in at.download_button] == ["Download CSV", "Download LaTeX"]
+    elif page == "paper_tables":
+        table = frames(at, "Row", "OA (%)")[0]
+        assert [m for m in table["Model"] if m] == [
+            "random_forest_tiny", "xgboost_tiny", "hybridsn_tiny", "ssrn_tiny",
+            "spectralformer_tiny", "claresnet_tiny",
+        ]  # fmt: skip
+        assert list(table["Row"][-3:]) == [
+            "this database (1 seed)", "paper: CLAReSNet (Ours)", "Δ (this − paper)"
+        ]  # fmt: skip
+        assert table["OA (%)"].iloc[-2] == "99.71 ± 0.11"
+        assert "No results for salinas" in shown
+        paired = frames(at, "Baseline", "Wilcoxon p")
+        assert len(paired) == 1 and len(paired[0]) == 5  # five baselines against claresnet_tiny
+        assert len(charts) == 1
+    elif page == "trial_detail":
+        per_class = frame(at, "Class", "AP")
+        assert len(per_class) == 16 and per_class["Class"].iloc[0] == "Alfalfa"
+        # claresnet_tiny first: confusion, PR, loss, accuracy, RGB, ground truth, map, entropy
+        assert len(charts) == 8, len(charts)
+    elif page == "embeddings":
+        assert len(charts) == 2
+        assert "Avg. centroid distance" in [m.label for m in at.metric]
+    elif page == "search":
+        assert "No hyperparameter searches in this database yet" in shown
+    elif page == "runs":
+        runs = frame(at, "Run", "Command")
+        assert list(runs["Suite"]) == ["smoke"] and runs["Status"].iloc[0] == "completed"
+        assert runs["Command"].iloc[0] == "python -m harness.run --suite smoke"
+        counts = frame(at, "Run", "total")
+        assert counts["completed"].tolist() == [6]
+        assert "No failed trials." in shown
+        assert len(charts) == 1
+
+
+@pytest.mark.slow
+def test_trial_detail_every_smoke_trial(dashboard_smoke_db, monkeypatch):
+    """Tree models have no curves: the page says so instead of drawing nothing."""
+    store = ResultStore(dashboard_smoke_db, readonly=True)
+    trials = store.trials()
+    store.close()
+    for t in trials:
+        at = open_app(dashboard_smoke_db, "trial_detail", monkeypatch, trial=str(t["id"]))
+        assert_clean(at)
+        assert at.selectbox(key="td_trial").value == t["id"]
+        assert at.query_params["trial"] == [str(t["id"])] or at.query_params["trial"] == str(
+            t["id"]
+        )
+        n = len(plotly_charts(at))
+        if t["family"] in ("random_forest", "xgboost"):
+            assert "not trained by epochs" in texts(at)
+            assert n == 6, (t["model"], n)
+        else:
+            assert n == 8, (t["model"], n)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def test_leaderboard_filters_change_the_table(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, None, monkeypatch)
+    assert_clean(at)
+    table = frame(at, "Model", "Seeds", "OA (%)")
+    # two configurations of each model (PCA fitted on the scene or on training pixels)
+    assert {m.split(" [")[0] for m in table["Model"]} == PAPER_MODELS and len(table) == 12
+    assert set(table["Setting"]) == {"pca_fit=scene", "pca_fit=train"}
+    assert at.selectbox(key="lb_scene").value == "indian_pines"
+    assert at.selectbox(key="lb_protocol").value == "paper"
+    assert at.selectbox(key="lb_recipe").value == "unified"
+    assert "real data" in texts(at)  # the badge
+    ip_oa = oa_by_setting(table)
+    assert table["Model"].iloc[0].startswith("claresnet")  # best OA first by default
+
+    at.selectbox(key="lb_scene").set_value("salinas").run()
+    assert_clean(at)
+    sa_oa = oa_by_setting(frame(at, "Model", "Seeds", "OA (%)"))
+    assert not ip_oa.equals(sa_oa)
+
+    at.selectbox(key="lb_protocol").set_value("disjoint").run()
+    disjoint = oa_by_setting(frame(at, "Model", "Seeds", "OA (%)"))
+    assert (disjoint < sa_oa.loc[disjoint.index]).all()  # the synthetic leakage effect
+
+    at.selectbox(key="lb_sort").set_value("centroid_distance").run()
+    at.toggle(key="lb_desc").set_value(False).run()
+    models = [m.split(" [")[0] for m in frame(at, "Model", "Seeds", "OA (%)")["Model"]]
+    assert set(models[:8]) == {"hybridsn", "ssrn", "spectralformer", "claresnet"}
+    assert set(models[8:]) == {"random_forest", "xgboost"}  # no distance: last
+
+
+def test_leaderboard_run_filter(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, None, monkeypatch)
+    if not queries.supports_run_filter():
+        pytest.skip("the store has no run filter yet")
+    seeds_all = at.dataframe[0].value["Seeds"].sum()
+    options = at.selectbox(key="lb_run").options
+    assert options[0] == "All runs" and len(options) == 3
+    at.selectbox(key="lb_run").set_value(1).run()
+    assert_clean(at)
+    seeds_run1 = at.dataframe[0].value["Seeds"].sum()
+    assert 0 < seeds_run1 < seeds_all
+
+
+def test_leaderboard_downloads(synthetic_db, monkeypatch):
+    from dashboard import ui
+
+    at = open_app(synthetic_db, None, monkeypatch)
+    assert [b.label for b in at.download_button] == ["Download CSV", "Download LaTeX"]
+    queries.configure(queries.Settings(str(synthetic_db)))
+    rows = [r for r in queries.leaderboard() if r["scene"] == "salinas" and r["recipe"] == "unified"
+            and r["protocol"] == "paper"]  # fmt: skip
+    csv_text, tex = ui.downloads(("salinas", "paper", "unified", "real"), rows, None)
+    assert csv_text.startswith("scene,protocol,recipe,source,model,label,config_hash,metric")
+    assert csv_text.count("\n") == 1 + 12 * 6  # header, 12 rows x 6 metrics
+    assert r"\begin{tabular}" in tex and "claresnet" in tex and "Wilcoxon" in tex
+
+
+def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
+    from dashboard import ui
+
+    queries.configure(queries.Settings(str(synthetic_db)))  # Setting column: reads trial specs
+    rows = [r for r in ResultStore(synthetic_db, readonly=True).leaderboard(scene="salinas")
+            if r["protocol"] == "paper" and r["recipe"] == "unified"]  # fmt: skip
+    table, styler = ui.stats_table(rows, ("oa", "centroid_distance"), sort_by="oa")
+    html = styler.to_html()
+    marked = re.search(r"([^{}]*)\{\s*" + re.escape(ui.BEST_STYLE.split(";")[0]), html).group(1)
+    best = {(int(r), int(c)) for r, c in re.findall(r"_row(\d+)_col(\d+)", marked)}
+    columns = [table.columns.get_loc(c) for c in ("OA (%)", "Avg. Dist.")]
+    assert {c for _, c in best} == set(columns)
+    for column in columns:  # the marked cell holds the column's maximum
+        (row,) = [r for r, c in best if c == column]
+        assert table.iloc[row, column] == table.iloc[:, column].max()
+    assert re.search(r"\d+\.\d\d ± \d+\.\d\d \(n=\d+\)", html)
+
+
+# --------------------------------------------------------------------------- pages (synthetic)
+
+
+def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, "paper_tables", monkeypatch)
+    assert_clean(at)
+    tables = frames(at, "Row", "OA (%)")
+    assert len(tables) == 2
+    for table, claresnet_paper in zip(tables, ("99.71 ± 0.11", "99.96 ± 0.04"), strict=True):
+        assert len(table) == 3 * 6 and list(table["Model"])[-3] == "claresnet"
+        ours, paper, delta = table["OA (%)"].iloc[-3:]
+        assert paper == claresnet_paper
+        assert table["Avg. Dist."].iloc[1] == "–"  # Random Forest: no embedding
+        assert float(delta) == pytest.approx(
+            float(ours.split(" ")[0]) - float(paper.split(" ")[0]), abs=0.011
+        )
+    paired = frames(at, "Baseline", "Wilcoxon p")
+    assert len(paired) == 2 and all(len(p) == 5 for p in paired)
+    assert paired[0].columns.tolist()[:4] == ["Baseline", "Common seeds", "n", "Mean ΔOA (pp)"]
+    leak = frames(at, LEAK_DELTA)[0]
+    assert len(leak) == 6 and (leak[LEAK_DELTA] > 5).all()
+    assert len(plotly_charts(at)) == 2
+
+    at.selectbox(key="pt_recipe").set_value("published").run()
+    assert_clean(at)
+    assert frames(at, "Row", "OA (%)")[1]["OA (%)"].tolist() != table["OA (%)"].tolist()
+
+
+def test_trial_detail_without_scene_files(synthetic_db, monkeypatch):
+    """Synthetic trials name a scene fingerprint no file has: maps without RGB, and why."""
+    at = open_app(synthetic_db, "trial_detail", monkeypatch)
+    assert_clean(at)
+    assert at.selectbox(key="td_model").value == "claresnet"
+    assert len(frame(at, "Class", "AP")) == 16
+    charts = plotly_charts(at)
+    assert len(charts) >= 6  # confusion, PR, loss, accuracy, classification, entropy
+    assert at.warning, "the missing RGB composite is explained"
+
+    at.selectbox(key="td_model").set_value("xgboost").run()
+    assert_clean(at)
+    assert "not trained by epochs" in texts(at)
+
+
+def test_embeddings_one_or_two(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, "embeddings", monkeypatch)
+    assert_clean(at)
+    first = at.selectbox(key="emb_first").value
+    second = at.selectbox(key="emb_second").value
+    assert len(plotly_charts(at)) == 2 and first != second
+    labels = {o for o in at.selectbox(key="emb_first").options}
+    assert not any("random_forest" in o or "xgboost" in o for o in labels)
+    assert "claresnet" in str(at.selectbox(key="emb_first").format_func(first))
+    at.toggle(key="emb_compare").set_value(False).run()
+    assert len(plotly_charts(at)) == 1
+
+
+def test_search_page(synthetic_db, monkeypatch):
+    if not queries.supports_studies():
+        pytest.skip("the store records no studies yet")
+    at = open_app(synthetic_db, "search", monkeypatch)
+    assert_clean(at)
+    best = frame(at, "Parameter", "Value")
+    assert set(best["Parameter"]) == {"lr", "depth", "dilations"}
+    trials = frame(at, "Number", "Trial id")
+    assert len(trials) == 8 and set(trials["Status"]) == {"completed", "pruned"}
+    # history, parameter vs value, importance, parallel coordinates
+    assert len(plotly_charts(at)) == 4
+    at.selectbox(key="search_param").set_value("dilations").run()
+    assert_clean(at)
+
+
+def test_runs_page_lists_failures(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, "runs", monkeypatch)
+    assert_clean(at)
+    assert len(frame(at, "Run", "Command")) == 2
+    failed = frame(at, "Trial", "Error")
+    assert len(failed) == 3 and failed["Error"].str.contains("CUDA out of memory").all()
+    assert len(at.expander) >= 3 and "Traceback (synthetic)" in at.code[0].value
+    assert "(uncommitted changes)" in " ".join(frame(at, "Run", "Command")["Git commit"])
+
+
+def test_the_dashboard_never_writes(synthetic_db, monkeypatch):
+    before = sha256(synthetic_db)
+    wal = synthetic_db.with_name(synthetic_db.name + "-wal")
+    wal_before = wal.exists() and sha256(wal)
+    for page in PAGES:
+        assert_clean(open_app(synthetic_db, page, monkeypatch))
+    assert sha256(synthetic_db) == before
+    assert (wal.exists() and sha256(wal)) == wal_before
+
+
+# --------------------------------------------------------------------------- no results, bad files
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_empty_database(page, empty_db, monkeypatch):
+    at = open_app(empty_db, page, monkeypatch)
+    assert_clean(at)
+    message = " ".join(i.value for i in at.info)
+    assert "No results yet" in message and "python -m harness.run --suite quick" in message
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("missing", "No results database at"),
+        ("not_a_database", "is not a SQLite database"),
+        ("zero_bytes", "empty file with no results tables"),
+        ("foreign", "not a harness results database"),
+    ],
+)
+def test_unusable_database_gets_a_clear_message(kind, expected, tmp_path, monkeypatch):
+    import sqlite3
+
+    db = tmp_path / "x.db"
+    if kind == "not_a_database":
+        db.write_text("hello, I am a text file\n" * 10)
+    elif kind == "zero_bytes":
+        db.touch()
+    elif kind == "foreign":
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE things (id INTEGER)")
+    at = open_app(db, "leaderboard", monkeypatch)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and expected in at.error[0].value, [e.value for e in at.error]
+    assert "streamlit run dashboard/app.py -- --db" in texts(at)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_database_from_flag_environment_or_default():
+    assert queries.parse_args(["--db", "a.db"], {"HARNESS_DB": "b.db"}).db == "a.db"
+    assert queries.parse_args(["--db", "a.db"], {}).origin == "--db"
+    assert queries.parse_args([], {"HARNESS_DB": "b.db"}).db == "b.db"
+    assert queries.parse_args([], {}).db == "results.db"
+    settings = queries.parse_args(["--data-dir", "/d", "--unknown"], {})
+    assert settings.data_dir == "/d" and settings.db == "results.db"
+    assert queries.Settings("postgresql://h/db").location == "postgresql://h/db"
+
+
+def test_importances_need_two_varying_trials():
+    pytest.importorskip("harness.search")  # its to_optuna builds the distributions
+    space = {"lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}}
+    one = [{"status": "completed", "value": 0.5, "params": {"lr": 1e-3}}]
+    assert not queries.importances_from(space, "max", one).importances
+    assert "at least two" in queries.importances_from(space, "max", one).note
+    same = one * 3
+    assert not queries.importances_from(space, "max", same).importances
+    space["depth"] = {"type": "int", "low": 1, "high": 4}
+    trials = [
+        {"status": "completed", "value": 0.1 * d, "params": {"lr": 1e-3 * (1 + d % 2), "depth": d}}
+        for d in (1, 2, 3, 4, 1, 2)
+    ]
+    result = queries.importances_from(space, "max", trials)
+    assert set(result.importances) == {"lr", "depth"}
+    assert sum(result.importances.values()) == pytest.approx(1.0)
+
+
+def test_paper_numbers_file():
+    rows = queries._paper_numbers(str(queries.PAPER_NUMBERS), 0.0)
+    assert len(rows) == 2 * 6 * 6
+    assert {r["model"] for r in rows} == PAPER_MODELS
+    assert {(r["table"], r["scene"]) for r in rows} == {("III", "indian_pines"), ("IV", "salinas")}
+    trees = [r for r in rows if r["metric"] == "centroid_distance" and r["mean"] is None]
+    assert {r["model"] for r in trees} == {"random_forest", "xgboost"}
+
+
+@pytest.mark.skipif(not PAPER.is_file(), reason=f"the paper's text is not at {PAPER}")
+def test_paper_numbers_match_the_paper_text():
+    """Every cell of paper_numbers.csv is printed in its row of Table III or IV."""
+    text = PAPER.read_text()
+    tables = {
+        "III": text[text.index("TABLE III") : text.index("TABLE IV")],
+        "IV": text[text.index("TABLE IV") : text.index("TABLE IV") + 2000],
+    }
+    rows = queries._paper_numbers(str(queries.PAPER_NUMBERS), 0.0)
+    for r in rows:
+        line = next(
+            ln for ln in tables[r["table"]].splitlines() if ln.startswith(r["paper_label"] + "\t")
+        )
+        cells = line.split("\t")[1:]
+        order = ["oa", "ba", "kappa", "mcc", "ari", "centroid_distance"]
+        cell = cells[order.index(r["metric"])]
+        if r["mean"] is None:
+            assert cell.strip() == "—", (r, cell)
+            continue
+        mean, std = (float(v) for v in cell.split(r"\pm"))
+        assert (mean, std) == (r["mean"], r["std"]), (r, cell)
