@@ -490,6 +490,12 @@ def importances_from(
             + ("" if len(frozen) < 2 else " and no parameter that varies among them")
             + ".",
         )
+    if len({f.value for f in frozen}) < 2:
+        return Importances(
+            {},
+            f"All {len(frozen)} completed trials reached the same {frozen[0].value:.4f}: "
+            "no parameter explains a difference, so there is no importance to estimate.",
+        )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
     study.add_trials(frozen)

@@ -224,17 +224,32 @@ def empty_message() -> str:
     return f"No results yet — run `python -m harness.run --suite quick{suffix}`"
 
 
-def no_completed_trials() -> None:
-    """The message of a page with nothing completed to show."""
+def no_completed_trials(run_id: int | None = None) -> None:
+    """The message of a page with nothing completed to show, and why."""
     info = queries.overview()
     counts = info["status_counts"]
     if not info["n_trials"]:
         st.info(empty_message(), icon=":material/info:")
         return
+    if run_id is not None:
+        st.info(
+            f"Run {run_id} has no completed trial outside hyperparameter searches; choose "
+            "another run or all runs.",
+            icon=":material/info:",
+        )
+        return
+    if counts.get("completed"):
+        st.info(
+            "Every completed trial in this database belongs to a hyperparameter search (the "
+            "Search page shows them); the tables count trials outside searches, such as the "
+            "final evaluation of a search's best configuration.",
+            icon=":material/info:",
+        )
+        return
     other = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     st.info(
-        f"No completed trials to show ({other}). The Runs page lists failures with their "
-        f"errors. {empty_message()}.",
+        f"No completed trials yet ({other}); the Runs page lists failures with their errors. "
+        f"{empty_message()}.",
         icon=":material/info:",
     )
 

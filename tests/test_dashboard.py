@@ -407,6 +407,8 @@ def test_importances_need_two_varying_trials():
         {"status": "completed", "value": 0.1 * d, "params": {"lr": 1e-3 * (1 + d % 2), "depth": d}}
         for d in (1, 2, 3, 4, 1, 2)
     ]
+    flat = [{**t, "value": 0.5} for t in trials]
+    assert "same 0.5000" in queries.importances_from(space, "max", flat).note
     result = queries.importances_from(space, "max", trials)
     assert set(result.importances) == {"lr", "depth"}
     assert sum(result.importances.values()) == pytest.approx(1.0)

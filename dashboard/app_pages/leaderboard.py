@@ -18,7 +18,7 @@ filters = st.columns([1, 1, 1, 1, 2])
 run_id = ui.run_filter(container=filters[4], key="lb_run")
 rows = queries.leaderboard(run_id=run_id)
 if not rows:
-    ui.no_completed_trials()
+    ui.no_completed_trials(run_id)
     st.stop()
 key = ui.group_filters(rows, "lb", columns=filters[:4])
 group = [r for r in rows if (r["scene"], r["protocol"], r["recipe"], r["source"]) == key]

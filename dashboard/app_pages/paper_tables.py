@@ -260,7 +260,7 @@ filters = st.columns([1, 1, 1, 2])
 run_id = ui.run_filter(container=filters[3], key="pt_run")
 all_rows = queries.leaderboard(run_id=run_id)
 if not all_rows:
-    ui.no_completed_trials()
+    ui.no_completed_trials(run_id)
     st.stop()
 paper_rows = [r for r in all_rows if r["scene"] in {scene for _, scene, _ in TABLES}]
 if not paper_rows:

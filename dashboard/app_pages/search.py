@@ -32,8 +32,9 @@ if not queries.supports_studies():
 studies = queries.studies()
 if not studies:
     st.info(
-        "No hyperparameter searches in this database yet. A search stores its study and "
-        "its trials here; see `python -m harness.run --help`.",
+        "No hyperparameter searches in this database yet — run one with "
+        "`python -m harness.run --suite search --trials 30` (it stores its study and "
+        "every trial here).",
         icon=":material/info:",
     )
     st.stop()

@@ -124,7 +124,7 @@ def _per_class(detail: dict[str, Any], names: list[str]) -> None:
                 },
                 key="td_per_class",
             )
-            st.caption("AP is empty for a class with no test pixel.")
+            st.caption("AP is None for a class with no test pixel (support 0).")
     with right:
         confusion = queries.artifact(detail["id"], "confusion")
         if confusion is None:
