@@ -109,6 +109,8 @@ def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
     result = run_trial_safely(
         spec, data_dir=config.get("data_dir"), device=device, progress=progress
     )
+    if result.status == "completed":
+        result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
     ray.get(writer.write.remote(pickle.dumps(result)))
     if result.status != "completed":
         raise RuntimeError(f"trial {spec.spec_hash[:12]} {result.status}: {result.error}")
@@ -434,7 +436,11 @@ class _RunContext:
         tuner = tune.Tuner(
             tune.with_resources(trainable, {"cpu": res["cpu"], "gpu": res["gpu"]}),
             param_space=param_space,
-            tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname, **tune_config),
+            # reuse_actors: a trial's worker process (torch and the data layer imported)
+            # serves the next trial of the same resources instead of a new process each
+            tune_config=tune.TuneConfig(
+                trial_dirname_creator=_trial_dirname, reuse_actors=True, **tune_config
+            ),
             run_config=tune.RunConfig(
                 name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
                 storage_path=self.storage_path,
@@ -503,6 +509,7 @@ def _run(
 
     t0 = time.perf_counter()
     store = ResultStore(store_url)
+    store.close_dead_runs()  # runs of drivers that were killed on this host
     run_id = store.start_run(command, suite, collect_provenance())
     ctx = _RunContext(
         store=store,

@@ -302,6 +302,16 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def _cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -338,7 +348,8 @@ def collect_provenance(gpu: bool = True) -> dict[str, Any]:
     Returns:
         git_commit and git_dirty (tracked files changed; None outside a git checkout),
         packages {distribution: version or None}, host, cpu, gpu, cuda_version,
-        python_version, platform.
+        python_version, platform, pid (the driver's process id, so that a later run
+        on the same host can tell a dead run from a live one).
     """
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
@@ -359,6 +370,7 @@ def collect_provenance(gpu: bool = True) -> dict[str, Any]:
         "cuda_version": cuda,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
+        "pid": os.getpid(),
     }
 
 
@@ -689,6 +701,26 @@ class ResultStore:
             run.status = status
             run.finished_at = _now()
             return self._interrupt(session, run_id=run_id)
+
+    def close_dead_runs(self, host: str | None = None) -> list[int]:
+        """Mark "interrupted" the runs still "running" on ``host`` (default: this
+        host) whose driver process is gone (a killed driver never closes its run);
+        their open trials become "interrupted" too. Returns the run ids closed."""
+        host = host or socket.gethostname()
+        with self.session() as session:
+            candidates = [
+                (r.id, (r.extra or {}).get("pid"))
+                for r in session.scalars(
+                    select(RunRow).where(RunRow.status == "running", RunRow.host == host)
+                )
+            ]
+        closed = []
+        for run_id, pid in candidates:
+            if not isinstance(pid, int) or _process_alive(pid):
+                continue
+            self.finish_run(run_id, "interrupted")
+            closed.append(run_id)
+        return closed
 
     # ------------------------------------------------------------------ trial status
 

@@ -393,6 +393,7 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
     with ResultStore(db, readonly=True) as store:
         runs = store.runs()
     assert len(runs) == 2 and runs[-1]["status"] == "completed"
+    assert runs[0]["status"] == "interrupted"  # the killed driver's run, closed by the next
 
 
 @pytest.mark.slow
@@ -616,13 +617,10 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     assert [w["Name"] for w in writers] == [f"hsi-result-writer-{res['run_id']}"]
     assert writers[0]["NodeID"] == res["driver_node"] == head
 
-    # the trials ran on both nodes: each Tune trial is an ImplicitFunc actor
+    # the trials ran on both nodes: each Tune trial runs in an ImplicitFunc actor (reused
+    # from trial to trial), and the runner records the node in the trial's info
     trials = [a for a in res["actors"] if a["ActorClassName"] == "ImplicitFunc"]
-    assert len(trials) >= 4, res["actors"]
     assert {a["NodeID"] for a in trials} == {head, worker}, trials
-    # runner._trainable does not record the node in the trial's info (see the report);
-    # when it does, the database must agree with the actor table
     with ResultStore(db, readonly=True) as store:
-        recorded = {(store.trial(r["id"])["info"] or {}).get("node_id") for r in rows}
-    if recorded != {None}:
-        assert recorded == {head, worker}
+        recorded = [(store.trial(r["id"])["info"] or {}).get("node_id") for r in rows]
+    assert set(recorded) == {head, worker}, recorded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import sqlite3
 import statistics
 import warnings
@@ -198,6 +199,29 @@ def test_round_trip_of_a_completed_result(store):
     assert run["packages"]["numpy"] == np.__version__
     assert run["python_version"] and run["host"]
     assert "platform" in run["extra"]
+
+
+def test_runs_of_dead_drivers_are_closed(store):
+    """A killed driver leaves its run "running"; the next run on the host closes it."""
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    dead = store.start_run("killed", "smoke", {"host": host, "pid": gone.pid})
+    alive = store.start_run("alive", "smoke", {"host": host, "pid": os.getpid()})
+    elsewhere = store.start_run("remote", "smoke", {"host": "other-node", "pid": gone.pid})
+    unknown = store.start_run("old", "smoke", {"host": host})
+    assert store.close_dead_runs() == [dead]
+    status = {r["id"]: r["status"] for r in store.runs()}
+    assert status == {
+        dead: "interrupted",
+        alive: "running",
+        elsewhere: "running",
+        unknown: "running",
+    }
 
 
 def test_a_spec_from_make_spec_round_trips(store, shared_data):
