@@ -323,6 +323,8 @@ class SceneImages:
     gt: np.ndarray | None
     class_names: tuple[str, ...]
     note: str = ""
+    #: The error behind ``note`` (shown on request).
+    detail: str = ""
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -349,16 +351,16 @@ def _scene_images(
         if crop is not None:
             loaded = loaded.crop_to(*crop)
     except Exception as exc:  # missing files above all; any failure only hides the images
-        reason = str(exc) if "Fix" in str(exc) else f"{exc} Fix: pass --data-dir DIR."
         gt = _ground_truth_only(scene, data_dir, crop) if source == "real" else None
-        what = "RGB composite is" if gt is not None else "RGB composite and the ground truth are"
+        what = "RGB composite is" if gt is not None else "RGB composite and ground truth are"
         return SceneImages(
             None,
             gt,
             names,
-            f"The scene's {source} data could not be loaded here, so the {what} not shown "
-            f"({type(exc).__name__}: {reason} Give the dashboard the folder with "
-            "`streamlit run dashboard/app.py -- --data-dir DIR`.)",
+            f"The {source} scene {scene} cannot be loaded here, so its {what} not shown. "
+            "Point the dashboard at the scene files: "
+            "`streamlit run dashboard/app.py -- --data-dir DIR`.",
+            f"{type(exc).__name__}: {exc}",
         )
     note = ""
     if loaded.fingerprint != fingerprint:

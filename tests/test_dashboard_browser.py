@@ -50,7 +50,9 @@ PAGES = [
     ("smoke", "embeddings", "Embeddings", 2),
     ("smoke", "search", "Search", 0),
     ("smoke", "runs", "Runs", 1),
+    ("synthetic", "", "Leaderboard", 1),
     ("synthetic", "paper_tables", "Paper tables", 2),
+    ("synthetic", "trial_detail", "Trial detail", 7),
     ("synthetic", "search", "Search", 4),
     ("synthetic", "runs", "Runs", 1),
 ]

@@ -28,7 +28,13 @@ options = st.columns([1, 1, 4])
 sort_by = options[0].selectbox("Sort by", LEADERBOARD_METRICS, format_func=ui.header, key="lb_sort")
 descending = options[1].toggle("Best first", value=True, key="lb_desc")
 frame, styled = ui.stats_table(group, LEADERBOARD_METRICS, sort_by=sort_by, descending=descending)
-st.dataframe(styled, hide_index=True, width="stretch", key="lb_table")
+st.dataframe(
+    styled,
+    hide_index=True,
+    width="stretch",
+    height=38 + 35 * min(len(frame), 30),
+    key="lb_table",
+)
 
 by_label = {r["label"]: r for r in group}
 ordered = [by_label[label] for label in frame["Model"]]

@@ -167,6 +167,9 @@ def _maps(detail: dict[str, Any], names: list[str]) -> None:
     images = queries.scene_images(detail["spec"])
     if images.note:
         st.warning(images.note, icon=":material/warning:")
+    if images.detail:
+        with st.expander("Why the scene could not be loaded"):
+            st.code(images.detail, language="text")
     if not names:
         names = list(images.class_names)
     gt = images.gt
