@@ -150,7 +150,10 @@ def render(m: dict, command: str, other_load: float | None) -> str:
         "concurrency. A trial's own time runs from `mark_running` to its stored result "
         "(data preparation, fit, inference, metrics, t-SNE, maps, the write); the rest of the "
         "wall time is the harness: Ray and the writer actor coming up, Tune starting each "
-        "trial's actor, the result's trip to the writer, the run rows.",
+        "trial's actor, the result's trip to the writer, the run rows. Trial workers are "
+        "reused between trials (`reuse_actors=True`; before, every trial paid a new worker "
+        "process: 3.4 s per trial on a loaded machine). The share of 'other processes' "
+        "below includes the Ray daemons and workers this benchmark starts.",
         "",
         "| measurement | value |",
         "| --- | ---: |",
@@ -189,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3, help="Ray start-ups timed (default 3)")
     ap.add_argument("--writes", type=int, default=20, help="writes per smoke result (default 20)")
     ap.add_argument("--data-dir", help="folder with the ground-truth files (default: search)")
-    add_common_options(ap, default_max_other_load=0.15)
+    # Ray's daemons (GCS, raylet, workers) started by the benchmark itself count as
+    # "other processes" for the load meter, hence the higher default limit.
+    add_common_options(ap, default_max_other_load=0.5)
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.writes < 1:
         ap.error("--repeats and --writes must be positive")
