@@ -240,6 +240,72 @@ def _better(select_on: str, value: float, best: float | None) -> bool:
     return value < best if select_on == "val_loss" else value > best
 
 
+def train_epoch(
+    model: Any,
+    opt: Any,
+    x: Any,
+    y: Any,
+    perm: Any,
+    batch_size: int,
+    *,
+    loss_fn: Any,
+    augment: Any = None,
+    amp: Callable[[], Any] = contextlib.nullcontext,
+    scaler: Any = None,
+    step_scheduler: Any = None,
+) -> tuple[float, int, int, int | None]:
+    """One epoch of training steps over ``perm``: the harness's step loop.
+
+    Batches are ``index_select`` slices of the device-resident ``x``/``y``,
+    augmented on the device. The loss sum, the correct count and the finiteness
+    check stay on the device during the epoch, so a step never waits for the
+    device to answer (on a GPU, a host read per step would stall the launch
+    queue at small batches); they are read once at the end.
+
+    Returns:
+        (loss sum, correct, samples seen, index of the first step whose loss was
+        not finite, or None).
+    """
+    import torch
+
+    n = x.shape[0]
+    device = x.device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+    seen = 0
+    for step, start in enumerate(range(0, n, batch_size)):
+        idx = perm[start : start + batch_size]
+        if idx.numel() < 2 and n >= 2:
+            continue  # a last batch of one sample cannot pass BatchNorm in train mode
+        xb = x.index_select(0, idx)
+        yb = y.index_select(0, idx)
+        if augment is not None:
+            xb = augment(xb)
+        opt.zero_grad(set_to_none=True)
+        with amp():
+            logits = model(xb)
+            loss = loss_fn(logits.float(), yb)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        if step_scheduler is not None:
+            step_scheduler.step()
+        detached = loss.detach()
+        first_bad = torch.where(
+            (first_bad < 0) & ~torch.isfinite(detached), torch.full_like(first_bad, step), first_bad
+        )
+        loss_sum += detached.double() * idx.numel()
+        correct += (logits.detach().argmax(1) == yb).sum()
+        seen += idx.numel()
+    bad = int(first_bad)
+    return float(loss_sum), int(correct), seen, (None if bad < 0 else bad)
+
+
 def fit_deep(
     model: Any,
     spec: TrialSpec,
@@ -290,36 +356,24 @@ def fit_deep(
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for start in range(0, n, cfg.batch_size):
-            idx = perm[start : start + cfg.batch_size]
-            if idx.numel() < 2 and n >= 2:
-                continue  # a last batch of one sample cannot pass BatchNorm in train mode
-            xb = x_train.index_select(0, idx)
-            yb = y_train.index_select(0, idx)
-            if augment is not None:
-                xb = augment(xb)
-            opt.zero_grad(set_to_none=True)
-            with amp():
-                logits = model(xb)
-                loss = loss_fn(logits.float(), yb)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the training loss became {float(loss.detach())} at epoch {epoch} (step {start // cfg.batch_size}); "
-                    f"lr={cfg.lr}. Fix: lower the learning rate, or check the input scaling."
-                )
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            if sched is not None and sched_every == "step":
-                sched.step()
-            loss_sum += float(loss.detach()) * idx.numel()
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += idx.numel()
+        loss_sum, correct, seen, bad_step = train_epoch(
+            model,
+            opt,
+            x_train,
+            y_train,
+            perm,
+            cfg.batch_size,
+            loss_fn=loss_fn,
+            augment=augment,
+            amp=amp,
+            scaler=scaler,
+            step_scheduler=sched if sched_every == "step" else None,
+        )
+        if bad_step is not None:
+            raise FloatingPointError(
+                f"the training loss became non-finite at epoch {epoch} (step {bad_step}); "
+                f"lr={cfg.lr}. Fix: lower the learning rate, or check the input scaling."
+            )
         if sched is not None and sched_every == "epoch":
             sched.step()
         epochs_run = epoch
