@@ -1,0 +1,305 @@
+"""Training throughput: the reference training style against the harness's path, per model.
+
+For every registered non-tiny torch model at its ``unified`` recipe (patch size,
+batch size, optimizer, learning rate and weight decay, PCA components for Indian
+Pines as T), on random data of the Indian Pines geometry (a 145 x 145 image with
+T bands, 512 labelled training pixels over 16 classes), training samples per
+second of
+
+(a) the reference style (:mod:`harness.reference`): a Dataset slicing one
+    reflect-padded window per sample and augmenting it on the CPU, a shuffling
+    DataLoader (seeded generator, no workers), ``.to(device)`` per batch, eager
+    float32, ``loss.item()`` every step;
+(b) the harness's path (:func:`harness.trial.train_epoch`): the patch tensor
+    resident on the device, ``index_select`` batches, whole-batch augmentation on
+    the device (:class:`datasets.augment.BatchAugmenter`), no host read per step;
+(c) with ``--amp bf16``, the harness's path under bf16 autocast (meaningful on
+    CUDA; on the CPU it runs CPU autocast).
+
+Both start from the same weights (deep copies of one model), with the same
+optimizer (:func:`harness.trial._optimizer`, as the trials build it) and the same
+batch size; both augment (the paper's recipe). A window is the first ``k`` steps
+of an epoch, including what an epoch costs beyond its steps (the DataLoader's
+iterator and shuffle; the harness's permutation); windows of the paths alternate,
+after one warm-up window each. ``k`` is ``--steps`` (default 32, one epoch of 512
+samples at batch 16), lowered for slow models so that a window takes about
+``--window-s`` seconds (CLAReSNet takes about 1.2 s per step on a 2-core CPU). The
+median of ``--repeats`` windows is reported; on CUDA, ``torch.cuda.synchronize()``
+brackets every window.
+
+Usage::
+
+    python bench/train_throughput.py [--device cpu|cuda] [--models claresnet ssrn]
+        [--steps 32] [--repeats 5] [--amp bf16] [--write docs/BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import math
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from _common import (
+    ROOT,
+    BusyGuard,
+    MachineBusy,
+    add_common_options,
+    code_version,
+    context_lines,
+    machine_info,
+    report,
+)
+
+sys.path.insert(0, str(ROOT))
+
+import datasets  # noqa: E402
+import models  # noqa: E402
+from datasets.augment import BatchAugmenter  # noqa: E402
+from harness.reference import (  # noqa: E402
+    ReferencePatchDataset,
+    reference_epoch,
+    reference_loader,
+)
+from harness.trial import _optimizer, train_epoch  # noqa: E402
+
+SCENE, RAW_BANDS, N_CLASSES = "indian_pines", 200, 16
+HEIGHT = WIDTH = 145
+N_TRAIN = 512
+NAME = "train_throughput"
+
+
+@dataclass
+class Row:
+    model: str
+    t: int
+    p: int
+    batch: int
+    steps: int
+    reference: float
+    harness: float
+    harness_amp: float | None
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(name: str, args: argparse.Namespace, device: torch.device, guard: BusyGuard) -> Row:
+    recipe = models.get_model_entry(name).recipe("unified")
+    t = recipe.components_for(SCENE) or RAW_BANDS
+    p, batch = recipe.patch_size, recipe.batch_size
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((HEIGHT, WIDTH, t)).astype(np.float32)
+    idx = np.sort(rng.choice(HEIGHT * WIDTH, size=N_TRAIN, replace=False))
+    labels = rng.integers(0, N_CLASSES, size=N_TRAIN)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    torch.manual_seed(0)
+    base = models.build_model(name, n_bands=t, n_classes=N_CLASSES, patch_size=p, **recipe.hparams)
+
+    def fresh() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        model = copy.deepcopy(base).to(device).train()
+        return model, _optimizer(model, recipe)
+
+    # (a) reference style
+    ref_model, ref_opt = fresh()
+    ds = ReferencePatchDataset(
+        image, idx, labels, p, pad_mode=recipe.pad_mode, augment=recipe.augment, seed=0
+    )
+    loader = reference_loader(ds, batch, seed=0)
+
+    def run_reference(k: int) -> None:
+        reference_epoch(ref_model, ref_opt, loader, device, loss_fn, max_steps=k)
+
+    # (b, c) harness path: patches extracted once and resident on the device
+    x = torch.from_numpy(datasets.extract_patches(image, idx, p, pad_mode=recipe.pad_mode)).to(
+        device
+    )
+    y = torch.from_numpy(labels).to(device)
+
+    def harness_runner(amp_dtype: torch.dtype | None):
+        model, opt = fresh()
+        augment = BatchAugmenter(seed=0) if recipe.augment else None
+        gen = torch.Generator().manual_seed(0)
+
+        def amp():
+            if amp_dtype is None:
+                return contextlib.nullcontext()
+            return torch.autocast(device.type, dtype=amp_dtype)
+
+        def run(k: int) -> None:
+            perm = torch.randperm(N_TRAIN, generator=gen).to(device)
+            train_epoch(
+                model,
+                opt,
+                x,
+                y,
+                perm[: k * batch],
+                batch,
+                loss_fn=loss_fn,
+                augment=augment,
+                amp=amp,
+            )
+
+        return run
+
+    paths = {"reference": run_reference, "harness": harness_runner(None)}
+    if args.amp:
+        paths["harness_amp"] = harness_runner(torch.bfloat16)
+
+    def window(run, k: int) -> float:
+        sync(device)
+        t0 = time.perf_counter()
+        run(k)
+        sync(device)
+        return time.perf_counter() - t0
+
+    # warm-up: one short window per path; the reference's sets the window length
+    warm = min(2, args.steps)
+    step_s = {key: window(run, warm) / warm for key, run in paths.items()}
+    guard.check()
+    k = max(1, min(args.steps, math.ceil(args.window_s / step_s["reference"])))
+    times: dict[str, list[float]] = {key: [] for key in paths}
+    for _ in range(args.repeats):
+        for key, run in paths.items():
+            times[key].append(window(run, k))
+        guard.check()
+    rate = {key: k * batch / statistics.median(v) for key, v in times.items()}
+    return Row(name, t, p, batch, k, rate["reference"], rate["harness"], rate.get("harness_amp"))
+
+
+def paper_note(rows: list[Row]) -> str:
+    """Whether CLAReSNet ran at the paper's configuration (T = 30, P = 11, batch 16)."""
+    row = next((r for r in rows if r.model == "claresnet"), None)
+    if row is None:
+        return ""
+    same = (row.t, row.p, row.batch) == (30, 11, 16)
+    return f"CLAReSNet: the unified recipe gives T = {row.t}, P = {row.p}, batch {row.batch}" + (
+        ", the paper's configuration." if same else ", NOT the paper's T = 30, P = 11, batch 16."
+    )
+
+
+def fmt_rate(v: float) -> str:
+    return f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+
+
+def render(
+    rows: list[Row], args: argparse.Namespace, device: torch.device, command: str, other: float
+) -> str:
+    info = machine_info()
+    where = f"CUDA, {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "CPU"
+    amp_col = " | harness bf16 samples/s | bf16 / reference" if args.amp else ""
+    lines = [
+        f"## Training throughput: reference style against the harness's path ({where})",
+        "",
+        "Every registered non-tiny torch model at its `unified` recipe on random data of the Indian "
+        f"Pines geometry ({HEIGHT} x {WIDTH} image, T = the recipe's PCA components, {N_TRAIN} "
+        f"training pixels, {N_CLASSES} classes), the paper's augmentation on. Reference: "
+        "`harness.reference` (per-sample Dataset slicing the reflect-padded image and augmenting on "
+        "the CPU with NumPy, shuffling DataLoader without workers, `.to(device)` per batch, eager "
+        "float32, `loss.item()` every step). Harness: `harness.trial.train_epoch` (patches resident "
+        "on the device, `index_select` batches, `BatchAugmenter` on the whole batch, no host read "
+        "per step). Same initial weights, optimizer (the recipe's, as trials build it) and batch "
+        f"size. Samples/s: median of {args.repeats} windows of `steps` steps (the first steps of an "
+        "epoch), the paths alternating, after one warm-up window each"
+        + (", `torch.cuda.synchronize()` around every window" if device.type == "cuda" else "")
+        + ". "
+        + paper_note(rows),
+        "",
+        "| model | T | P | batch | steps | reference samples/s | harness samples/s "
+        f"| harness / reference{amp_col} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: | ---: |" if args.amp else ""),
+    ]
+    for r in rows:
+        amp = ""
+        if args.amp:
+            amp = f" | {fmt_rate(r.harness_amp)} | {r.harness_amp / r.reference:.2f}"
+        lines.append(
+            f"| {r.model} | {r.t} | {r.p} | {r.batch} | {r.steps} | {fmt_rate(r.reference)} "
+            f"| {fmt_rate(r.harness)} | {r.harness / r.reference:.2f}{amp} |"
+        )
+    lines.append("")
+    lines += context_lines(
+        info, code_version(["bench", "harness", "datasets", "models"]), other, command
+    )
+    if device.type == "cuda":
+        lines.append(f"- Device: {torch.cuda.get_device_name(device)}")
+    lines.append(f"- Threads: torch.get_num_threads() = {torch.get_num_threads()}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument(
+        "--models", nargs="+", help="only these models (default: every non-tiny torch model)"
+    )
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=32,
+        help="steps per timed window, at most (default 32: an epoch)",
+    )
+    ap.add_argument(
+        "--window-s",
+        type=float,
+        default=5.0,
+        help="lower the steps of slow models so that a window takes about this long (default 5)",
+    )
+    ap.add_argument("--repeats", type=int, default=5, help="timed windows per path (default 5)")
+    ap.add_argument("--amp", choices=("bf16",), help="add a harness column under bf16 autocast")
+    add_common_options(ap)
+    args = ap.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        ap.error("--steps and --repeats must be positive")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available")
+    device = torch.device(args.device)
+    command = shlex.join(
+        ["python", *(sys.argv if argv is None else ["bench/train_throughput.py", *argv])]
+    )
+    names = args.models or [
+        n
+        for n in models.list_models(include_tiny=False)
+        if models.get_model_entry(n).kind == "torch"
+    ]
+    for name in names:
+        entry = models.get_model_entry(name)
+        if entry.kind != "torch":
+            ap.error(f"{name} is not a torch model")
+    guard = BusyGuard(args.max_other_load if args.write else None)
+    rows: list[Row] = []
+    try:
+        for name in names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                row = measure(name, args, device, guard)
+            rows.append(row)
+            amp = "" if row.harness_amp is None else f"  bf16 {row.harness_amp:9.1f}/s"
+            print(
+                f"{name:<22} steps {row.steps:>3}  reference {row.reference:9.1f}/s  "
+                f"harness {row.harness:9.1f}/s  ratio {row.harness / row.reference:5.2f}{amp}",
+                file=sys.stderr,
+                flush=True,
+            )
+    except MachineBusy as exc:
+        sys.exit(f"{exc}")
+    share = guard.load.share()
+    report(render(rows, args, device, command, share), NAME, share, args.write, args.max_other_load)
+
+
+if __name__ == "__main__":
+    main()
