@@ -48,6 +48,7 @@ class RunConfig:
     max_failures: int
     storage_path: str | None = None
     epochs: int | None = None
+    training: tuple[tuple[str, object], ...] = ()
     trials: int | None = None
     study: str | None = None
     sampler_seed: int = 0
@@ -116,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--epochs", type=int, metavar="N", help="epochs of the deep models (default: the suite's)"
     )
+    ap.add_argument(
+        "--fast-path",
+        nargs="+",
+        default=[],
+        metavar="SWITCH",
+        help="fast-path switches for the deep models, recorded in each spec: "
+        "channels_last, compile, fused_optimizer",
+    )
+    ap.add_argument(
+        "--amp",
+        choices=("bf16", "fp16"),
+        help="mixed precision for the deep models on CUDA (default: float32/TF32)",
+    )
     search = ap.add_argument_group("search suite")
     search.add_argument(
         "--trials", type=int, metavar="N", help="trials per study (default 30; stored ones count)"
@@ -164,6 +178,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                     f"{flag} applies to the search suite only (got --suite {args.suite}). "
                     "Fix: drop it, or use --suite search."
                 )
+    from .spec import FAST_PATH_DEFAULTS
+
+    for switch in args.fast_path:
+        if switch not in FAST_PATH_DEFAULTS:
+            raise FlagError(
+                f"--fast-path {switch!r} is not a switch; choose from "
+                f"{', '.join(FAST_PATH_DEFAULTS)}."
+            )
     if args.study is not None and not args.study.strip():
         raise FlagError("--study '' is empty. Fix: give the study a name, or leave --study out.")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
@@ -218,6 +240,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         max_failures=args.max_failures,
         storage_path=args.storage_path,
         epochs=args.epochs,
+        training=tuple(
+            [(switch, True) for switch in dict.fromkeys(args.fast_path)]
+            + ([("amp", args.amp)] if args.amp else [])
+        ),
         trials=args.trials,
         study=args.study,
         sampler_seed=args.sampler_seed,
@@ -331,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             source_given=cfg.source_given,
             data_dir=cfg.data_dir,
             epochs=cfg.epochs,
+            training=cfg.training,
             trials=cfg.trials,
             study=cfg.study,
             sampler_seed=cfg.sampler_seed,

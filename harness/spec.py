@@ -44,6 +44,25 @@ class TrainingConfig:
     patience: int | None = None
     #: Mixed precision on CUDA ("bf16", "fp16") or None.
     amp: str | None = None
+    # Fast-path switches (each one recorded and hashed, so results stay comparable;
+    # at their defaults they are left out of the hash, so specs made before they
+    # existed keep their identity: see FAST_PATH_DEFAULTS).
+    #: Convert the model's 4-D weights (and so its convolutions) to channels-last memory.
+    channels_last: bool = False
+    #: ``torch.compile`` the model (eager fallback, recorded in the trial's info, when
+    #: compilation fails).
+    compile: bool = False
+    #: Fused (single-kernel) Adam/AdamW on CUDA.
+    fused_optimizer: bool = False
+
+
+#: Training fields added after PROTOCOL_VERSION 1 and their defaults: a spec at the
+#: default leaves the field out of its canonical form (and so out of its hash).
+FAST_PATH_DEFAULTS: dict[str, Any] = {
+    "channels_last": False,
+    "compile": False,
+    "fused_optimizer": False,
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,9 @@ class TrialSpec:
         """The hashed content: every field but ``study``, as plain JSON-able data."""
         data = _plain(asdict(self))
         data.pop("study", None)
+        for name, default in FAST_PATH_DEFAULTS.items():
+            if data["training"].get(name) == default:
+                del data["training"][name]
         return data
 
     def canonical_json(self) -> str:
@@ -119,7 +141,7 @@ class TrialSpec:
     @classmethod
     def from_json(cls, text: str) -> TrialSpec:
         data = json.loads(text)
-        data["training"] = TrainingConfig(**data["training"])
+        data["training"] = TrainingConfig(**data["training"])  # older specs: defaults
         if data.get("crop") is not None:
             data["crop"] = tuple(data["crop"])
         return cls(**data)

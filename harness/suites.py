@@ -57,6 +57,8 @@ class SuiteOptions:
     data_dir: str | None = None
     #: Epochs of the deep models (None: the suite's or the recipe's).
     epochs: int | None = None
+    #: Training fields set on every deep model's spec (fast-path switches, amp).
+    training: tuple[tuple[str, Any], ...] = ()
     #: Search suite: trials per study, study name, sampler seed.
     trials: int | None = None
     study: str | None = None
@@ -151,12 +153,16 @@ def _grid(
 def _with_epochs(
     opts: SuiteOptions, model: str, training: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """``--epochs`` on top of a suite's training overrides (deep models only)."""
+    """``--epochs``, ``--fast-path`` and ``--amp`` on top of a suite's training
+    overrides (deep models only)."""
     import models
 
-    if opts.epochs is None or models.get_model_entry(model).kind != "torch":
+    extra = dict(opts.training)
+    if opts.epochs is not None:
+        extra["epochs"] = opts.epochs
+    if not extra or models.get_model_entry(model).kind != "torch":
         return training
-    return {**(training or {}), "epochs": opts.epochs}
+    return {**(training or {}), **extra}
 
 
 def _smoke(opts: SuiteOptions) -> list[TrialSpec]:

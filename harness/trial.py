@@ -165,7 +165,8 @@ def _device_name(device: Any) -> str:
     return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
 
 
-def _optimizer(model: Any, cfg: Any) -> Any:
+def _optimizer(model: Any, cfg: Any, fused: bool = False) -> Any:
+    """The recipe's optimizer; ``fused`` asks Adam/AdamW for their single-kernel version."""
     import torch
 
     groups = (
@@ -178,7 +179,41 @@ def _optimizer(model: Any, cfg: Any) -> Any:
         raise TrialError(
             f"optimizer={cfg.optimizer!r} is not one of {', '.join(kinds)} for a deep model."
         )
-    return kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    extra = {"fused": True} if fused and cfg.optimizer in ("adam", "adamw") else {}
+    return kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
+
+
+def fast_forward(model: Any, cfg: Any, device: Any) -> tuple[Any, dict[str, Any]]:
+    """Apply the spec's fast-path switches to ``model``; returns (the callable to run
+    forward passes with, what was applied).
+
+    ``channels_last`` converts the 4-D weights to channels-last and the 5-D ones
+    (3-D convolutions) to channels-last-3d, in place; ``compile`` wraps the model
+    in ``torch.compile`` with Dynamo's eager fallback on, so that a model part that
+    does not compile runs eagerly instead of failing the trial. The parameters are
+    shared: the optimizer, ``state_dict`` and ``embed`` keep using ``model``.
+    """
+    import torch
+
+    applied: dict[str, Any] = {"channels_last": False, "compiled": False}
+    if cfg.channels_last:
+        formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                if tensor.dim() in formats:
+                    tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+        applied["channels_last"] = True
+    forward = model
+    if cfg.compile:
+        import torch._dynamo
+
+        torch._dynamo.config.suppress_errors = True  # eager fallback, never a failed trial
+        forward = torch.compile(model)
+        applied["compiled"] = True
+    applied["fused_optimizer"] = bool(
+        cfg.fused_optimizer and device.type == "cuda" and cfg.optimizer in ("adam", "adamw")
+    )
+    return forward, applied
 
 
 def _scheduler(optimizer: Any, cfg: Any) -> tuple[Any, str]:
@@ -201,16 +236,23 @@ def _scheduler(optimizer: Any, cfg: Any) -> tuple[Any, str]:
 
 
 def _predict(
-    model: Any, x: Any, batch_size: int, amp: Any, with_embed: bool = False
+    model: Any,
+    x: Any,
+    batch_size: int,
+    amp: Any,
+    with_embed: bool = False,
+    forward: Any = None,
 ) -> tuple[Any, Any]:
-    """Softmax probabilities (and embeddings when asked) of ``x`` in eval mode, batched."""
+    """Softmax probabilities (and embeddings when asked) of ``x`` in eval mode, batched
+    (``forward``: the model's fast-path callable, default the model)."""
     import torch
 
+    forward = forward or model
     probs, feats = [], []
     with torch.no_grad(), amp():
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size]
-            probs.append(torch.softmax(model(xb).float(), dim=1))
+            probs.append(torch.softmax(forward(xb).float(), dim=1))
             if with_embed:
                 feats.append(model.embed(xb).float())
     return torch.cat(probs), (torch.cat(feats) if with_embed else None)
@@ -330,7 +372,8 @@ def fit_deep(
     y_train = torch.from_numpy(data.labels(data.train)).to(device)
     y_val = torch.from_numpy(data.labels(data.val)).to(device)
     model.to(device)
-    opt = _optimizer(model, cfg)
+    forward, fast = fast_forward(model, cfg, device)
+    opt = _optimizer(model, cfg, fused=fast["fused_optimizer"])
     sched, sched_every = _scheduler(opt, cfg)
     loss_fn = torch.nn.CrossEntropyLoss()
     augment = BatchAugmenter(seed=spec.seed) if cfg.augment else None
@@ -357,7 +400,7 @@ def fit_deep(
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
         loss_sum, correct, seen, bad_step = train_epoch(
-            model,
+            forward,
             opt,
             x_train,
             y_train,
@@ -378,7 +421,7 @@ def fit_deep(
             sched.step()
         epochs_run = epoch
         model.eval()
-        val_loss, val_acc = _evaluate_loss(model, x_val, y_val, cfg.eval_batch_size, amp)
+        val_loss, val_acc = _evaluate_loss(forward, x_val, y_val, cfg.eval_batch_size, amp)
         train_loss, train_acc = loss_sum / max(seen, 1), correct / max(seen, 1)
         for key, value in (
             ("train_loss", train_loss),
@@ -429,8 +472,9 @@ def fit_deep(
         "selected_on": select_on,
         "train_samples_per_second": n * epochs_run / fit_seconds if fit_seconds > 0 else None,
         "amp": cfg.amp if use_amp else None,
+        "fast_path": fast,
     }
-    return curves, info, {"x_test": x_test, "amp": amp}
+    return curves, info, {"x_test": x_test, "amp": amp, "forward": forward}
 
 
 def _progress_bar(total: int, spec: TrialSpec) -> Any:
@@ -520,7 +564,10 @@ def run_trial(
         amp = tensors["amp"]
         eval_bs = spec.training.eval_batch_size
         t0 = time.perf_counter()
-        proba_t, emb_t = _predict(model, tensors["x_test"], eval_bs, amp, with_embed=True)
+        fwd = tensors["forward"]
+        proba_t, emb_t = _predict(
+            model, tensors["x_test"], eval_bs, amp, with_embed=True, forward=fwd
+        )
         proba_test, embeddings = proba_t.cpu().numpy(), emb_t.cpu().numpy()
         if data.val.size:
             x_val = torch.from_numpy(
@@ -528,7 +575,7 @@ def run_trial(
                     data.image, data.val, spec.patch_size, pad_mode=spec.pad_mode
                 )
             ).to(dev)
-            proba_val = _predict(model, x_val, eval_bs, amp)[0].cpu().numpy()
+            proba_val = _predict(model, x_val, eval_bs, amp, forward=fwd)[0].cpu().numpy()
         else:
             proba_val = None
         chunks = []
@@ -536,7 +583,9 @@ def run_trial(
             data.image, spec.patch_size, chunk_size=map_chunk, pad_mode=spec.pad_mode
         ):
             chunks.append(
-                _predict(model, torch.from_numpy(patches).to(dev), max(eval_bs, 256), amp)[0]
+                _predict(
+                    model, torch.from_numpy(patches).to(dev), max(eval_bs, 256), amp, forward=fwd
+                )[0]
                 .cpu()
                 .numpy()
             )
