@@ -235,8 +235,10 @@ def discussion(device: torch.device) -> list[str]:
         "epoch of batches without training, per batch; reference: the DataLoader's batches, "
         "sliced and augmented per sample; harness: `index_select` and `BatchAugmenter`), and a "
         "per-step `loss.item()` costs nothing when the step runs synchronously on the host. So "
-        "the two paths are within a few per cent of each other here; the harness's path is "
-        "built for the GPU, where per-sample host work and a host read every step stall the "
+        "the two paths should be close here: their ratios stay within a few per cent for "
+        "CLAReSNet, HybridSN and SSRN, while those of the two small SpectralFormer variants "
+        "moved between 0.92 and 1.30 across three runs on this 2-core machine (noise of ~20 ms "
+        "steps, not a difference of the paths). The harness's path is built for the GPU, where per-sample host work and a host read every step stall the "
         f"launch queue at batch 16. The GPU run is one command: `{gpu_command}`.",
         "",
     ]
