@@ -13,8 +13,13 @@ second of
 (b) the harness's path (:func:`harness.trial.train_epoch`): the patch tensor
     resident on the device, ``index_select`` batches, whole-batch augmentation on
     the device (:class:`datasets.augment.BatchAugmenter`), no host read per step;
-(c) with ``--amp bf16``, the harness's path under bf16 autocast (meaningful on
-    CUDA; on the CPU it runs CPU autocast).
+(c) the harness's path with fast-path switches on (``--variants``), each
+    applied as a trial applies it (:func:`harness.trial.fast_forward`,
+    :func:`harness.trial.backend_flags`, the fused optimizer, bf16 autocast):
+    ``bf16``, ``channels_last``, ``compile``, ``cuda_graphs``, ``fused``, ``tf32``,
+    ``cudnn_benchmark``, or several joined by ``+`` (e.g.
+    ``tf32+cudnn_benchmark+cuda_graphs+fused``). A switch that does not apply on
+    the device (CUDA graphs, TF32, the fused optimizer on a CPU) is refused.
 
 Both start from the same weights (deep copies of one model), with the same
 optimizer (:func:`harness.trial._optimizer`, as the trials build it) and the same
@@ -30,7 +35,13 @@ brackets every window.
 Usage::
 
     python bench/train_throughput.py [--device cpu|cuda] [--models claresnet ssrn]
-        [--steps 32] [--repeats 5] [--amp bf16] [--write docs/BENCHMARKS.md]
+        [--steps 32] [--repeats 5] [--variants bf16 channels_last ...]
+        [--write docs/BENCHMARKS.md]
+
+Default variants: on the CPU ``bf16`` and ``channels_last`` (``compile`` costs
+about two minutes of compilation per model there and gave CLAReSNet 1.04x);
+on CUDA every switch alone and the float32 and bf16 combinations (see
+:data:`CUDA_VARIANTS`).
 """
 
 from __future__ import annotations
@@ -69,12 +80,52 @@ from harness.reference import (  # noqa: E402
     reference_epoch,
     reference_loader,
 )
-from harness.trial import _optimizer, train_epoch  # noqa: E402
+from harness.spec import TrainingConfig  # noqa: E402
+from harness.trial import _optimizer, backend_flags, fast_forward, train_epoch  # noqa: E402
 
 SCENE, RAW_BANDS, N_CLASSES = "indian_pines", 200, 16
 HEIGHT = WIDTH = 145
 N_TRAIN = 512
 NAME = "train_throughput"
+
+#: variant token -> the TrainingConfig field it sets
+SWITCHES = {
+    "bf16": ("amp", "bf16"),
+    "channels_last": ("channels_last", True),
+    "compile": ("compile", True),
+    "cuda_graphs": ("cuda_graphs", True),
+    "fused": ("fused_optimizer", True),
+    "tf32": ("tf32", True),
+    "cudnn_benchmark": ("cudnn_benchmark", True),
+}
+CUDA_ONLY = {"cuda_graphs", "fused", "tf32", "cudnn_benchmark"}
+CPU_VARIANTS = ("bf16", "channels_last")
+FP32_FAST = "tf32+cudnn_benchmark+channels_last+cuda_graphs+fused"
+CUDA_VARIANTS = (
+    "tf32",
+    "cudnn_benchmark",
+    "channels_last",
+    "compile",
+    "cuda_graphs",
+    "fused",
+    FP32_FAST,
+    "bf16",
+    "bf16+" + FP32_FAST,
+)
+
+
+def variant_training(variant: str, base: TrainingConfig) -> TrainingConfig:
+    """The training config of a variant ("bf16+cuda_graphs": both switches on)."""
+    changes = {}
+    for token in variant.split("+"):
+        if token not in SWITCHES:
+            raise ValueError(
+                f"variant {variant!r}: unknown switch {token!r}; expected one of "
+                f"{', '.join(SWITCHES)}, joined by '+'."
+            )
+        field, value = SWITCHES[token]
+        changes[field] = value
+    return TrainingConfig(**{**base.__dict__, **changes})
 
 
 @dataclass
@@ -84,11 +135,13 @@ class Row:
     p: int
     batch: int
     steps: int
-    reference: float
-    harness: float
-    harness_amp: float | None
+    rates: dict[str, float]  # "reference", "harness", then one per variant
     ref_data_ms: float
     harness_data_ms: float
+
+    @property
+    def reference(self) -> float:
+        return self.rates["reference"]
 
 
 def sync(device: torch.device) -> None:
@@ -129,10 +182,22 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
     )
     y = torch.from_numpy(labels).to(device)
 
-    def harness_runner(amp_dtype: torch.dtype | None):
-        model, opt = fresh()
+    base_cfg = TrainingConfig(
+        optimizer=recipe.optimizer,
+        lr=recipe.lr,
+        weight_decay=recipe.weight_decay,
+        batch_size=batch,
+        augment=recipe.augment,
+    )
+
+    def harness_runner(cfg: TrainingConfig):
+        """The harness's path with ``cfg``'s switches, set up as fit_deep sets it up."""
+        model = copy.deepcopy(base).to(device).train()
+        forward, applied = fast_forward(model, cfg, device)
+        opt = _optimizer(model, cfg, fused=applied["fused_optimizer"])
         augment = BatchAugmenter(seed=0) if recipe.augment else None
         gen = torch.Generator().manual_seed(0)
+        amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else None
 
         def amp():
             if amp_dtype is None:
@@ -141,23 +206,24 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
 
         def run(k: int) -> None:
             perm = torch.randperm(N_TRAIN, generator=gen).to(device)
-            train_epoch(
-                model,
-                opt,
-                x,
-                y,
-                perm[: k * batch],
-                batch,
-                loss_fn=loss_fn,
-                augment=augment,
-                amp=amp,
-            )
+            with backend_flags(cfg, device):
+                train_epoch(
+                    forward,
+                    opt,
+                    x,
+                    y,
+                    perm[: k * batch],
+                    batch,
+                    loss_fn=loss_fn,
+                    augment=augment,
+                    amp=amp,
+                )
 
         return run
 
-    paths = {"reference": run_reference, "harness": harness_runner(None)}
-    if args.amp:
-        paths["harness_amp"] = harness_runner(torch.bfloat16)
+    paths = {"reference": run_reference, "harness": harness_runner(base_cfg)}
+    for variant in args.variants:
+        paths[variant] = harness_runner(variant_training(variant, base_cfg))
 
     def window(run, k: int) -> float:
         sync(device)
@@ -166,8 +232,9 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
         sync(device)
         return time.perf_counter() - t0
 
-    # warm-up: one short window per path; the reference's sets the window length
-    warm = min(2, args.steps)
+    # warm-up: one short window per path (compilation, graph recording, cuDNN's
+    # autotuning happen here); the reference's sets the window length
+    warm = min(3, args.steps)
     step_s = {key: window(run, warm) / warm for key, run in paths.items()}
     guard.check()
     k = max(1, min(args.steps, math.ceil(args.window_s / step_s["reference"])))
@@ -200,9 +267,7 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
         / n_batches
         for f in (ref_data, harness_data)
     ]
-    return Row(
-        name, t, p, batch, k, rate["reference"], rate["harness"], rate.get("harness_amp"), *data_ms
-    )
+    return Row(name, t, p, batch, k, rate, *data_ms)
 
 
 def paper_note(rows: list[Row]) -> str:
@@ -216,30 +281,35 @@ def paper_note(rows: list[Row]) -> str:
     )
 
 
+GPU_COMMAND = "python3 bench/train_throughput.py --device cuda --write docs/BENCHMARKS.md"
+
+
 def discussion(device: torch.device) -> list[str]:
     """What the figures show (the data columns: one epoch of batches without training)."""
-    gpu_command = (
-        "python bench/train_throughput.py --device cuda --amp bf16 --write docs/BENCHMARKS.md"
-    )
     if device.type == "cuda":
         return [
             "Data ms/batch: one epoch of batches without training, per batch (reference: the "
             "loader's batches moved to the GPU; harness: `index_select` and `BatchAugmenter` on "
-            f"the resident tensor). Command: `{gpu_command}`.",
+            "the resident tensor).",
             "",
         ]
     return [
-        "On the CPU the model dominates: forward, backward and the optimizer step take 20-35 ms "
-        "per batch of 16 for the small baselines and over a second for CLAReSNet, while the data "
-        "side of either path costs about a millisecond or less per batch (the data columns: one "
-        "epoch of batches without training, per batch; reference: the DataLoader's batches, "
-        "sliced and augmented per sample; harness: `index_select` and `BatchAugmenter`), and a "
-        "per-step `loss.item()` costs nothing when the step runs synchronously on the host. So "
-        "the two paths should be close here: their ratios stay within a few per cent for "
-        "CLAReSNet, HybridSN and SSRN, while those of the two small SpectralFormer variants "
-        "moved between 0.92 and 1.30 across three runs on this 2-core machine (noise of ~20 ms "
-        "steps, not a difference of the paths). The harness's path is built for the GPU, where per-sample host work and a host read every step stall the "
-        f"launch queue at batch 16. The GPU run is one command: `{gpu_command}`.",
+        "On the CPU the model's arithmetic dominates: forward, backward and the optimizer step "
+        "take 20-35 ms per batch of 16 for the small baselines and over a second for CLAReSNet "
+        "(its band CNN's convolutions, forward and backward, are about 40 % of a step), while "
+        "the data side of either path costs about a millisecond or less per batch (the data "
+        "columns: one epoch of batches without training, per batch; reference: the "
+        "DataLoader's batches, sliced and augmented per sample; harness: `index_select` and "
+        "`BatchAugmenter`), and a per-step `loss.item()` costs nothing when the step runs "
+        "synchronously on the host. So in float32 the two paths are close here; the small, "
+        "20 ms-per-step models move by up to +-30 % from run to run on this 2-core machine. "
+        "What changes the arithmetic on the CPU is bf16 autocast (`--amp bf16`, a recorded "
+        "switch, off in the `paper` suite): this processor has AVX-512 BF16 instructions, "
+        "which oneDNN uses for the convolutions and matrix products. `torch.compile` gave "
+        "CLAReSNet 1.04x on the CPU after about two minutes of compilation (measured "
+        "separately: `--variants compile`). The harness's path is built for the GPU, where "
+        "per-sample host work and a host read every step stall the launch queue at batch 16. "
+        f"The GPU run is one command: `{GPU_COMMAND}`.",
         "",
     ]
 
@@ -253,7 +323,6 @@ def render(
 ) -> str:
     info = machine_info()
     where = f"CUDA, {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "CPU"
-    amp_col = " | harness bf16 samples/s | bf16 / reference" if args.amp else ""
     lines = [
         f"## Training throughput: reference style against the harness's path ({where})",
         "",
@@ -264,7 +333,9 @@ def render(
         "the CPU with NumPy, shuffling DataLoader without workers, `.to(device)` per batch, eager "
         "float32, `loss.item()` every step). Harness: `harness.trial.train_epoch` (patches resident "
         "on the device, `index_select` batches, `BatchAugmenter` on the whole batch, no host read "
-        "per step). Same initial weights, optimizer (the recipe's, as trials build it) and batch "
+        "per step), float32 with every fast-path switch off, then with the switches of each "
+        "variant on, applied as a trial applies them. Same initial weights, optimizer (the "
+        "recipe's, as trials build it) and batch "
         f"size. Samples/s: median of {args.repeats} windows of `steps` steps (the first steps of an "
         "epoch), the paths alternating, after one warm-up window each"
         + (", `torch.cuda.synchronize()` around every window" if device.type == "cuda" else "")
@@ -272,20 +343,31 @@ def render(
         + paper_note(rows),
         "",
         "| model | T | P | batch | steps | reference samples/s | harness samples/s "
-        f"| harness / reference{amp_col} | data ms/batch, reference | data ms/batch, harness |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        + (" ---: | ---: |" if args.amp else "")
-        + " ---: | ---: |",
+        "| harness / reference | data ms/batch, reference | data ms/batch, harness |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        amp = ""
-        if args.amp:
-            amp = f" | {fmt_rate(r.harness_amp)} | {r.harness_amp / r.reference:.2f}"
         lines.append(
             f"| {r.model} | {r.t} | {r.p} | {r.batch} | {r.steps} | {fmt_rate(r.reference)} "
-            f"| {fmt_rate(r.harness)} | {r.harness / r.reference:.2f}{amp} "
+            f"| {fmt_rate(r.rates['harness'])} | {r.rates['harness'] / r.reference:.2f} "
             f"| {r.ref_data_ms:.2f} | {r.harness_data_ms:.2f} |"
         )
+    if args.variants:
+        lines += [
+            "",
+            "Fast-path switches (the harness's path with the variant's switches on; "
+            "`bf16`: autocast, `fused`: the fused optimizer, `a+b`: both):",
+            "",
+            "| model | variant | samples/s | / reference | / harness float32 |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
+        for r in rows:
+            for variant in args.variants:
+                v = r.rates[variant]
+                lines.append(
+                    f"| {r.model} | `{variant}` | {fmt_rate(v)} | {v / r.reference:.2f} "
+                    f"| {v / r.rates['harness']:.2f} |"
+                )
     lines += ["", *discussion(device)]
     lines.append("")
     lines += context_lines(
@@ -318,7 +400,15 @@ def main(argv: list[str] | None = None) -> None:
         help="lower the steps of slow models so that a window takes about this long (default 10)",
     )
     ap.add_argument("--repeats", type=int, default=5, help="timed windows per path (default 5)")
-    ap.add_argument("--amp", choices=("bf16",), help="add a harness column under bf16 autocast")
+    ap.add_argument(
+        "--variants",
+        nargs="*",
+        metavar="SWITCH[+SWITCH]",
+        help="fast-path variants to time besides the float32 harness path: "
+        f"{', '.join(SWITCHES)}, or several joined by '+' "
+        f"(default: {' '.join(CPU_VARIANTS)} on the CPU, every switch and the combinations "
+        "on CUDA; none: --variants with no value)",
+    )
     add_common_options(ap)
     args = ap.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
@@ -326,6 +416,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: CUDA is not available")
     device = torch.device(args.device)
+    if args.variants is None:
+        args.variants = list(CUDA_VARIANTS if device.type == "cuda" else CPU_VARIANTS)
+    args.variants = list(dict.fromkeys(args.variants))
+    for variant in args.variants:
+        try:
+            variant_training(variant, TrainingConfig())
+        except ValueError as exc:
+            ap.error(str(exc))
+        cuda_only = sorted(CUDA_ONLY & set(variant.split("+")))
+        if cuda_only and device.type != "cuda":
+            ap.error(
+                f"variant {variant!r}: {', '.join(cuda_only)} apply on CUDA only; "
+                "drop them or use --device cuda."
+            )
     command = shlex.join(
         ["python", *(sys.argv if argv is None else ["bench/train_throughput.py", *argv])]
     )
@@ -346,10 +450,11 @@ def main(argv: list[str] | None = None) -> None:
                 warnings.simplefilter("ignore")
                 row = measure(name, args, device, guard)
             rows.append(row)
-            amp = "" if row.harness_amp is None else f"  bf16 {row.harness_amp:9.1f}/s"
+            extra = "".join(f"  {v} {row.rates[v] / row.reference:4.2f}x" for v in args.variants)
             print(
                 f"{name:<22} steps {row.steps:>3}  reference {row.reference:9.1f}/s  "
-                f"harness {row.harness:9.1f}/s  ratio {row.harness / row.reference:5.2f}{amp}",
+                f"harness {row.rates['harness']:9.1f}/s  "
+                f"ratio {row.rates['harness'] / row.reference:5.2f}{extra}",
                 file=sys.stderr,
                 flush=True,
             )

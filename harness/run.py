@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--amp",
         choices=("bf16", "fp16"),
-        help="mixed precision for the deep models on CUDA (default: float32/TF32)",
+        help="mixed precision for the deep models: bf16 autocast (CUDA or CPU) or fp16 "
+        "(CUDA only); default float32/TF32, as the paper",
     )
     search = ap.add_argument_group("search suite")
     search.add_argument(

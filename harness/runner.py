@@ -28,7 +28,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -127,8 +127,23 @@ def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
 
 
 def _grid_trainable(config: dict[str, Any]) -> None:
-    """One Tune trial of a grid: the spec is in the config."""
-    _execute(TrialSpec.from_json(config["spec"]), config)
+    """One Tune trial of a grid: the spec is in the config, its resources in the
+    config's per-spec table (see :class:`_GridResources`)."""
+    spec = TrialSpec.from_json(config["spec"])
+    cpu, gpu = config["resources"][spec.spec_hash]
+    _execute(spec, {**config, "cpus": cpu, "gpus": gpu})
+
+
+class _GridResources:
+    """Tune's per-trial resource request of a grid: each trial asks for its own
+    spec's CPUs and GPU fraction, so that deep trials sharing the GPUs and tree
+    trials on the CPUs run side by side in one ``Tuner`` (packing)."""
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        from ray import tune
+
+        cpu, gpu = config["resources"][TrialSpec.from_json(config["spec"]).spec_hash]
+        return tune.PlacementGroupFactory([{"CPU": cpu, "GPU": gpu}])
 
 
 def _search_spec(config: dict[str, Any]) -> TrialSpec:
@@ -176,9 +191,7 @@ def _progress_callback_class():
         """Driver-side view of the trials: a progress line per event, an ETA, and
         the "pruned" record of trials that the scheduler stopped early."""
 
-        def __init__(
-            self, ctx: _RunContext, total: int, label: str, pruner: Any = None
-        ) -> None:
+        def __init__(self, ctx: _RunContext, total: int, label: str, pruner: Any = None) -> None:
             self.ctx = ctx
             self.pruner = pruner
             self.total = total
@@ -252,7 +265,9 @@ def _progress_callback_class():
                 epochs = self.history.get(trial.trial_id, [])
                 self.ctx.write_pruned(spec, epochs)
                 best = max((e.get("val_acc", 0.0) for e in epochs), default=0.0)
-                self.say(f"pruned   {_describe(spec)} after {len(epochs)} epoch(s), val OA {best:.3f}")
+                self.say(
+                    f"pruned   {_describe(spec)} after {len(epochs)} epoch(s), val OA {best:.3f}"
+                )
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self.running.discard(trial.trial_id)
@@ -384,14 +399,13 @@ class _RunContext:
         kind = models.get_model_entry(spec.model).kind
         return trial_resources(kind, self.total, self.gpus_per_trial, self.cpus_per_trial)
 
-    def base_config(self, res: dict[str, float]) -> dict[str, Any]:
-        return {
-            "writer": self.writer_name,
-            "data_dir": self.data_dir,
-            "fresh": self.fresh,
-            "cpus": res["cpu"],
-            "gpus": res["gpu"],
-        }
+    def base_config(self, res: dict[str, float] | None = None) -> dict[str, Any]:
+        """The trainable's constant config (``res``: the resources of every trial,
+        when they are all the same)."""
+        config = {"writer": self.writer_name, "data_dir": self.data_dir, "fresh": self.fresh}
+        if res is not None:
+            config.update(cpus=res["cpu"], gpus=res["gpu"])
+        return config
 
     def write_pruned(self, spec: TrialSpec, epochs: list[dict[str, Any]]) -> None:
         """Store a trial the scheduler stopped: status "pruned", its curves so far."""
@@ -420,7 +434,7 @@ class _RunContext:
     def tune(
         self,
         trainable: Any,
-        res: dict[str, float],
+        res: dict[str, float] | Callable[[dict[str, Any]], Any],
         param_space: dict[str, Any],
         total: int,
         label: str,
@@ -434,7 +448,10 @@ class _RunContext:
             self, total, label, pruner=tune_config.get("scheduler")
         )
         tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": res["cpu"], "gpu": res["gpu"]}),
+            tune.with_resources(
+                trainable,
+                res if callable(res) else {"cpu": res["cpu"], "gpu": res["gpu"]},
+            ),
             param_space=param_space,
             # reuse_actors: a trial's worker process (torch and the data layer imported)
             # serves the next trial of the same resources instead of a new process each
@@ -471,26 +488,27 @@ class _RunContext:
         self.ensure_ray()
         from ray import tune
 
-        groups: dict[tuple[float, float], list[TrialSpec]] = {}
-        for spec in unique.values():
-            res = self.resources(spec)
-            groups.setdefault((res["cpu"], res["gpu"]), []).append(spec)
-        for (cpu, gpu), group in groups.items():
-            if self.stopping:
-                break
-            res = {"cpu": cpu, "gpu": gpu}
-            space = {
-                "spec": tune.grid_search([s.to_json() for s in group]),
-                **self.base_config(res),
-            }
-            self.tune(
-                _grid_trainable,
-                res,
-                space,
-                len(group),
-                label,
-                max_concurrent_trials=self.max_concurrent,
-            )
+        # One Tuner for the whole grid, each trial with its own resources: deep trials
+        # share the GPUs (fractions) while tree trials run on the CPUs beside them.
+        # Deep trials go first: they are the long ones, and trees fill the CPUs left.
+        specs_in_order = sorted(unique.values(), key=lambda s: self.resources(s)["gpu"] == 0)
+        table = {
+            s.spec_hash: (self.resources(s)["cpu"], self.resources(s)["gpu"])
+            for s in specs_in_order
+        }
+        space = {
+            "spec": tune.grid_search([s.to_json() for s in specs_in_order]),
+            "resources": table,
+            **self.base_config(),
+        }
+        self.tune(
+            _grid_trainable,
+            _GridResources(),
+            space,
+            len(specs_in_order),
+            label,
+            max_concurrent_trials=self.max_concurrent,
+        )
 
 
 @contextmanager
@@ -636,9 +654,7 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
     if remaining > 0:
         ctx.ensure_ray()
         res = ctx.resources(plan.base_spec)
-        sampler = optuna.samplers.TPESampler(
-            seed=plan.seed, n_startup_trials=plan.n_startup_trials
-        )
+        sampler = optuna.samplers.TPESampler(seed=plan.seed, n_startup_trials=plan.n_startup_trials)
         searcher = OptunaSearch(
             space=to_optuna(plan.space),
             metric="val_acc",

@@ -257,9 +257,7 @@ class StudyRow(Base):
     #: The spec every search trial starts from (``TrialSpec.to_json()`` parsed).
     base_spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
-    best_trial_id: Mapped[int | None] = mapped_column(
-        ForeignKey("trials.id", ondelete="SET NULL")
-    )
+    best_trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id", ondelete="SET NULL"))
     best_value: Mapped[float | None] = mapped_column(Float)
     best_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

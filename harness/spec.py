@@ -42,7 +42,8 @@ class TrainingConfig:
     select_on: str = "val_acc"
     #: Stop when the selection metric has not improved for this many epochs (None: never).
     patience: int | None = None
-    #: Mixed precision on CUDA ("bf16", "fp16") or None.
+    #: Mixed precision ("bf16": autocast on CUDA and the CPU; "fp16": on CUDA only, elsewhere
+    #: float32, as the trial's ``info.amp`` records) or None.
     amp: str | None = None
     # Fast-path switches (each one recorded and hashed, so results stay comparable;
     # at their defaults they are left out of the hash, so specs made before they
@@ -54,6 +55,15 @@ class TrainingConfig:
     compile: bool = False
     #: Fused (single-kernel) Adam/AdamW on CUDA.
     fused_optimizer: bool = False
+    #: CUDA graphs for the fixed-shape steps: ``torch.compile(mode="reduce-overhead")``,
+    #: which records one graph per batch shape (so the last partial batch and the
+    #: evaluation batches get their own) and replays it; on CUDA only.
+    cuda_graphs: bool = False
+    #: TF32 tensor-core matrix products on CUDA (``torch.backends.cuda.matmul.allow_tf32``;
+    #: PyTorch's own default leaves them in float32 and lets cuDNN convolutions use TF32).
+    tf32: bool = False
+    #: cuDNN's autotuner for the fixed batch shapes (``torch.backends.cudnn.benchmark``).
+    cudnn_benchmark: bool = False
 
 
 #: Training fields added after PROTOCOL_VERSION 1 and their defaults: a spec at the
@@ -62,6 +72,9 @@ FAST_PATH_DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "compile": False,
     "fused_optimizer": False,
+    "cuda_graphs": False,
+    "tf32": False,
+    "cudnn_benchmark": False,
 }
 
 

@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,12 +190,18 @@ def fast_forward(model: Any, cfg: Any, device: Any) -> tuple[Any, dict[str, Any]
     ``channels_last`` converts the 4-D weights to channels-last and the 5-D ones
     (3-D convolutions) to channels-last-3d, in place; ``compile`` wraps the model
     in ``torch.compile`` with Dynamo's eager fallback on, so that a model part that
-    does not compile runs eagerly instead of failing the trial. The parameters are
-    shared: the optimizer, ``state_dict`` and ``embed`` keep using ``model``.
+    does not compile runs eagerly instead of failing the trial. ``cuda_graphs`` (on
+    CUDA) compiles with ``mode="reduce-overhead"``: Inductor's CUDA graph trees
+    record the forward and backward of each batch shape once and replay them, and
+    every call starts a new graph step (``torch.compiler.cudagraph_mark_step_begin``),
+    so a step's outputs are never those of a previous replay. A shape seen for the
+    first time (the last partial batch, the evaluation batches) is recorded anew.
+    The parameters are shared: the optimizer, ``state_dict`` and ``embed`` keep
+    using ``model``.
     """
     import torch
 
-    applied: dict[str, Any] = {"channels_last": False, "compiled": False}
+    applied: dict[str, Any] = {"channels_last": False, "compiled": False, "cuda_graphs": False}
     if cfg.channels_last:
         formats = {4: torch.channels_last, 5: torch.channels_last_3d}
         with torch.no_grad():
@@ -204,16 +210,48 @@ def fast_forward(model: Any, cfg: Any, device: Any) -> tuple[Any, dict[str, Any]
                     tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
         applied["channels_last"] = True
     forward = model
-    if cfg.compile:
+    graphs = bool(getattr(cfg, "cuda_graphs", False)) and device.type == "cuda"
+    if cfg.compile or graphs:
         import torch._dynamo
 
         torch._dynamo.config.suppress_errors = True  # eager fallback, never a failed trial
-        forward = torch.compile(model)
+        compiled = torch.compile(model, mode="reduce-overhead" if graphs else None)
         applied["compiled"] = True
+        forward = compiled
+        if graphs:
+
+            def forward(x: Any) -> Any:
+                torch.compiler.cudagraph_mark_step_begin()
+                return compiled(x)
+
+            applied["cuda_graphs"] = True
     applied["fused_optimizer"] = bool(
         cfg.fused_optimizer and device.type == "cuda" and cfg.optimizer in ("adam", "adamw")
     )
     return forward, applied
+
+
+@contextlib.contextmanager
+def backend_flags(cfg: Any, device: Any) -> Iterator[dict[str, bool]]:
+    """The spec's process-wide CUDA switches (``tf32``, ``cudnn_benchmark``) for the
+    duration of a trial, restored afterwards, so that a worker process reused for
+    the next trial does not carry them over. Yields what was applied."""
+    import torch
+
+    on_cuda = device.type == "cuda"
+    applied = {
+        "tf32": bool(getattr(cfg, "tf32", False)) and on_cuda,
+        "cudnn_benchmark": bool(getattr(cfg, "cudnn_benchmark", False)) and on_cuda,
+    }
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark)
+    try:
+        if applied["tf32"]:
+            torch.backends.cuda.matmul.allow_tf32 = True
+        if applied["cudnn_benchmark"]:
+            torch.backends.cudnn.benchmark = True
+        yield applied
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark = saved
 
 
 def _scheduler(optimizer: Any, cfg: Any) -> tuple[Any, str]:
@@ -379,7 +417,9 @@ def fit_deep(
     augment = BatchAugmenter(seed=spec.seed) if cfg.augment else None
     gen = torch.Generator(device="cpu").manual_seed(spec.seed)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp or "")
-    use_amp = amp_dtype is not None and device.type == "cuda"
+    # bf16 autocast runs on CUDA and on the CPU (where it pays on processors with bf16
+    # instructions); fp16 only on CUDA (with a gradient scaler). info["amp"] says which ran.
+    use_amp = amp_dtype is not None and (device.type == "cuda" or amp_dtype == torch.bfloat16)
 
     def amp():
         return torch.autocast(device.type, dtype=amp_dtype) if use_amp else contextlib.nullcontext()
@@ -559,38 +599,46 @@ def run_trial(
         )
         infer_seconds = time.perf_counter() - t0
     else:
-        curves, info, tensors = fit_deep(model, spec, data, dev, progress)
-        info["n_parameters"] = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
-        amp = tensors["amp"]
-        eval_bs = spec.training.eval_batch_size
-        t0 = time.perf_counter()
-        fwd = tensors["forward"]
-        proba_t, emb_t = _predict(
-            model, tensors["x_test"], eval_bs, amp, with_embed=True, forward=fwd
-        )
-        proba_test, embeddings = proba_t.cpu().numpy(), emb_t.cpu().numpy()
-        if data.val.size:
-            x_val = torch.from_numpy(
-                datasets.extract_patches(
-                    data.image, data.val, spec.patch_size, pad_mode=spec.pad_mode
-                )
-            ).to(dev)
-            proba_val = _predict(model, x_val, eval_bs, amp, forward=fwd)[0].cpu().numpy()
-        else:
-            proba_val = None
-        chunks = []
-        for _idx, patches in datasets.iter_scene_patches(
-            data.image, spec.patch_size, chunk_size=map_chunk, pad_mode=spec.pad_mode
-        ):
-            chunks.append(
-                _predict(
-                    model, torch.from_numpy(patches).to(dev), max(eval_bs, 256), amp, forward=fwd
-                )[0]
-                .cpu()
-                .numpy()
+        with backend_flags(spec.training, dev) as flags:
+            curves, info, tensors = fit_deep(model, spec, data, dev, progress)
+            info["n_parameters"] = int(
+                sum(p.numel() for p in model.parameters() if p.requires_grad)
             )
-        full = np.concatenate(chunks)
-        infer_seconds = time.perf_counter() - t0
+            amp = tensors["amp"]
+            eval_bs = spec.training.eval_batch_size
+            t0 = time.perf_counter()
+            fwd = tensors["forward"]
+            proba_t, emb_t = _predict(
+                model, tensors["x_test"], eval_bs, amp, with_embed=True, forward=fwd
+            )
+            proba_test, embeddings = proba_t.cpu().numpy(), emb_t.cpu().numpy()
+            if data.val.size:
+                x_val = torch.from_numpy(
+                    datasets.extract_patches(
+                        data.image, data.val, spec.patch_size, pad_mode=spec.pad_mode
+                    )
+                ).to(dev)
+                proba_val = _predict(model, x_val, eval_bs, amp, forward=fwd)[0].cpu().numpy()
+            else:
+                proba_val = None
+            chunks = []
+            for _idx, patches in datasets.iter_scene_patches(
+                data.image, spec.patch_size, chunk_size=map_chunk, pad_mode=spec.pad_mode
+            ):
+                chunks.append(
+                    _predict(
+                        model,
+                        torch.from_numpy(patches).to(dev),
+                        max(eval_bs, 256),
+                        amp,
+                        forward=fwd,
+                    )[0]
+                    .cpu()
+                    .numpy()
+                )
+            full = np.concatenate(chunks)
+            infer_seconds = time.perf_counter() - t0
+        info["fast_path"].update(flags)
     evaluation = evaluate(
         y_test, proba_test, data.n_classes, data.class_names, embeddings=embeddings, seed=spec.seed
     )

@@ -117,3 +117,62 @@ def test_cli_fast_path_switches_reach_the_deep_specs(shared_data, tmp_path, caps
     code = run_cli.main(["--suite", "smoke", "--fast-path", "turbo", "--db", str(tmp_path / "r")])
     assert code == run_cli.EXIT_USAGE
     assert "--fast-path 'turbo' is not a switch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", TINY_TORCH)
+def test_bf16_autocast_on_the_cpu_stays_close_to_float32(name):
+    """bf16 keeps 8 bits of mantissa: the logits agree to about a per cent of their scale."""
+    torch.manual_seed(0)
+    net = models.build_model(name, n_bands=12, n_classes=5, patch_size=7).eval()
+    x = torch.randn(6, 12, 7, 7)
+    with torch.no_grad():
+        plain = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = net(x).float()
+    scale = plain.abs().max()
+    assert (low - plain).abs().max() <= 0.05 * scale
+    assert not torch.equal(low, plain)  # it did run in bf16
+
+
+def test_cuda_graphs_and_backend_flags_only_on_cuda():
+    from harness.trial import backend_flags
+
+    net = models.build_model("ssrn_tiny", n_bands=8, n_classes=4, patch_size=7)
+    cfg = _cfg(cuda_graphs=True, tf32=True, cudnn_benchmark=True)
+    forward, applied = fast_forward(net, cfg, torch.device("cpu"))
+    assert forward is net and not applied["cuda_graphs"] and not applied["compiled"]
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark)
+    with backend_flags(cfg, torch.device("cpu")) as flags:
+        assert flags == {"tf32": False, "cudnn_benchmark": False}
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark) == saved
+    # on CUDA: set for the trial and restored after it, also when the trial fails
+    cuda = SimpleNamespace(type="cuda")
+    with pytest.raises(RuntimeError, match="inside"), backend_flags(cfg, cuda) as flags:
+        assert flags == {"tf32": True, "cudnn_benchmark": True}
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.benchmark
+        raise RuntimeError("inside")
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark) == saved
+    forward, applied = fast_forward(net, cfg, cuda)  # torch.compile is lazy: nothing runs yet
+    assert applied["cuda_graphs"] and applied["compiled"] and forward is not net
+
+
+def test_a_short_run_learns_the_same_in_bf16_on_the_cpu(shared_data):
+    """``amp="bf16"`` runs CPU autocast (recorded in info) and trains to the same
+    accuracy within noise; fp16 has no CPU autocast here and is recorded as not run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", datasets.SurrogateWarning)
+        scene = datasets.load_scene("indian_pines", source="surrogate", data_dir=shared_data)
+    crop = scene.crop_to(28, 60, 68, 100)
+    training = {"epochs": 3, "batch_size": 32, "lr": 1e-3}
+
+    def spec(**extra):
+        return make_spec(
+            "hybridsn_tiny", crop, seed=2, max_train_per_class=15, training={**training, **extra}
+        )
+
+    plain, low, half = run_trial(spec()), run_trial(spec(amp="bf16")), run_trial(spec(amp="fp16"))
+    assert plain.info["amp"] is None and low.info["amp"] == "bf16" and half.info["amp"] is None
+    assert abs(plain.metrics["test"]["oa"] - low.metrics["test"]["oa"]) <= 0.1
+    assert low.curves["train_loss"] != plain.curves["train_loss"]  # bf16 did change the sums
+    assert low.curves["train_loss"] == pytest.approx(plain.curves["train_loss"], rel=0.05)
+    assert half.curves["train_loss"] == plain.curves["train_loss"]  # fp16: float32 on the CPU

@@ -322,6 +322,53 @@ def test_failing_trial_is_stored_and_the_rest_completes(
         assert store.runs()[-1]["status"] == "failed"
 
 
+PACKING_SCRIPT = """
+import json, sys, warnings
+from dataclasses import replace
+import ray
+from harness.runner import run_specs
+from harness.suites import SuiteOptions, get_suite
+
+db, data_dir, storage = sys.argv[1:4]
+# one GPU declared as a resource (no CUDA here: a deep trial that gets a fraction of
+# it trains on the CPU), so that deep and tree trials ask for different resources
+ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
+         log_to_driver=False)
+specs = {s.model: s for s in get_suite("smoke").build(SuiteOptions(data_dir=data_dir))}
+deep = specs["hybridsn_tiny"]
+deep = deep.with_(training=replace(deep.training, epochs=4))
+summary = run_specs([specs["random_forest_tiny"], deep], db, suite="smoke",
+                    data_dir=data_dir, storage_path=storage, out=None)
+ray.shutdown()
+sys.exit(0 if summary.ok else 1)
+"""
+
+
+@pytest.mark.slow
+def test_deep_and_tree_trials_run_side_by_side_in_one_tuner(shared_data, ray_env, tmp_path):
+    """Packing: on a cluster with a GPU, a grid of deep (CPU + GPU fraction) and tree
+    (CPU only) trials runs in one Tuner, each trial asking for its own resources, and
+    the tree trial runs beside the deep one on the other CPU. (They used to run as one
+    Tuner per resource shape, one after the other.)"""
+    script = tmp_path / "packing_run.py"
+    script.write_text(PACKING_SCRIPT)
+    db, log, storage = tmp_path / "packed.db", tmp_path / "packed.log", tmp_path / "tune"
+    proc = _spawn(
+        [sys.executable, str(script), str(db), str(shared_data), str(storage)], ray_env, log
+    )
+    assert _finish(proc, timeout=300, log=log) == 0, _tail(log)
+    experiments = [p.name for p in storage.iterdir() if p.is_dir()]
+    assert len(experiments) == 1, experiments  # one Tuner.fit for both resource shapes
+    with ResultStore(db, readonly=True) as store:
+        rows = {r["model"]: r for r in store.trials()}
+        deep_info = store.trial(rows["hybridsn_tiny"]["id"])["info"]
+    t, d = rows["random_forest_tiny"], rows["hybridsn_tiny"]
+    assert t["status"] == d["status"] == "completed"
+    # the two ran at the same time (their [start, end] intervals overlap)
+    assert t["started_at"] < d["finished_at"] and d["started_at"] < t["finished_at"], (d, t)
+    assert deep_info["device"].startswith("cpu")  # the declared GPU has no CUDA behind it
+
+
 # --------------------------------------------------------------------------- 3. kill and resume
 
 
