@@ -304,11 +304,16 @@ def discussion(device: torch.device) -> list[str]:
         "synchronously on the host. So in float32 the two paths are close here; the small, "
         "20 ms-per-step models move by up to +-30 % from run to run on this 2-core machine. "
         "What changes the arithmetic on the CPU is bf16 autocast (`--amp bf16`, a recorded "
-        "switch, off in the `paper` suite): this processor has AVX-512 BF16 instructions, "
-        "which oneDNN uses for the convolutions and matrix products. `torch.compile` gave "
-        "CLAReSNet 1.04x on the CPU after about two minutes of compilation (measured "
-        "separately: `--variants compile`). The harness's path is built for the GPU, where "
-        "per-sample host work and a host read every step stall the launch queue at batch 16. "
+        "switch, off in every suite): this processor has AVX-512 BF16 instructions, which "
+        "oneDNN uses for the convolutions and matrix products, so it pays for the "
+        "convolution-heavy models (CLAReSNet, SSRN) while the two SpectralFormers slow down "
+        "(their small matrix products gain less than the casts around them cost). "
+        "Channels-last does not help on the CPU (oneDNN picks its own blocked layout for "
+        "convolutions either way). `torch.compile` is not in the default CPU variants: it "
+        "takes minutes to compile CLAReSNet here (measure it with `--variants compile`; "
+        "one such run is recorded below this section). "
+        "The harness's path is built for the GPU, where per-sample host work and a host read "
+        "every step stall the launch queue at batch 16. "
         f"The GPU run is one command: `{GPU_COMMAND}`.",
         "",
     ]
