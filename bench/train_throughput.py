@@ -138,10 +138,79 @@ class Row:
     rates: dict[str, float]  # "reference", "harness", then one per variant
     ref_data_ms: float
     harness_data_ms: float
+    profile: list[str] | None = None  # Markdown lines (``--profile``)
 
     @property
     def reference(self) -> float:
         return self.rates["reference"]
+
+
+#: op-name fragments -> the category a profile sums them under (first match wins)
+CATEGORIES = (
+    ("convolutions", ("conv", "cudnn_convolution", "mkldnn_convolution")),
+    ("recurrent (LSTM/GRU)", ("lstm", "gru", "rnn")),
+    ("attention (softmax, batched products)", ("softmax", "bmm", "attention", "sdpa")),
+    ("matrix products (linear)", ("mm", "addmm", "linear", "matmul", "gemm")),
+    ("normalisation", ("norm",)),
+    ("optimizer", ("adam", "foreach", "lerp", "optimizer")),
+)
+
+
+def profile_path(run, k: int, device: torch.device, label: str) -> list[str]:
+    """Markdown lines: where ``k`` steps of ``run`` spend their time (torch.profiler).
+
+    On CUDA, the kernels' summed time against the wall time of the window gives the
+    share of the window the GPU sat idle (launch gaps, host work, synchronisation);
+    on the CPU, the ops' own CPU time is what is summed.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    sync(device)
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        run(k)
+        sync(device)
+        wall_us = (time.perf_counter() - t0) * 1e6
+    events = [e for e in prof.key_averages() if not e.key.startswith("ProfilerStep")]
+    on_gpu = device.type == "cuda"
+
+    def own(e) -> float:
+        return float(e.self_device_time_total if on_gpu else e.self_cpu_time_total)
+
+    total = sum(own(e) for e in events) or 1.0
+    by_cat: dict[str, float] = {}
+    for e in events:
+        name = e.key.lower()
+        cat = next((c for c, keys in CATEGORIES if any(x in name for x in keys)), "other")
+        by_cat[cat] = by_cat.get(cat, 0.0) + own(e)
+    what = "GPU kernel time" if on_gpu else "the ops' own CPU time"
+    lines = [
+        f"Profile of `{label}`, {k} steps ({wall_us / 1e3 / k:.1f} ms per step, "
+        f"torch.profiler; shares of {what}):",
+        "",
+    ]
+    if on_gpu:
+        idle = max(0.0, 1.0 - total / wall_us)
+        lines[0] = lines[0][:-1] + (
+            f"; the GPU was busy {total / 1e3 / k:.1f} ms per step, idle {100 * idle:.0f} % "
+            "of the window: launch gaps, host work and synchronisation):"
+        )
+    lines += ["| category | share |", "| --- | ---: |"]
+    for cat, v in sorted(by_cat.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {cat} | {100 * v / total:.0f} % |")
+    lines += [
+        "",
+        "| op (top 10) | calls per step | ms per step | share |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for e in sorted(events, key=own, reverse=True)[:10]:
+        lines.append(
+            f"| `{e.key}` | {e.count / k:.0f} | {own(e) / 1e3 / k:.2f} | {100 * own(e) / total:.0f} % |"
+        )
+    return [*lines, ""]
 
 
 def sync(device: torch.device) -> None:
@@ -267,7 +336,12 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
         / n_batches
         for f in (ref_data, harness_data)
     ]
-    return Row(name, t, p, batch, k, rate, *data_ms)
+    profiled = None
+    if name in (args.profile or []):
+        profiled = []
+        for key in ["harness", *args.variants[-1:]]:
+            profiled += profile_path(paths[key], k, device, f"{name}, {key}")
+    return Row(name, t, p, batch, k, rate, *data_ms, profile=profiled)
 
 
 def paper_note(rows: list[Row]) -> str:
@@ -373,6 +447,9 @@ def render(
                     f"| {r.model} | `{variant}` | {fmt_rate(v)} | {v / r.reference:.2f} "
                     f"| {v / r.rates['harness']:.2f} |"
                 )
+    for r in rows:
+        if r.profile:
+            lines += ["", *r.profile]
     lines += ["", *discussion(device)]
     lines.append("")
     lines += context_lines(
@@ -414,6 +491,13 @@ def main(argv: list[str] | None = None) -> None:
         f"(default: {' '.join(CPU_VARIANTS)} on the CPU, every switch and the combinations "
         "on CUDA; none: --variants with no value)",
     )
+    ap.add_argument(
+        "--profile",
+        nargs="*",
+        metavar="MODEL",
+        help="profile these models' harness path (float32, and the last variant) and add "
+        "where the time goes to the section (default on CUDA: claresnet)",
+    )
     add_common_options(ap)
     args = ap.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
@@ -421,6 +505,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: CUDA is not available")
     device = torch.device(args.device)
+    if args.profile is None:
+        args.profile = ["claresnet"] if device.type == "cuda" else []
     if args.variants is None:
         args.variants = list(CUDA_VARIANTS if device.type == "cuda" else CPU_VARIANTS)
     args.variants = list(dict.fromkeys(args.variants))
