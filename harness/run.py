@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SWITCH",
         help="fast-path switches for the deep models, recorded in each spec: "
-        "channels_last, compile, fused_optimizer",
+        "channels_last, compile (any device); fused_optimizer, cuda_graphs, tf32, "
+        "cudnn_benchmark (CUDA only; each trial's info.fast_path says what ran)",
     )
     ap.add_argument(
         "--amp",

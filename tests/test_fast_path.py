@@ -176,3 +176,13 @@ def test_a_short_run_learns_the_same_in_bf16_on_the_cpu(shared_data):
     assert low.curves["train_loss"] != plain.curves["train_loss"]  # bf16 did change the sums
     assert low.curves["train_loss"] == pytest.approx(plain.curves["train_loss"], rel=0.05)
     assert half.curves["train_loss"] == plain.curves["train_loss"]  # fp16: float32 on the CPU
+
+
+def test_cli_help_names_every_fast_path_switch(capsys):
+    from harness.run import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for switch in FAST_PATH_DEFAULTS:
+        assert switch in help_text, switch
