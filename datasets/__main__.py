@@ -199,7 +199,8 @@ def _print_info(desc: dict) -> None:
         print(f"  {c['label']:>5}  {c['name']:<{width}}  {c['count']:>7}")
     print("  files")
     for f in desc["files"]:
-        print(f"    {f['role']:<10} {f['path']}  sha256 {f['sha256']}")
+        copy = "  (the package's own copy)" if f["copy"] == "package" else ""
+        print(f"    {f['role']:<10} {f['path']}  sha256 {f['sha256']}{copy}")
     if desc["surrogate"]:
         print(
             f"  surrogate  seed {desc['surrogate']['seed']}, generator v{desc['surrogate']['version']}"

@@ -27,6 +27,11 @@ from .surrogate import (
 Source = Literal["real", "surrogate", "auto"]
 _SOURCES = ("real", "surrogate", "auto")
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The package's own copies of what surrogates need (the registry scenes' ground
+#: truths, the Indian Pines class signatures): searched last, so a fresh install
+#: builds every registry scene's surrogate with nothing beside it. Written by
+#: scripts/make_package_data.py; the real cubes are never shipped.
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 
 class SurrogateWarning(UserWarning):
@@ -41,6 +46,11 @@ class SceneFile:
     path: str
     sha256: str
     size: int
+
+    @property
+    def copy(self) -> str:
+        """Which copy was used: "package" (the one shipped with the project) or "data folder"."""
+        return "package" if Path(self.path).parent == PACKAGE_DATA else "data folder"
 
 
 @dataclass(eq=False)
@@ -111,7 +121,13 @@ class Scene:
                 for k, (n, c) in enumerate(zip(self.class_names, counts, strict=True))
             ],
             "files": [
-                {"role": f.role, "path": f.path, "sha256": f.sha256, "size": f.size}
+                {
+                    "role": f.role,
+                    "path": f.path,
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "copy": f.copy,
+                }
                 for f in self.files
             ],
             "surrogate": self.surrogate,
@@ -185,7 +201,9 @@ def search_dirs(
     """The folders searched for scene files, in order.
 
     ``data_dir``, ``$HSI_DATA_DIR``, the scene file's own folder (user scenes),
-    ``./data``, ``../shared/data`` (from the working directory and from the project).
+    ``./data``, ``../shared/data`` (from the working directory and from the project),
+    then the package's own copies (:data:`PACKAGE_DATA`: ground truths and class
+    signatures only, never a cube).
     """
     dirs: list[Path] = []
     if data_dir is not None:
@@ -197,6 +215,7 @@ def search_dirs(
         dirs.append(scene_origin.parent)
     cwd = Path.cwd()
     dirs += [cwd / "data", cwd.parent / "shared" / "data", _PROJECT_ROOT.parent / "shared" / "data"]
+    dirs.append(PACKAGE_DATA)
     out: list[Path] = []
     for d in dirs:
         d = d.resolve()
@@ -356,13 +375,7 @@ def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: 
                 f"Signature file '{sig_path}' has sha256 {rec.sha256}, expected "
                 f"{sur.signatures_sha256}. Fix: restore the original file."
             )
-        image = np.asarray(read_mat(sig_path, sur.signatures_key or ""), dtype=np.float64)
-        if image.shape[:2] != gt.shape:
-            raise SceneFileError(
-                f"Signature image '{sig_path}' is {image.shape[0]} x {image.shape[1]}, ground truth is "
-                f"{gt.shape[0]} x {gt.shape[1]}. Fix: use the signature image of this scene."
-            )
-        spectra = select_bands(signatures_from_image(image, gt), sur.drop_bands)
+        spectra = select_bands(_class_signatures(sig_path, sur.signatures_key, gt), sur.drop_bands)
         files.append(rec)
     else:
         n_bands = info.n_bands
@@ -379,6 +392,35 @@ def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: 
         )
     cube = make_surrogate_cube(gt, spectra, seed=seed, params=params)
     return _readonly(cube), _readonly(gt), tuple(files)
+
+
+def _class_signatures(path: Path, key: str | None, gt: np.ndarray) -> np.ndarray:
+    """Per-label spectra (row k for label k = 0..C) from a signature file: a ``.npy``
+    array of C + 1 rows, or an image of the scene (MAT, key ``key``) whose per-label
+    mean spectra are taken."""
+    n_labels = int(gt.max()) + 1
+    if path.suffix == ".npy":
+        try:
+            spectra = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SceneFileError(
+                f"Signature file '{path}' is not a readable NumPy array ({exc}). Fix: restore the "
+                "file (scripts/make_package_data.py writes the package's copy)."
+            ) from exc
+        if spectra.ndim != 2 or spectra.shape[0] != n_labels:
+            raise SceneFileError(
+                f"Signature file '{path}' holds an array of shape {spectra.shape}; expected "
+                f"({n_labels}, bands): one spectrum per label 0..{n_labels - 1}. Fix: use the "
+                "signatures of this scene."
+            )
+        return np.asarray(spectra, dtype=np.float64)
+    image = np.asarray(read_mat(path, key or ""), dtype=np.float64)
+    if image.shape[:2] != gt.shape:
+        raise SceneFileError(
+            f"Signature image '{path}' is {image.shape[0]} x {image.shape[1]}, ground truth is "
+            f"{gt.shape[0]} x {gt.shape[1]}. Fix: use the signature image of this scene."
+        )
+    return signatures_from_image(image, gt)
 
 
 def _load_surrogate(info: SceneInfo, data_dir, seed: int, params: SurrogateParams | None) -> Scene:

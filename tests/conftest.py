@@ -161,6 +161,14 @@ def ray_session():
             pytest.fail(f"ray_session: Ray processes outlived ray.shutdown() (killed): {left}")
 
 
+@pytest.fixture
+def ray_env(tmp_path):
+    """Environment of a subprocess that starts a Ray of its own (tests/procs.py)."""
+    from procs import make_ray_env
+
+    yield from make_ray_env(tmp_path)
+
+
 # --------------------------------------------------------------------------- dashboard
 
 

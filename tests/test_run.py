@@ -29,17 +29,16 @@ import collections
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from procs import finish, reap_session, spawn, tail
 
 from harness import run as run_cli
 from harness.store import ResultStore, StoreError
@@ -55,93 +54,6 @@ SMOKE_MODELS = {
     "xgboost_tiny",
 }
 TREE_MODELS = {"random_forest_tiny", "xgboost_tiny"}
-# The environment before the session Ray started: ray.init() exports RAY_AUTH_MODE=token
-# into os.environ, and a child Ray with another HOME (so no ~/.ray/auth_token) then
-# crashes its GCS ("Token authentication is enabled but Ray couldn't find an
-# authentication token"; ray.cluster_utils.Cluster does not create one).
-ENV_BEFORE_RAY = dict(os.environ)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _proc_sessions() -> dict[int, int]:
-    """pid -> session id of every live process (from /proc)."""
-    out: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":  # zombies are dead, only not yet reaped
-            out[int(entry.name)] = int(fields[3])
-    return out
-
-
-def _reap_session(sid: int, timeout: float = 30.0) -> set[int]:
-    """Wait until no process of session ``sid`` is left; kill and return the stragglers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = {pid for pid, s in _proc_sessions().items() if s == sid}
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for pid in left:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return left
-
-
-@pytest.fixture
-def ray_env(tmp_path):
-    """Environment of a subprocess that starts a Ray of its own (see the module docstring)."""
-    ray_tmp = tempfile.mkdtemp(prefix="rk", dir="/tmp")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = dict(ENV_BEFORE_RAY)
-    env.pop("RAY_ADDRESS", None)
-    token = Path.home() / ".ray" / "auth_token"
-    if "RAY_AUTH_MODE" in env and token.is_file():  # set by the user: keep their token
-        env.setdefault("RAY_AUTH_TOKEN_PATH", str(token))
-    env.update(
-        RAY_TMPDIR=ray_tmp,
-        HOME=str(home),
-        TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="1",
-        PYTHONUNBUFFERED="1",
-    )
-    yield env
-    shutil.rmtree(ray_tmp, ignore_errors=True)
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A subprocess in a new session (its session id is its pid), output to ``log``."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _finish(proc: subprocess.Popen, timeout: float, log: Path) -> int:
-    """Wait for ``proc``; on a timeout kill its session. Fails on leaked processes."""
-    try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        _reap_session(proc.pid, timeout=5)
-        pytest.fail(f"{proc.args} ran over {timeout} s; output:\n{_tail(log)}")
-    leaked = _reap_session(proc.pid)
-    assert not leaked, f"processes of {proc.args} outlived it by 30 s (killed): {leaked}"
-    return rc
-
-
-def _tail(log: Path, n: int = 6000) -> str:
-    return log.read_text(errors="replace")[-n:] if log.exists() else "(no output)"
-
-
 def _trials(db: Path, status: str | None = None) -> list[dict]:
     """The trial rows, read from a database another process may be writing ([] if absent)."""
     import sqlalchemy.exc
@@ -174,6 +86,7 @@ def _smoke_cli(db: Path, data_dir: Path, *extra: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
+
 
 
 @pytest.fixture(scope="module")
@@ -353,10 +266,10 @@ def test_deep_and_tree_trials_run_side_by_side_in_one_tuner(shared_data, ray_env
     script = tmp_path / "packing_run.py"
     script.write_text(PACKING_SCRIPT)
     db, log, storage = tmp_path / "packed.db", tmp_path / "packed.log", tmp_path / "tune"
-    proc = _spawn(
+    proc = spawn(
         [sys.executable, str(script), str(db), str(shared_data), str(storage)], ray_env, log
     )
-    assert _finish(proc, timeout=300, log=log) == 0, _tail(log)
+    assert finish(proc, timeout=300, log=log) == 0, tail(log)
     experiments = [p.name for p in storage.iterdir() if p.is_dir()]
     assert len(experiments) == 1, experiments  # one Tuner.fit for both resource shapes
     with ResultStore(db, readonly=True) as store:
@@ -388,7 +301,7 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
     order = ["random_forest_tiny", "xgboost_tiny", "claresnet_tiny", "hybridsn_tiny"]
     order += sorted(SMOKE_MODELS - set(order))
     cmd = _smoke_cli(db, shared_data, "--max-concurrent", "1", "--models", *order)
-    proc = _spawn(cmd, ray_env, log)
+    proc = spawn(cmd, ray_env, log)
     deadline = time.monotonic() + 300
     try:
         while True:
@@ -399,15 +312,15 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
             if len(done) >= 2 and any(r["model"] not in TREE_MODELS for r in in_flight):
                 break
             if proc.poll() is not None:
-                pytest.fail(f"the run ended (rc {proc.returncode}) before the kill:\n{_tail(log)}")
+                pytest.fail(f"the run ended (rc {proc.returncode}) before the kill:\n{tail(log)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"no 2 completed + 1 deep running within 300 s:\n{_tail(log)}")
+                pytest.fail(f"no 2 completed + 1 deep running within 300 s:\n{tail(log)}")
             time.sleep(0.2)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    leaked = _reap_session(proc.pid)
+    leaked = reap_session(proc.pid)
     assert not leaked, f"Ray processes outlived the killed driver by 30 s (killed): {leaked}"
 
     before = {r["id"]: r for r in _trials(db)}
@@ -420,10 +333,10 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
             now["status"] == "completed" and now["finished_at"] > polled_at
         ), now
 
-    rerun = _spawn(cmd, ray_env, log)
-    rc = _finish(rerun, timeout=300, log=log)
-    assert rc == 0, _tail(log)
-    assert f"6 trials planned, {len(done_before)} already done" in _tail(log), _tail(log)
+    rerun = spawn(cmd, ray_env, log)
+    rc = finish(rerun, timeout=300, log=log)
+    assert rc == 0, tail(log)
+    assert f"6 trials planned, {len(done_before)} already done" in tail(log), tail(log)
 
     after = _trials(db)
     completed = [r for r in after if r["status"] == "completed"]
@@ -451,7 +364,7 @@ def test_ctrl_c_marks_running_trials_interrupted(shared_data, ray_env, tmp_path)
     log = tmp_path / "run.log"
     models = ["random_forest_tiny", "claresnet_tiny", "hybridsn_tiny"]
     cmd = _smoke_cli(db, shared_data, "--max-concurrent", "1", "--models", *models)
-    proc = _spawn(cmd, ray_env, log)
+    proc = spawn(cmd, ray_env, log)
     deadline = time.monotonic() + 300
     while True:
         rows = _trials(db)
@@ -459,14 +372,14 @@ def test_ctrl_c_marks_running_trials_interrupted(shared_data, ray_env, tmp_path)
         if any(r["model"] == "claresnet_tiny" for r in in_flight):
             break
         if proc.poll() is not None:
-            pytest.fail(f"the run ended (rc {proc.returncode}) before Ctrl-C:\n{_tail(log)}")
+            pytest.fail(f"the run ended (rc {proc.returncode}) before Ctrl-C:\n{tail(log)}")
         if time.monotonic() > deadline:
-            _finish(proc, timeout=1, log=log)
+            finish(proc, timeout=1, log=log)
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGINT)
-    rc = _finish(proc, timeout=120, log=log)
-    assert rc == run_cli.EXIT_INTERRUPTED, _tail(log)
-    assert "run the same command again to resume" in _tail(log)
+    rc = finish(proc, timeout=120, log=log)
+    assert rc == run_cli.EXIT_INTERRUPTED, tail(log)
+    assert "run the same command again to resume" in tail(log)
 
     rows = {r["id"]: r for r in _trials(db)}
     assert not [r for r in rows.values() if r["status"] in ("running", "pending")], rows
@@ -476,8 +389,8 @@ def test_ctrl_c_marks_running_trials_interrupted(shared_data, ray_env, tmp_path)
     with ResultStore(db, readonly=True) as store:
         assert store.runs()[-1]["status"] == "interrupted"
 
-    rc = _finish(_spawn(cmd, ray_env, log), timeout=300, log=log)
-    assert rc == 0, _tail(log)
+    rc = finish(spawn(cmd, ray_env, log), timeout=300, log=log)
+    assert rc == 0, tail(log)
     after = _trials(db)
     assert sorted(r["model"] for r in after) == sorted(models)  # the open rows were reused
     assert {r["status"] for r in after} == {"completed"} and {r["attempt"] for r in after} == {1}
@@ -645,9 +558,9 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     script.write_text(CLUSTER_SCRIPT)
     db, out, log = tmp_path / "cluster.db", tmp_path / "cluster.json", tmp_path / "cluster.log"
     args = [str(db), str(shared_data), str(tmp_path / "tune"), str(out)]
-    proc = _spawn([sys.executable, str(script), *args], ray_env, log)
-    rc = _finish(proc, timeout=300, log=log)
-    assert rc == 0 and out.exists(), _tail(log)
+    proc = spawn([sys.executable, str(script), *args], ray_env, log)
+    rc = finish(proc, timeout=300, log=log)
+    assert rc == 0 and out.exists(), tail(log)
     res = json.loads(out.read_text())
 
     head, worker = res["head"], res["worker"]

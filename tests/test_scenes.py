@@ -294,6 +294,75 @@ def test_surrogate_uses_the_real_signatures(ip_surrogate, shared_data):
     assert (corr.argmax(axis=1) == np.arange(16)).sum() >= 14
 
 
+def test_package_signatures_are_the_image_spectra_without_water_bands(shared_data, tmp_path):
+    """The (17, 200) signatures shipped in datasets/data are exactly what the surrogate
+    took from the 0.76 MB image before, and scripts/make_package_data.py re-derives the
+    same bytes (listed in SHA256SUMS, declared in the scene TOMLs)."""
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+
+    from datasets.scene import PACKAGE_DATA
+    from datasets.surrogate import select_bands, signatures_from_image
+
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt")
+    image = read_mat(shared_data / "Indian_pines_class_spectra_224.mat", "Ori_H")
+    expected = select_bands(
+        signatures_from_image(np.asarray(image, dtype=np.float64), gt),
+        ((104, 108), (150, 163), (220, 224)),
+    )
+    shipped = np.load(PACKAGE_DATA / "Indian_pines_class_signatures_200.npy")
+    np.testing.assert_array_equal(shipped, expected)
+
+    sums = dict(
+        reversed(line.split("  ")) for line in (PACKAGE_DATA / "SHA256SUMS").read_text().splitlines()
+    )
+    assert sorted(sums) == sorted(p.name for p in PACKAGE_DATA.iterdir() if p.name != "SHA256SUMS")
+    for name, digest in sums.items():
+        assert hashlib.sha256((PACKAGE_DATA / name).read_bytes()).hexdigest() == digest
+    for scene in ("indian_pines", "salinas"):
+        info = datasets.get_scene_info(scene)
+        assert sums[info.gt.file] == info.gt.sha256
+    ip = datasets.get_scene_info("indian_pines").surrogate
+    assert sums[ip.signatures_file] == ip.signatures_sha256
+
+    # the generator script rewrites the same bytes (run on a copy of the project's layout)
+    proj = tmp_path / "proj"
+    for rel in ("scripts/make_package_data.py", "datasets"):
+        src = Path(datasets.__file__).resolve().parent.parent / rel
+        if src.is_dir():
+            shutil.copytree(src, proj / rel, ignore=shutil.ignore_patterns("__pycache__", "data"))
+        else:
+            (proj / rel).parent.mkdir(parents=True, exist_ok=True)
+            (proj / rel).write_bytes(src.read_bytes())
+    out = subprocess.run(
+        [sys.executable, str(proj / "scripts/make_package_data.py"), "--from", str(shared_data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (proj / "datasets/data/SHA256SUMS").read_text() == (PACKAGE_DATA / "SHA256SUMS").read_text()
+
+
+def test_package_copy_is_searched_last(tmp_path, monkeypatch, shared_data):
+    """With no other copy anywhere, the package's ground truth is used and said to be;
+    a copy in a data folder comes first."""
+    from datasets.scene import PACKAGE_DATA, find_file, search_dirs
+
+    monkeypatch.delenv("HSI_DATA_DIR", raising=False)
+    assert search_dirs()[-1] == PACKAGE_DATA
+    info = datasets.get_scene_info("salinas")
+    assert find_file(info, info.gt, data_dir=shared_data).parent == shared_data.resolve()
+    monkeypatch.setattr("datasets.scene._PROJECT_ROOT", tmp_path / "nowhere" / "proj")
+    monkeypatch.chdir(tmp_path)
+    assert find_file(info, info.gt).parent == PACKAGE_DATA
+    scene = load_scene("salinas", source="surrogate")
+    assert [(f.role, f.copy) for f in scene.files] == [("gt", "package")]
+    assert scene.describe()["files"][0]["copy"] == "package"
+
+
 def test_surrogate_is_calibrated(ip_surrogate):
     """A Random Forest on centre pixels lands in the 60-90 % band (paper protocol);
     neighbourhoods carry information (the 5 x 5 mean spectrum scores clearly higher)."""
