@@ -4,6 +4,7 @@
     python -m harness.run --suite paper --address auto --gpus-per-trial 0.25
     python -m harness.run --suite smoke --dry-run            # list the trials, run nothing
     python -m harness.run --suite search --trials 40         # Optuna study, then best x seeds
+    python -m harness.run --suite paper --download           # fetch the real files first
     python -m harness.run --list-suites
 
 CLI -> :class:`RunConfig` -> runner. Bad flags get one message naming the flag
@@ -52,6 +53,10 @@ class RunConfig:
     trials: int | None = None
     study: str | None = None
     sampler_seed: int = 0
+    #: Fetch the missing real files of the suite's scenes before planning (``--download``).
+    download: bool = False
+    #: With ``download``: fetch FILE from ``mirror/FILE`` instead of each scene's own address.
+    mirror: str | None = None
 
 
 class FlagError(ValueError):
@@ -88,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
         "--source", choices=("real", "surrogate", "auto"), help="real files, surrogates, or auto"
     )
     ap.add_argument("--data-dir", metavar="DIR", help="folder searched first for the scene files")
+    ap.add_argument(
+        "--download",
+        action="store_true",
+        help="first fetch the missing real files (cube and ground truth) of the suite's scenes "
+        "into --data-dir (created if missing) or ./data, atomically and validated",
+    )
+    ap.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="with --download: fetch FILE from URL/FILE instead of each scene's own address",
+    )
     ap.add_argument(
         "--scene-file",
         action="append",
@@ -190,10 +206,28 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             )
     if args.study is not None and not args.study.strip():
         raise FlagError("--study '' is empty. Fix: give the study a name, or leave --study out.")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+    if args.mirror is not None and not args.download:
         raise FlagError(
-            f"--data-dir {args.data_dir!r} is not a folder. Fix: pass the folder holding the .mat files."
+            f"--mirror {args.mirror!r} applies with --download only. Fix: add --download, or "
+            "drop --mirror."
         )
+    if args.mirror is not None and not args.mirror.strip():
+        raise FlagError(
+            "--mirror '' is empty. Fix: give the URL of a folder serving the scene files, "
+            "or leave --mirror out."
+        )
+    data_dir = None if args.data_dir is None else Path(args.data_dir).expanduser()
+    if data_dir is not None and not data_dir.is_dir():
+        if not args.download:
+            raise FlagError(
+                f"--data-dir {args.data_dir!r} is not a folder. Fix: pass the folder holding the "
+                ".mat files, or add --download to fetch them into it (created if missing)."
+            )
+        if data_dir.exists():
+            raise FlagError(
+                f"--data-dir {args.data_dir!r} exists and is not a folder, so --download cannot "
+                "save files in it. Fix: pass a folder (it is created if missing)."
+            )
     if args.protocol is not None:
         import datasets
 
@@ -249,7 +283,98 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         trials=args.trials,
         study=args.study,
         sampler_seed=args.sampler_seed,
+        download=args.download,
+        mirror=args.mirror,
     )
+
+
+#: Scenes of the suites whose default is not ``PAPER_SCENES`` (see harness/suites.py).
+_DEFAULT_SCENES: dict[str, tuple[str, ...]] = {"search": ("indian_pines",)}
+
+
+def _human_size(n: int) -> str:
+    """``n`` bytes in B, KiB, MiB or GiB."""
+    if n < 1024:
+        return f"{n} B"
+    units = ("KiB", "MiB", "GiB")
+    power = min(len(units), (n.bit_length() - 1) // 10)
+    return f"{n / 1024**power:.1f} {units[power - 1]}"
+
+
+def _download_scenes(cfg: RunConfig) -> None:
+    """``--download``: fetch the real files of the suite's scenes that are not found.
+
+    The scenes are ``--scenes`` or the suite's defaults. A scene whose ground truth
+    and cube are both found in the search folders (``datasets.search_dirs``) is
+    skipped. The others are fetched with :func:`datasets.download.download_scene`
+    into ``--data-dir`` (created if missing) or ``./data``, both of which the suite
+    then searches; a copy already in that folder is validated and kept. Every
+    scene's download addresses are checked before the first file is fetched. The
+    smoke suite and ``--source surrogate`` use no real cube: nothing is fetched.
+
+    Args:
+        cfg: the validated run configuration (``cfg.download`` is set).
+
+    Raises:
+        datasets.DownloadError: a scene with no download address, a folder that
+            cannot be created, or a failed download (each file is written
+            atomically, so nothing half-written stays).
+    """
+    import contextlib
+
+    import datasets
+    from datasets.download import download_scene
+    from datasets.scene import find_file
+
+    from .suites import PAPER_SCENES
+
+    if cfg.suite == "smoke" or cfg.source == "surrogate":
+        why = "the smoke suite" if cfg.suite == "smoke" else "--source surrogate"
+        print(f"--download: {why} uses surrogates only; nothing to fetch.")
+        return
+    dest = Path(cfg.data_dir).expanduser() if cfg.data_dir is not None else Path("data")
+    where = f"--data-dir '{dest}'" if cfg.data_dir is not None else f"'{dest}' (or --data-dir DIR)"
+    todo = []
+    for name in dict.fromkeys(cfg.scenes or _DEFAULT_SCENES.get(cfg.suite, PAPER_SCENES)):
+        info = datasets.get_scene_info(name)
+        found = []
+        for spec in (info.gt, info.cube):
+            with contextlib.suppress(datasets.DatasetNotFoundError):
+                found.append(find_file(info, spec, cfg.data_dir))
+        if len(found) == 2:
+            print(
+                f"--download: scene '{info.name}' already found ({found[0]}, {found[1]}); "
+                "nothing to fetch."
+            )
+            continue
+        for role, spec in (("gt", info.gt), ("cube", info.cube)):
+            if not (cfg.mirror or spec.url or (dest / spec.file).is_file()):
+                raise datasets.DownloadError(
+                    f"--download: scene '{info.name}' has no download address for its "
+                    f"{'ground truth' if role == 'gt' else 'cube'} file '{spec.file}' (no url in "
+                    f"[{role}] of '{info.origin}'). Fix: put '{info.gt.file}' and "
+                    f"'{info.cube.file}' in {where} yourself; or add url = \"...\" to [{role}] "
+                    "of the scene file; or pass --mirror URL (a folder serving the files)."
+                )
+        todo.append(info)
+    if not todo:
+        return
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise datasets.DownloadError(
+            f"--download: cannot create the folder '{dest}' ({exc}). Fix: pass --data-dir a "
+            "folder you can write to."
+        ) from exc
+    for info in todo:
+        print(f"--download: scene '{info.name}' into '{dest}'", flush=True)
+        results = download_scene(info, dest, mirror=cfg.mirror, progress=sys.stderr.isatty())
+        for r in results:
+            print(
+                f"  {r.status:<10} {r.path}  {_human_size(r.size)}  sha256 {r.sha256}"
+                + (f"  ({r.note})" if r.note else ""),
+                flush=True,
+            )
 
 
 def _print_dry_run(specs: list, done: set[str], fresh: bool) -> int:
@@ -349,6 +474,16 @@ def main(argv: list[str] | None = None) -> int:
             store = ResultStore(cfg.db)  # a bad database fails here, before anything runs
         except StoreError as exc:
             raise FlagError(f"--db {cfg.db}: {exc}") from exc
+        if cfg.download:  # before planning, so that the suite resolves the real files
+            try:
+                _download_scenes(cfg)
+            except KeyboardInterrupt:
+                print(
+                    "\ninterrupted during --download: no partial file was kept; run the same "
+                    "command again to fetch the rest.",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
         opts = SuiteOptions(
             scenes=cfg.scenes,
             models=cfg.models,

@@ -23,16 +23,17 @@ or not at all), and the same command resumes.
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .scenes import SceneRefs
 from .spec import TrialSpec
 from .store import ResultStore
 
@@ -56,6 +57,12 @@ class RunSummary:
     wall_seconds: float = 0.0
     #: Seconds from the run's start until Ray answered (0 when no trial ran).
     ray_start_seconds: float = 0.0
+    #: The scenes handed to the trials through Ray's object store, their arrays'
+    #: bytes (one copy per node that runs their trials) and the driver's seconds
+    #: spent resolving and putting them.
+    scenes: list[str] = field(default_factory=list)
+    scene_bytes: int = 0
+    scene_seconds: float = 0.0
     #: The studies of a search run: {name: {"best_trial_id", "best_value", "best_params"}}.
     studies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -90,12 +97,18 @@ def _writer_class():
     return ResultWriter
 
 
-def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
-    """Run one spec inside a Tune trial: mark it running, train, store, report."""
+def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) -> None:
+    """Run one spec inside a Tune trial: mark it running, train, store, report.
+
+    ``scenes``: the run's scenes in Ray's object store (fingerprint -> ObjectRef);
+    the trial takes its own from there and opens no scene file.
+    """
     import ray
     import torch
     from ray import tune
 
+    from .result import TrialResult
+    from .scenes import fetch
     from .trial import run_trial_safely
 
     torch.set_num_threads(max(1, int(config.get("cpus", 1))))
@@ -106,9 +119,12 @@ def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
         tune.report({k: float(v) for k, v in stats.items() if v is not None})
 
     device = "cuda" if config.get("gpus", 0) > 0 and torch.cuda.is_available() else "cpu"
-    result = run_trial_safely(
-        spec, data_dir=config.get("data_dir"), device=device, progress=progress
-    )
+    try:
+        scene = fetch(scenes, spec)
+    except Exception as exc:  # noqa: BLE001 - stored as the trial's failure, like any other
+        result = TrialResult.failed(spec, exc, traceback.format_exc())
+    else:
+        result = run_trial_safely(spec, scene=scene, device=device, progress=progress)
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
     ray.get(writer.write.remote(pickle.dumps(result)))
@@ -126,12 +142,13 @@ def _execute(spec: TrialSpec, config: dict[str, Any]) -> None:
     )
 
 
-def _grid_trainable(config: dict[str, Any]) -> None:
+def _grid_trainable(config: dict[str, Any], scenes: dict[str, Any]) -> None:
     """One Tune trial of a grid: the spec is in the config, its resources in the
-    config's per-spec table (see :class:`_GridResources`)."""
+    config's per-spec table (see :class:`_GridResources`), its scene in ``scenes``
+    (given by ``tune.with_parameters``)."""
     spec = TrialSpec.from_json(config["spec"])
     cpu, gpu = config["resources"][spec.spec_hash]
-    _execute(spec, {**config, "cpus": cpu, "gpus": gpu})
+    _execute(spec, {**config, "cpus": cpu, "gpus": gpu}, scenes)
 
 
 class _GridResources:
@@ -154,7 +171,7 @@ def _search_spec(config: dict[str, Any]) -> TrialSpec:
     return apply_params(TrialSpec.from_json(config["base"]), params, space, config["study"])
 
 
-def _search_trainable(config: dict[str, Any]) -> None:
+def _search_trainable(config: dict[str, Any], scenes: dict[str, Any]) -> None:
     """One Tune trial of a study: the base spec plus the values the sampler chose.
 
     A configuration already completed (same spec hash) is not trained again: its
@@ -168,7 +185,7 @@ def _search_trainable(config: dict[str, Any]) -> None:
     if seen is not None:
         tune.report({DONE_KEY: 1.0, "val_acc": float(seen[1] or 0.0), "reused": 1.0})
         return
-    _execute(spec, config)
+    _execute(spec, config, scenes)
 
 
 def _spec_of(trial: Any) -> TrialSpec:
@@ -187,11 +204,31 @@ def _trial_dirname(trial: Any) -> str:
 def _progress_callback_class():
     from ray import tune
 
-    class Progress(tune.Callback):
-        """Driver-side view of the trials: a progress line per event, an ETA, and
-        the "pruned" record of trials that the scheduler stopped early."""
+    from .progress import EpochLines, EtaEstimator, epoch_event, history_from_store, status_line
 
-        def __init__(self, ctx: _RunContext, total: int, label: str, pruner: Any = None) -> None:
+    class Progress(tune.Callback):
+        """Driver-side view of the trials: a progress line per event and per epoch
+        (throttled), an ETA from the expected cost of the trials left, and the
+        "pruned" record of trials that the scheduler stopped early. The logic lives
+        in :mod:`harness.progress`; this adapter feeds it Tune's events.
+
+        Args:
+            ctx: the run.
+            total: trials of this Tuner.
+            label: the Tuner's label in the lines.
+            pruner: the scheduler that stops trials early (search), or None.
+            param_space: the Tuner's param space (the planned specs: a grid's
+                ``spec`` list, or ``total`` times a study's ``base`` spec).
+        """
+
+        def __init__(
+            self,
+            ctx: _RunContext,
+            total: int,
+            label: str,
+            pruner: Any = None,
+            param_space: dict[str, Any] | None = None,
+        ) -> None:
             self.ctx = ctx
             self.pruner = pruner
             self.total = total
@@ -200,6 +237,22 @@ def _progress_callback_class():
             self.running: set[str] = set()
             self.ended: dict[str, str] = {}
             self.history: dict[str, list[dict[str, Any]]] = {}
+            self.specs: dict[str, TrialSpec] = {}
+            # one query: the completed trials' timings in the database
+            self.eta = EtaEstimator(
+                history_from_store(ctx.store), concurrency=ctx.max_concurrent
+            )
+            self.eta.plan(self.planned(param_space or {}, total))
+            self.epoch_lines = EpochLines()
+
+        @staticmethod
+        def planned(param_space: dict[str, Any], total: int) -> list[TrialSpec]:
+            grid = param_space.get("spec")
+            if isinstance(grid, dict) and "grid_search" in grid:
+                return [TrialSpec.from_json(s) for s in grid["grid_search"]]
+            if "base" in param_space:
+                return [TrialSpec.from_json(param_space["base"])] * total
+            return []
 
         def __getstate__(self) -> dict[str, Any]:
             # Tune pickles its callbacks with the experiment state; the run context
@@ -218,36 +271,51 @@ def _progress_callback_class():
             }
 
         def line(self, event: str) -> str:
-            c = self.counts()
+            counts = {**self.counts(), "finished": len(self.ended)}
             elapsed = time.perf_counter() - self.t0
-            finished = len(self.ended)
-            left = self.total - finished
-            eta = _duration(elapsed / finished * left) if finished and left else "-"
-            pruned = f" · {c['pruned']} pruned" if c["pruned"] else ""
-            return (
-                f"[{self.label} {finished}/{self.total}: {c['done']} done{pruned} · "
-                f"{c['running']} running · {c['failed']} failed · {c['remaining']} waiting · "
-                f"{_duration(elapsed)} elapsed · ETA {eta}] {event}"
+            return status_line(
+                self.label, self.total, counts, elapsed, self.eta.eta().text(), event
             )
 
-        def say(self, event: str) -> None:
-            if self.ctx.out is not None:
+        def say(self, event: str | None) -> None:
+            if self.ctx.out is not None and event is not None:
                 print(self.line(event), file=self.ctx.out, flush=True)
+
+        def spec(self, trial: Any) -> TrialSpec:
+            if trial.trial_id not in self.specs:
+                self.specs[trial.trial_id] = _spec_of(trial)
+            return self.specs[trial.trial_id]
+
+        def ended_trial(self, trial: Any, fit_seconds: float | None = None) -> None:
+            """Forget a trial that ended; show its held-back last epoch first."""
+            self.say(self.epoch_lines.flush(trial.trial_id))
+            self.eta.finish(trial.trial_id, fit_seconds)
+            self.specs.pop(trial.trial_id, None)
 
         # Tune events -----------------------------------------------------------
         def on_trial_start(self, iteration, trials, trial, **info):
             self.running.add(trial.trial_id)
             self.history.setdefault(trial.trial_id, [])
-            self.say(f"started  {_describe(_spec_of(trial))}")
+            self.eta.start(trial.trial_id, self.spec(trial))
+            self.say(f"started  {_describe(self.spec(trial))}")
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            if DONE_KEY not in result:
-                self.history.setdefault(trial.trial_id, []).append(dict(result))
+            if DONE_KEY in result:
+                return
+            self.history.setdefault(trial.trial_id, []).append(dict(result))
+            if "epoch" not in result:
+                return
+            spec, epoch = self.spec(trial), int(result["epoch"])
+            self.eta.epoch(trial.trial_id, epoch, spec.training.epochs)
+            text = epoch_event(_describe(spec), result, spec.training.epochs)
+            self.say(self.epoch_lines.offer(trial.trial_id, epoch, spec.training.epochs, text))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self.running.discard(trial.trial_id)
-            spec = _spec_of(trial)
+            spec = self.spec(trial)
             last = trial.last_result or {}
+            learn = last.get(DONE_KEY) and not last.get("reused")
+            self.ended_trial(trial, float(last.get("fit_seconds") or 0.0) if learn else None)
             if last.get(DONE_KEY):
                 self.ended[trial.trial_id] = "completed"
                 self.ctx.summary.completed.append(spec.spec_hash)
@@ -271,8 +339,9 @@ def _progress_callback_class():
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self.running.discard(trial.trial_id)
+            spec = self.spec(trial)
+            self.ended_trial(trial)
             self.ended[trial.trial_id] = "failed"
-            spec = _spec_of(trial)
             stored = [
                 t["error"]
                 for t in self.ctx.store.trials(status="failed")
@@ -305,15 +374,6 @@ def _pruning_asha(**kwargs: Any) -> Any:
 
 def _describe(spec: TrialSpec) -> str:
     return f"{spec.model} {spec.scene} seed {spec.seed} {spec.spec_hash[:8]}"
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "-"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
 def cluster_resources(address: str | None) -> dict[str, float]:
@@ -371,6 +431,7 @@ class _RunContext:
     total: dict[str, float] = field(default_factory=dict)
     stopping: bool = False
     n_tuners: int = 0
+    scenes: SceneRefs = field(default_factory=SceneRefs)
 
     def ensure_ray(self) -> None:
         """Start Ray and the writer on first use (a run with nothing to do never starts Ray)."""
@@ -402,7 +463,7 @@ class _RunContext:
     def base_config(self, res: dict[str, float] | None = None) -> dict[str, Any]:
         """The trainable's constant config (``res``: the resources of every trial,
         when they are all the same)."""
-        config = {"writer": self.writer_name, "data_dir": self.data_dir, "fresh": self.fresh}
+        config = {"writer": self.writer_name, "fresh": self.fresh}
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])
         return config
@@ -438,18 +499,37 @@ class _RunContext:
         param_space: dict[str, Any],
         total: int,
         label: str,
+        specs: list[TrialSpec],
         **tune_config: Any,
     ) -> Any:
-        """One ``Tuner.fit()`` with the run's progress callback; returns the callback."""
+        """One ``Tuner.fit()`` with the run's progress callback; returns the callback.
+
+        The scenes of ``specs`` are put into Ray's object store first (once per run,
+        see :mod:`harness.scenes`) and reach the trainable as its ``scenes`` argument.
+        """
         from ray import tune
+
+        before = len(self.scenes.names)
+        scenes = self.scenes.add(specs, self.data_dir)
+        self.summary.scenes = list(self.scenes.names)
+        self.summary.scene_bytes = self.scenes.nbytes
+        self.summary.scene_seconds = self.scenes.seconds
+        if self.out is not None and len(self.scenes.names) > before:
+            print(
+                f"scenes: {', '.join(self.scenes.names[before:])} resolved on the driver and put "
+                f"in Ray's object store ({self.scenes.nbytes / 2**20:.1f} MiB in all, "
+                f"{self.scenes.seconds:.1f} s); trials read them from there",
+                file=self.out,
+                flush=True,
+            )
 
         self.n_tuners += 1
         progress = _progress_callback_class()(
-            self, total, label, pruner=tune_config.get("scheduler")
+            self, total, label, pruner=tune_config.get("scheduler"), param_space=param_space
         )
         tuner = tune.Tuner(
             tune.with_resources(
-                trainable,
+                tune.with_parameters(trainable, scenes=scenes),
                 res if callable(res) else {"cpu": res["cpu"], "gpu": res["gpu"]},
             ),
             param_space=param_space,
@@ -507,6 +587,7 @@ class _RunContext:
             space,
             len(specs_in_order),
             label,
+            specs_in_order,
             max_concurrent_trials=self.max_concurrent,
         )
 
@@ -543,6 +624,9 @@ def _run(
         ctx.stopping = True
         ctx.summary.interrupted = True
         raise
+    except Exception as exc:  # e.g. a scene that cannot be resolved: the run failed
+        ctx.summary.failed["run"] = str(exc).strip().splitlines()[0][:300]
+        raise
     finally:
         if ctx.summary.interrupted:
             status = "interrupted"
@@ -554,6 +638,7 @@ def _run(
         store.finish_run(run_id, status)  # trials still open become "interrupted"
         if ctx.writer is not None:
             ray.kill(ctx.writer)
+        store.close()
         ctx.summary.wall_seconds = time.perf_counter() - t0
 
 
@@ -585,7 +670,8 @@ def run_specs(
         cpus_per_trial: CPUs per trial (default 1).
         max_concurrent: at most this many trials at once.
         fresh: re-run completed trials as new attempts.
-        data_dir: a folder searched first for scene files (on every node).
+        data_dir: a folder searched first for scene files, on the driver, for specs whose
+            scene this process has not resolved (trials never open scene files).
         max_failures: Tune retries of a failed trial.
         storage_path: Tune's experiment folder (must be shared storage on several nodes).
         out: where progress lines go (None: silent).
@@ -686,6 +772,7 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
             space,
             remaining,
             "search",
+            [plan.base_spec],
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=concurrent),
             scheduler=scheduler,
             num_samples=remaining,

@@ -194,7 +194,9 @@ def make_spec(
 
     Args:
         model: registry name.
-        scene: a :class:`datasets.Scene` (its fingerprint, source and crop are recorded).
+        scene: a :class:`datasets.Scene` (its fingerprint, source and crop are recorded;
+            the scene itself is kept for the runner, which hands it to the trials:
+            :mod:`harness.scenes`).
         recipe: "unified" or "published".
         seed: trial seed.
         protocol: split protocol; ``protocol_params`` override its defaults.
@@ -210,6 +212,8 @@ def make_spec(
     """
     import datasets
     import models
+
+    from .scenes import remember
 
     entry = models.get_model_entry(model)
     rec = entry.recipe(recipe)
@@ -249,6 +253,7 @@ def make_spec(
         raise SpecError(
             f"max_train_per_class={max_train_per_class!r} must be a positive integer or None."
         )
+    remember(scene)  # the runner hands this very scene to the spec's trials
     return TrialSpec(
         model=model,
         recipe=recipe,

@@ -111,7 +111,6 @@ PROVENANCE_PACKAGES = (
 )
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_SQLITE_HEADER = b"SQLite format 3\x00"
 _BEGIN_OPTION = "harness_sqlite_begin"
 _RUN_COLUMNS = (
     "git_commit",
@@ -261,6 +260,29 @@ def _artifact_value(name: str, arrays: dict[str, np.ndarray]) -> Any:
             "embedding_labels": arrays.get("embedding_labels"),
         }
     return arrays  # "curves" and anything newer: {key: array}
+
+
+def _not_sqlite(path: Path) -> str | None:
+    """Why ``path`` is not a SQLite database, or None when it is one (or is empty).
+
+    Asked of SQLite itself rather than by reading the file's header: closing any
+    other file descriptor on the database drops every POSIX lock this process holds
+    on it, and so the locks of this process's open connections (SQLite's "How To
+    Corrupt An SQLite Database File", 2.2); SQLite's own opens are aware of that.
+    """
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            con.execute("PRAGMA schema_version").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            return f"SQLite: {exc}"
+        raise
+    return None
 
 
 def _writable(path: Path) -> bool:
@@ -472,13 +494,11 @@ class ResultStore:
                     f"(python -m harness.run --suite quick --db {path}) or check the path."
                 )
         else:
-            with path.open("rb") as handle:
-                header = handle.read(len(_SQLITE_HEADER))
-            if header and header != _SQLITE_HEADER:
+            reason = _not_sqlite(path)
+            if reason:
                 raise StoreError(
-                    f"{path} is not a SQLite database (it starts with {header[:16]!r}). "
-                    "Point the harness at its results database, or at a new file path to "
-                    "start one."
+                    f"{path} is not a SQLite database ({reason}). Point the harness at its "
+                    "results database, or at a new file path to start one."
                 )
             if not self.readonly and not _writable(path):
                 raise StoreError(

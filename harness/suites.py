@@ -206,9 +206,10 @@ def _real_scene(scene_name: str, opts: SuiteOptions, suite: str):
     if scene.source == "surrogate" and not (opts.source == "surrogate" and opts.source_given):
         raise SuiteError(
             f"The {suite} suite needs the real scenes, but '{scene_name}' resolved to a SURROGATE "
-            "(its cube file was not found). Fix: download it (python -m datasets download "
-            f"{scene_name} --to data) or pass --data-dir; to run on surrogates anyway, pass "
-            "--source surrogate explicitly."
+            "(its cube file was not found). Fix: pass --download (fetches the real files into "
+            "./data or --data-dir), or download them yourself (python -m datasets download "
+            f"{scene_name} --to data), or pass --data-dir DIR holding them; to run on surrogates "
+            "anyway, pass --source surrogate explicitly."
         )
     return scene
 

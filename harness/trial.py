@@ -75,16 +75,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare_data(spec: TrialSpec, data_dir: str | None = None) -> PreparedData:
-    """Load, check, split and preprocess the scene the spec names."""
+def prepare_data(
+    spec: TrialSpec, data_dir: str | None = None, scene: Any = None
+) -> PreparedData:
+    """Check, split and preprocess the spec's scene.
+
+    Args:
+        spec: the trial.
+        data_dir: where to look for the scene's files when ``scene`` is not given.
+        scene: the :class:`datasets.Scene` the driver resolved for this spec (the Ray
+            path: no file is opened); None loads it here (in-process use).
+    """
     import datasets
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", datasets.SurrogateWarning)
-        scene = datasets.load_scene(
-            spec.scene, source=spec.source, data_dir=data_dir, surrogate_seed=spec.surrogate_seed
-        )
-    if spec.crop is not None:
+    if scene is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", datasets.SurrogateWarning)
+            scene = datasets.load_scene(
+                spec.scene,
+                source=spec.source,
+                data_dir=data_dir,
+                surrogate_seed=spec.surrogate_seed,
+            )
+    if spec.crop is not None and scene.crop != spec.crop:
         scene = scene.crop_to(*spec.crop)
     if scene.fingerprint != spec.scene_fingerprint:
         raise TrialError(
@@ -439,6 +452,7 @@ def fit_deep(
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
+        t_epoch = time.perf_counter()
         loss_sum, correct, seen, bad_step = train_epoch(
             forward,
             opt,
@@ -452,6 +466,7 @@ def fit_deep(
             scaler=scaler,
             step_scheduler=sched if sched_every == "step" else None,
         )
+        train_seconds = time.perf_counter() - t_epoch  # train_epoch ends with a host read
         if bad_step is not None:
             raise FloatingPointError(
                 f"the training loss became non-finite at epoch {epoch} (step {bad_step}); "
@@ -491,6 +506,8 @@ def fit_deep(
             "val_loss": val_loss,
             "val_acc": val_acc,
             "best_epoch": best_epoch,
+            # training samples of this epoch per second of its training steps
+            "samples_per_second": seen / train_seconds if train_seconds > 0 else None,
         }
         if progress is not None:
             progress(epoch, stats)
@@ -530,6 +547,7 @@ def _progress_bar(total: int, spec: TrialSpec) -> Any:
 def run_trial(
     spec: TrialSpec,
     *,
+    scene: Any = None,
     data_dir: str | None = None,
     device: str | None = None,
     progress: ProgressCallback | None = None,
@@ -539,7 +557,9 @@ def run_trial(
 
     Args:
         spec: the trial.
-        data_dir: a folder searched first for the scene files.
+        scene: the spec's :class:`datasets.Scene` as the driver resolved it (checked
+            against the spec's fingerprint); None loads it from the files.
+        data_dir: a folder searched first for the scene files (when ``scene`` is None).
         device: "cpu", "cuda", "cuda:1"...; default: CUDA when available, else CPU.
         progress: called after every epoch with (epoch, stats) (the Ray runner forwards it).
         map_chunk: pixels per chunk of the full-scene classification map.
@@ -552,7 +572,7 @@ def run_trial(
     from .metrics import classification_metrics, entropy, evaluate
 
     seed_everything(spec.seed)
-    data = prepare_data(spec, data_dir)
+    data = prepare_data(spec, data_dir, scene=scene)
     entry = models.get_model_entry(spec.model)
     t_features = data.image.shape[2]
     dev = _device(device) if entry.kind == "torch" else torch.device("cpu")

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from make_fixtures import write_field_scene
 from procs import finish, reap_session, spawn, tail
 
 from harness import run as run_cli
@@ -493,19 +494,29 @@ def test_usage_error_exit_status_of_the_process(tmp_path):
 CLUSTER_SCRIPT = textwrap.dedent(
     """
     import json
+    import shutil
     import sys
 
     import ray
     from ray.cluster_utils import Cluster
 
+    import datasets
     from harness.runner import run_specs
     from harness.suites import SuiteOptions, get_suite
 
-    db, data_dir, storage, out = sys.argv[1:5]
+    db, data_dir, storage, out, field_dir = sys.argv[1:6]
     chosen = {"random_forest_tiny", "xgboost_tiny", "hybridsn_tiny", "ssrn_tiny"}
     specs = [
         s for s in get_suite("smoke").build(SuiteOptions(data_dir=data_dir)) if s.model in chosen
     ]
+    # a user scene (real files, its own TOML) that only the driver ever reads: its
+    # folder is gone before the first trial starts
+    datasets.register_scene_file(field_dir + "/field.toml")
+    user = SuiteOptions(scenes=("field",), models=tuple(sorted(chosen)), seeds=1, epochs=1)
+    user_specs = get_suite("paper").build(user)
+    assert {s.source for s in user_specs} == {"real"}
+    specs += user_specs
+    shutil.rmtree(field_dir)
     cluster = Cluster(
         initialize_head=True,
         connect=True,
@@ -541,6 +552,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
             "completed": summary.completed,
             "failed": summary.failed,
             "specs": [s.spec_hash for s in specs],
+            "user_specs": [s.spec_hash for s in user_specs],
             "actors": actors,
         }
         with open(out, "w") as handle:
@@ -557,7 +569,8 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     script = tmp_path / "cluster_run.py"
     script.write_text(CLUSTER_SCRIPT)
     db, out, log = tmp_path / "cluster.db", tmp_path / "cluster.json", tmp_path / "cluster.log"
-    args = [str(db), str(shared_data), str(tmp_path / "tune"), str(out)]
+    field = write_field_scene(tmp_path / "field")["toml"].parent
+    args = [str(db), str(shared_data), str(tmp_path / "tune"), str(out), str(field)]
     proc = spawn([sys.executable, str(script), *args], ray_env, log)
     rc = finish(proc, timeout=300, log=log)
     assert rc == 0 and out.exists(), tail(log)
@@ -567,6 +580,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     assert head != worker and sorted(res["alive_nodes"]) == sorted([head, worker])
     assert res["resources"]["CPU"] == 2.0
     assert res["failed"] == {} and sorted(res["completed"]) == sorted(res["specs"])
+    assert len(res["user_specs"]) == 4 and not field.exists()
 
     # every result reached the database, through the one writer on the driver's node
     rows = _trials(db)
@@ -579,8 +593,13 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
 
     # the trials ran on both nodes: each Tune trial runs in an ImplicitFunc actor (reused
     # from trial to trial), and the runner records the node in the trial's info
-    trials = [a for a in res["actors"] if a["ActorClassName"] == "ImplicitFunc"]
+    trials = [a for a in res["actors"] if a["ActorClassName"].endswith("ImplicitFunc")]
     assert {a["NodeID"] for a in trials} == {head, worker}, trials
     with ResultStore(db, readonly=True) as store:
         recorded = [(store.trial(r["id"])["info"] or {}).get("node_id") for r in rows]
     assert set(recorded) == {head, worker}, recorded
+    # the user scene's trials too: on both nodes, with the scene the driver resolved
+    user_nodes = {
+        recorded[i] for i, r in enumerate(rows) if r["spec_hash"] in set(res["user_specs"])
+    }
+    assert user_nodes == {head, worker}, user_nodes
