@@ -47,8 +47,9 @@ def main() -> None:
             h, w, b = scene.cube.shape
             y = scene.gt.ravel()
             train, _val, test = datasets.split(scene.gt, "paper", seed=0)
-            centre = scene.cube.reshape(-1, b)
-            mean5 = uniform_filter(scene.cube, size=(5, 5, 1), mode="reflect").reshape(-1, b)
+            cube = scene.cube.astype(np.float32)  # digital numbers: average in floats
+            centre = cube.reshape(-1, b)
+            mean5 = uniform_filter(cube, size=(5, 5, 1), mode="reflect").reshape(-1, b)
             oa_c = rf_oa(centre, y, train, test, seed)
             oa_m = rf_oa(mean5, y, train, test, seed)
             dt = time.perf_counter() - t0

@@ -49,7 +49,18 @@ _TOP_KEYS = {
     "surrogate",
 }
 _FILE_KEYS = {"file", "key", "url", "sha256", "git_blob"}
-_SURROGATE_KEYS = {"signatures_file", "signatures_key", "signatures_sha256", "drop_bands"}
+_SURROGATE_KEYS = {
+    "signatures_file",
+    "signatures_key",
+    "signatures_sha256",
+    "drop_bands",
+    "dtype",
+    "value_range",
+    "band_mean",
+    "band_std",
+}
+#: Cube dtypes a surrogate can be written in (the real files' sensor units).
+SURROGATE_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,13 @@ class SurrogateSpec:
     signatures_sha256: str | None = None
     #: 1-based inclusive band ranges removed from the signature file's bands.
     drop_bands: tuple[tuple[int, int], ...] = ()
+    #: The real cube's units, which the surrogate is written in: its dtype, the range
+    #: of its values, and (when known) each band's mean and standard deviation.
+    #: Without them the surrogate stays a float32 cube of reflectance-like values.
+    dtype: str | None = None
+    value_range: tuple[float, float] | None = None
+    band_mean: tuple[float, ...] | None = None
+    band_std: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,67 @@ def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
         if not isinstance(table.get(k), str) or not table[k]:
             raise _err(origin, f"[{which}] needs a non-empty string '{k}', got {table.get(k)!r}.")
     return FileSpec(**{k: table.get(k) for k in _FILE_KEYS})
+
+
+def _numbers(origin: str, value: Any, key: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise _err(origin, f"'{key}' must be a list of numbers, got {value!r}.")
+    return tuple(float(v) for v in value)
+
+
+def _surrogate_units(origin: str, sur: dict[str, Any], n_bands: int | None) -> dict[str, Any]:
+    """The [surrogate] table's sensor units: dtype, value_range, band_mean, band_std."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    dtype = sur.get("dtype")
+    if dtype is not None:
+        if dtype not in SURROGATE_DTYPES:
+            raise _err(
+                origin,
+                f"surrogate.dtype {dtype!r} is not one of {', '.join(SURROGATE_DTYPES)}. Fix: "
+                "give the dtype of the real cube file (e.g. 'uint16' for digital numbers).",
+            )
+        out["dtype"] = dtype
+    if "value_range" in sur:
+        bounds = _numbers(origin, sur["value_range"], "surrogate.value_range")
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
+            raise _err(
+                origin,
+                f"surrogate.value_range must be [min, max] with min < max, got {list(bounds)}.",
+            )
+        lo, hi = bounds
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            info = np.iinfo(np.dtype(dtype))
+            if lo < info.min or hi > info.max:
+                raise _err(
+                    origin,
+                    f"surrogate.value_range {[lo, hi]} does not fit in {dtype} "
+                    f"({info.min}..{info.max}). Fix: correct the range or the dtype.",
+                )
+        out["value_range"] = (lo, hi)
+    for key in ("band_mean", "band_std"):
+        if key in sur:
+            values = _numbers(origin, sur[key], f"surrogate.{key}")
+            if n_bands is not None and len(values) != n_bands:
+                raise _err(
+                    origin,
+                    f"surrogate.{key} has {len(values)} values for n_bands={n_bands}: one per band.",
+                )
+            out[key] = values
+    if ("band_mean" in out) != ("band_std" in out):
+        raise _err(origin, "surrogate.band_mean and surrogate.band_std go together: give both.")
+    if "band_std" in out and min(out["band_std"]) <= 0:
+        raise _err(origin, "surrogate.band_std must be positive for every band.")
+    if out and "dtype" not in out:
+        raise _err(
+            origin,
+            "surrogate units (value_range, band_mean, band_std) need surrogate.dtype, the real "
+            "cube's dtype. Fix: add e.g. dtype = \"uint16\".",
+        )
+    return out
 
 
 def scene_info_from_dict(
@@ -217,6 +296,7 @@ def scene_info_from_dict(
         signatures_key=sur.get("signatures_key"),
         signatures_sha256=sur.get("signatures_sha256"),
         drop_bands=tuple(drops),
+        **_surrogate_units(where, sur, kw.get("n_bands")),
     )
     return SceneInfo(
         name=name,

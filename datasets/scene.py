@@ -22,6 +22,7 @@ from .surrogate import (
     select_bands,
     signatures_from_image,
     smooth_class_spectra,
+    to_sensor_units,
 )
 
 Source = Literal["real", "surrogate", "auto"]
@@ -59,7 +60,8 @@ class Scene:
 
     Attributes:
         name: registry name.
-        cube: (H, W, B) float32 (read-only).
+        cube: (H, W, B) read-only: the file's integer dtype for digital numbers (the
+            real corrected cubes, and surrogates written in their units), else float32.
         gt: (H, W) int64 labels, 0 = unlabelled (read-only).
         class_names: names of labels 1..C.
         source: "real" or "surrogate".
@@ -331,6 +333,8 @@ def validate_cube(
             f"Cube '{cube_path}' (key '{key}') has {n_bad} non-finite values (NaN or inf), the first at "
             f"row {r}, col {c}, band {b}. Fix: repair or re-download the file."
         )
+    if cube.dtype.kind in "iu":
+        return cube  # digital numbers stay in the file's integer dtype (half the memory)
     return cube.astype(np.float32, copy=False)
 
 
@@ -391,7 +395,24 @@ def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: 
             f"{list(sur.drop_bands)}, but the scene has {info.n_bands}. Fix: correct drop_bands."
         )
     cube = make_surrogate_cube(gt, spectra, seed=seed, params=params)
+    if sur.dtype is not None:
+        cube = to_sensor_units(cube, sur.dtype, sur.value_range, sur.band_mean, sur.band_std)
     return _readonly(cube), _readonly(gt), tuple(files)
+
+
+def _units_record(sur: Any) -> dict[str, Any] | None:
+    """What the surrogate's sensor units were (part of the scene's fingerprint)."""
+    if sur.dtype is None:
+        return None
+    stats = None
+    if sur.band_mean is not None:
+        blob = json.dumps([list(sur.band_mean), list(sur.band_std)]).encode()
+        stats = hashlib.sha256(blob).hexdigest()[:16]
+    return {
+        "dtype": sur.dtype,
+        "value_range": list(sur.value_range) if sur.value_range else None,
+        "band_stats": stats,
+    }
 
 
 def _class_signatures(path: Path, key: str | None, gt: np.ndarray) -> np.ndarray:
@@ -436,7 +457,7 @@ def _load_surrogate(info: SceneInfo, data_dir, seed: int, params: SurrogateParam
         source="surrogate",
         files=files,
         info=info,
-        surrogate={"seed": seed, **params.as_dict()},
+        surrogate={"seed": seed, **params.as_dict(), "units": _units_record(info.surrogate)},
     )
 
 

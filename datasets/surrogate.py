@@ -30,6 +30,16 @@ How a pixel's spectrum is made (all seeded, deterministic):
    scales each spectrum (topography, viewing geometry).
 5. Noise. Gaussian noise correlated across neighbouring bands, and
    independent between pixels, proportional to the scene's mean signal.
+6. Sensor units. The real corrected cubes hold digital numbers, not reflectance
+   (Indian Pines: uint16, 955..9604; Salinas: int16). When the scene's TOML
+   states the real file's units (``[surrogate]`` ``dtype``, ``value_range`` and,
+   where known, each band's mean and standard deviation), the cube is mapped
+   into them band by band (:func:`to_sensor_units`): with per-band statistics,
+   each band gets the real band's mean and standard deviation; with a range
+   only, one affine map takes the cube's values onto the range. Then values are
+   rounded and stored in the file's dtype, so every numerical path a real cube
+   takes (unscaled PCA scores in the thousands, integer input) runs on the
+   surrogate too.
 
 The defaults were calibrated (``bench/surrogate_calibration.py``) so that a
 Random Forest on centre-pixel spectra under the paper's 72/8/20 protocol lands
@@ -45,7 +55,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d, label
 
 #: Bump when the generator changes in a way that changes the cube it produces.
-SURROGATE_VERSION = 1
+#: 2: the cube is written in the real file's sensor units (:func:`to_sensor_units`).
+SURROGATE_VERSION = 2
+#: The random stream of the synthetic spectra (that of version 1: version 2 changed
+#: only the units the same synthetic scene is written in).
+_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ def make_surrogate_cube(
         )
     h, w = gt.shape
     spectra = spectra.mean(axis=0) + p.class_contrast * (spectra - spectra.mean(axis=0))
-    ss = np.random.SeedSequence([seed, SURROGATE_VERSION])
+    ss = np.random.SeedSequence([seed, _STREAM])
     rng_var, rng_tex, rng_ill, rng_noise, rng_shared = (
         np.random.default_rng(s) for s in ss.spawn(5)
     )
@@ -255,3 +269,53 @@ def signatures_from_image(image: np.ndarray, gt: np.ndarray) -> np.ndarray:
         missing = np.flatnonzero(counts == 0).tolist()
         raise ValueError(f"labels {missing} have no pixel in the signature image")
     return sums / counts[:, None]
+
+
+def to_sensor_units(
+    cube: np.ndarray,
+    dtype: str,
+    value_range: tuple[float, float] | None = None,
+    band_mean: tuple[float, ...] | np.ndarray | None = None,
+    band_std: tuple[float, ...] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Map a reflectance-like surrogate cube into the real cube's units.
+
+    Args:
+        cube: (H, W, B) float cube from :func:`make_surrogate_cube`.
+        dtype: the real file's dtype ("uint16", "int16", ...).
+        value_range: (min, max) of the real values; the result is clipped to it
+            (and to the dtype's limits). Without band statistics, one affine map
+            takes the cube's own min..max onto it.
+        band_mean, band_std: per-band mean and standard deviation of the real cube;
+            each band of the result has them (before rounding and clipping).
+
+    Returns:
+        (H, W, B) array of ``dtype`` (integers rounded to the nearest).
+    """
+    x = np.asarray(cube, dtype=np.float64)
+    target = np.dtype(dtype)
+    if band_mean is not None and band_std is not None:
+        mean = np.asarray(band_mean, dtype=np.float64)
+        std = np.asarray(band_std, dtype=np.float64)
+        if mean.shape != (x.shape[2],) or std.shape != (x.shape[2],):
+            raise ValueError(
+                f"band_mean/band_std have {mean.size}/{std.size} values for a cube of "
+                f"{x.shape[2]} bands; expected one per band."
+            )
+        own_mean = x.mean(axis=(0, 1))
+        own_std = np.maximum(x.std(axis=(0, 1)), 1e-12)
+        y = mean + (x - own_mean) * (std / own_std)
+    elif value_range is not None:
+        lo, hi = x.min(), x.max()
+        y = value_range[0] + (x - lo) * ((value_range[1] - value_range[0]) / max(hi - lo, 1e-12))
+    else:
+        y = x
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        low, high = float(info.min), float(info.max)
+        if value_range is not None:
+            low, high = max(low, value_range[0]), min(high, value_range[1])
+        return np.clip(np.rint(y), low, high).astype(target)
+    if value_range is not None:
+        y = np.clip(y, value_range[0], value_range[1])
+    return y.astype(target)

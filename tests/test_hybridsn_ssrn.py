@@ -263,7 +263,12 @@ def test_ssrn_config_round_trip():
 def test_hybridsn_published_recipe():
     for name in ("hybridsn", "hybridsn_tiny"):
         entry = models.get_model_entry(name)
-        assert entry.recipe("unified") == UNIFIED and entry.family == "hybridsn"
+        # the unified pipeline with the authors' whitened components (no normalisation
+        # layer: it does not train on unscaled components of digital numbers)
+        assert entry.recipe("unified") == UNIFIED.with_(
+            whiten=True, notes=entry.recipe("unified").notes
+        )
+        assert entry.family == "hybridsn"
         r = entry.recipe("published")
     assert (r.patch_size, r.pad_mode, r.whiten, r.pca_fit, r.scale) == (
         25,

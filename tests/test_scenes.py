@@ -249,7 +249,7 @@ def test_auto_falls_back_to_a_surrogate_with_a_warning(shared_data, tmp_path, mo
 def test_surrogates_have_the_real_geometry(shared_data, name, shape):
     scene = load_scene(name, source="surrogate", data_dir=shared_data)
     info = datasets.get_scene_info(name)
-    assert scene.cube.shape == shape and scene.cube.dtype == np.float32
+    assert scene.cube.shape == shape and scene.cube.dtype == np.dtype(info.surrogate.dtype)
     assert tuple(scene.class_counts().tolist()) == info.class_counts
     assert np.isfinite(scene.cube).all()
     assert scene.checksums["gt"] == info.gt.sha256
@@ -286,12 +286,20 @@ def test_surrogate_uses_the_real_signatures(ip_surrogate, shared_data):
         signatures_from_image(image, ip_surrogate.gt), ((104, 108), (150, 163), (220, 224))
     )
     assert sig.shape == (17, 200)
-    # each class's mean spectrum is closest (by correlation) to its own signature
-    flat = ip_surrogate.cube.reshape(-1, 200).astype(np.float64)
+    # the synthetic scene (before it is written in sensor units): each class's mean
+    # spectrum is closest (by correlation) to its own signature
+    from datasets.surrogate import SurrogateParams, make_surrogate_cube
+
     y = ip_surrogate.gt.ravel()
+    synthetic = make_surrogate_cube(ip_surrogate.gt, sig, seed=0, params=SurrogateParams())
+    flat = synthetic.reshape(-1, 200).astype(np.float64)
     means = np.stack([flat[y == k].mean(axis=0) for k in range(1, 17)])
     corr = np.corrcoef(means - means.mean(axis=0), sig[1:] - sig[1:].mean(axis=0))[:16, 16:]
     assert (corr.argmax(axis=1) == np.arange(16)).sum() >= 14
+    # and the scene is that synthetic cube written in digital numbers, band by band
+    dn = ip_surrogate.cube.reshape(-1, 200).astype(np.float64)
+    per_band = [np.corrcoef(flat[:, b], dn[:, b])[0, 1] for b in range(200)]
+    assert min(per_band) > 0.99
 
 
 def test_package_signatures_are_the_image_spectra_without_water_bands(shared_data, tmp_path):
