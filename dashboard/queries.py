@@ -200,9 +200,14 @@ def supports_run_filter() -> bool:
 def _leaderboard(
     location: str, version: tuple[Any, ...], run_id: int | None, study: str | None, split: str
 ) -> list[dict[str, Any]]:
+    from harness.metrics import COLLAPSE_METRICS
+    from harness.store import LEADERBOARD_METRICS
+
     kwargs: dict[str, Any] = {"study": study, "split": split}
     if run_id is not None:
         kwargs["run_id"] = run_id
+    # the collapse diagnostics too: a row that predicts one class is flagged, not ranked
+    kwargs["metrics"] = (*LEADERBOARD_METRICS, *COLLAPSE_METRICS)
     return store().leaderboard(**kwargs)
 
 

@@ -93,6 +93,20 @@ def fmt_stats(stats: dict[str, Any], metric: str, *, with_n: bool = True) -> str
     return text
 
 
+def percent(value: float | None) -> str:
+    """A share as "29.6 %" ("–" for none)."""
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def one_class_note(row: dict[str, Any]) -> str | None:
+    """Why a leaderboard row is not a result ("predicts one class"), or None
+    (:func:`harness.metrics.one_class_note` on the row's means)."""
+    from harness.metrics import one_class_note as note
+
+    mean = {name: (stats or {}).get("mean") for name, stats in row["metrics"].items()}
+    return note(mean.get("oa"), mean.get("majority_rate"), mean.get("top_prediction_share"))
+
+
 def scaled(value: float | None, metric: str) -> float | None:
     """``value`` in the paper's units (percent for OA/BA)."""
     if value is None:

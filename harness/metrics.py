@@ -155,6 +155,42 @@ def classification_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str
     }
 
 
+#: Test diagnostics stored beside the metrics (split "test"): the share of the test
+#: pixels in their most frequent class, and the share of the predictions in the most
+#: predicted class. :func:`one_class_note` reads them.
+COLLAPSE_METRICS = ("majority_rate", "top_prediction_share")
+#: A trial whose OA is at most this far above the majority-class rate learned
+#: nothing a constant guess would not give ("within a few points").
+MAJORITY_MARGIN = 0.05
+#: A trial that puts at least this share of its test predictions in one class.
+ONE_CLASS_SHARE = 0.9
+
+
+def collapse_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str, float]:
+    """The :data:`COLLAPSE_METRICS` of a test set and its predictions (labels ``0..C-1``)."""
+    yt = _check_labels(y_true, n_classes, "y_true")
+    yp = _check_labels(y_pred, n_classes, "y_pred")
+    if yt.size == 0:
+        raise ValueError("collapse_metrics needs at least one sample, got none")
+    return {
+        "majority_rate": float(np.bincount(yt, minlength=n_classes).max() / yt.size),
+        "top_prediction_share": float(np.bincount(yp, minlength=n_classes).max() / yp.size),
+    }
+
+
+def one_class_note(
+    oa: float | None, majority_rate: float | None, top_prediction_share: float | None
+) -> str | None:
+    """Why a result is not a result, or None: "predicts one class" (at least
+    :data:`ONE_CLASS_SHARE` of the predictions in one class) or "no better than the
+    majority class" (OA within :data:`MAJORITY_MARGIN` of the majority-class rate)."""
+    if top_prediction_share is not None and top_prediction_share >= ONE_CLASS_SHARE:
+        return "predicts one class"
+    if oa is not None and majority_rate is not None and oa <= majority_rate + MAJORITY_MARGIN:
+        return "no better than the majority class"
+    return None
+
+
 def confusion(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
     """The confusion matrix over all C classes, even those absent from both inputs.
 
@@ -471,7 +507,8 @@ def evaluate(
             0 skips the t-SNE.
 
     Returns:
-        A dict with ``metrics`` (:func:`classification_metrics`), ``per_class``
+        A dict with ``metrics`` (:func:`classification_metrics` and
+        :func:`collapse_metrics`), ``per_class``
         (:func:`per_class_metrics`), ``confusion`` (:func:`confusion`),
         ``pr_curves`` (:func:`pr_curves`), ``centroid_distance``
         (:func:`centroid_distance` over *all* test embeddings; None without
@@ -498,7 +535,10 @@ def evaluate(
         embedding_2d = tsne_2d(emb[idx], seed)
         embedding_labels = (yt[idx] + 1).astype(np.int16)
     return {
-        "metrics": classification_metrics(yt, y_pred, n_classes),
+        "metrics": {
+            **classification_metrics(yt, y_pred, n_classes),
+            **collapse_metrics(yt, y_pred, n_classes),
+        },
         "per_class": per_class_metrics(yt, y_pred, scores, n_classes, class_names),
         "confusion": confusion(yt, y_pred, n_classes),
         "pr_curves": pr_curves(yt, scores, n_classes),

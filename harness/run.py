@@ -418,15 +418,37 @@ def _print_search_plan(plans: list, store) -> None:
         )
 
 
+def _oa_or_note(metrics: dict) -> str:
+    """A leaderboard row's mean test OA, or why it is not a result ("predicts one
+    class", with the OA and the test set's majority-class rate beside it)."""
+    from .metrics import one_class_note
+
+    mean = {name: (metrics.get(name) or {}).get("mean") for name in metrics}
+    oa = mean["oa"]
+    note = one_class_note(oa, mean.get("majority_rate"), mean.get("top_prediction_share"))
+    if note is None:
+        return f"{oa:.4f}"
+    majority = mean.get("majority_rate")
+    rate = f", majority class {majority:.3f}" if majority is not None else ""
+    return f"{note.upper()} (OA {oa:.3f}{rate}: not a result)"
+
+
 def _print_summary(store, summary) -> None:
     """A table of this run's trials per scene and model, then the failures."""
     from collections import Counter
+
+    from .metrics import COLLAPSE_METRICS
+    from .store import LEADERBOARD_METRICS
 
     rows = [t for t in store.trials() if t["run_id"] == summary.run_id]
     if rows:
         board = {
             (b["scene"], b["label"]): b
-            for b in store.leaderboard(run_id=summary.run_id, study=None)
+            for b in store.leaderboard(
+                run_id=summary.run_id,
+                study=None,
+                metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS),
+            )
         }
         counts: dict[tuple[str, str, str], Counter] = {}
         for t in rows:
@@ -438,12 +460,12 @@ def _print_summary(store, summary) -> None:
         )
         for (scene, model, study), c in sorted(counts.items()):
             other = sum(c.values()) - c["completed"] - c["pruned"] - c["failed"]
-            oa = [
-                b["metrics"]["oa"]["mean"]
+            shown = "  ".join(
+                _oa_or_note(b["metrics"])
                 for (sc, _label), b in board.items()
                 if sc == scene and b["model"] == model and b["metrics"]["oa"]["mean"] is not None
-            ]
-            shown = "  ".join(f"{v:.4f}" for v in oa) if oa and not study else "-"
+            )
+            shown = shown if shown and not study else "-"
             tag = "yes" if study else ""
             print(
                 f"{scene:<14} {model:<22} {tag:<12} {c['completed']:>5} {c['pruned']:>6} "

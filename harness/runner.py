@@ -355,7 +355,12 @@ def _progress_callback_class():
 
 
 def _pruning_asha(**kwargs: Any) -> Any:
-    """Tune's ASHA scheduler, remembering which trials it stopped (they were pruned)."""
+    """Tune's ASHA scheduler, remembering which trials it stopped (they were pruned).
+
+    A trial that has trained all its epochs is never stopped: ASHA's top rung can
+    equal ``max_t``, and a stop there would drop the test evaluation of a trial
+    that finished (it goes on to store its result instead).
+    """
     from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
     class PruningASHA(ASHAScheduler):
@@ -366,6 +371,8 @@ def _pruning_asha(**kwargs: Any) -> Any:
         def on_trial_result(self, tune_controller, trial, result):
             decision = super().on_trial_result(tune_controller, trial, result)
             if decision == TrialScheduler.STOP and DONE_KEY not in result:
+                if result.get(self._time_attr, 0) >= self._max_t:
+                    return TrialScheduler.CONTINUE  # trained every epoch: not pruned
                 self.stopped.add(trial.trial_id)
             return decision
 

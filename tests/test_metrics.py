@@ -380,7 +380,10 @@ def test_evaluate_without_embeddings(no_warnings):
     proba = rng.dirichlet(np.ones(4), size=50)  # C = 4, class 3 absent from y
     out = M.evaluate(y, proba, 4, ["a", "b", "c", "d"])
     y_pred = proba.argmax(1)
-    assert out["metrics"] == M.classification_metrics(y, y_pred, 4)
+    assert out["metrics"] == {
+        **M.classification_metrics(y, y_pred, 4),
+        **M.collapse_metrics(y, y_pred, 4),
+    }
     assert out["per_class"] == M.per_class_metrics(y, y_pred, proba, 4, ["a", "b", "c", "d"])
     np.testing.assert_array_equal(out["confusion"], M.confusion(y, y_pred, 4))
     assert sorted(out["pr_curves"]) == [1, 2, 3]
@@ -404,3 +407,51 @@ def test_evaluate_with_embeddings(no_warnings):
     assert skipped["embedding_2d"] is None and skipped["centroid_distance"] is not None
     with pytest.raises(ValueError, match="embeddings"):
         M.evaluate(y, proba, 3, ["a", "b", "c"], embeddings=emb[:10])
+
+
+# --------------------------------------------------------------------------- one class
+
+
+def test_collapse_metrics_and_the_one_class_note():
+    from harness.metrics import collapse_metrics, one_class_note
+
+    y = np.array([0] * 30 + [1] * 50 + [2] * 20)
+    constant = collapse_metrics(y, np.ones_like(y), 3)
+    assert constant == {"majority_rate": 0.5, "top_prediction_share": 1.0}
+    assert one_class_note(0.5, **constant) == "predicts one class"
+    # varied predictions, but no better than always saying "1"
+    weak = np.array([1, 0, 2, 1] * 25)
+    assert one_class_note(0.53, 0.5, collapse_metrics(y, weak, 3)["top_prediction_share"]) == (
+        "no better than the majority class"
+    )
+    assert one_class_note(0.9, 0.5, 0.55) is None
+    assert one_class_note(None, None, None) is None
+    evaluated = M.evaluate(y, np.eye(3)[y], 3, ["a", "b", "c"], tsne_max=0)["metrics"]
+    assert evaluated["majority_rate"] == 0.5 and evaluated["top_prediction_share"] == 0.5
+
+
+def test_run_summary_flags_a_model_that_predicts_one_class(tmp_path, capsys):
+    """The terminal summary never prints a collapsed model's OA as a result."""
+    from test_store import make_test_spec
+
+    from harness.result import TrialResult
+    from harness.run import _print_summary
+    from harness.runner import RunSummary
+    from harness.store import ResultStore
+
+    with ResultStore(tmp_path / "r.db") as store:
+        run = store.start_run("test", "quick", {})
+        good = make_test_spec("random_forest")
+        bad = make_test_spec("claresnet")
+        for spec, test in (
+            (good, {"oa": 0.91, "majority_rate": 0.3, "top_prediction_share": 0.35}),
+            (bad, {"oa": 0.296, "majority_rate": 0.296, "top_prediction_share": 1.0}),
+        ):
+            store.write(TrialResult(spec=spec, metrics={"test": test}), run)
+        _print_summary(store, RunSummary(run_id=run, planned=2, skipped=0))
+    out = capsys.readouterr().out
+    (claresnet,) = [line for line in out.splitlines() if line.startswith("indian_pines   claresnet")]
+    assert "PREDICTS ONE CLASS (OA 0.296, majority class 0.296: not a result)" in claresnet
+    assert "0.2960" not in claresnet
+    (forest,) = [line for line in out.splitlines() if "random_forest" in line]
+    assert forest.rstrip().endswith("0.9100")

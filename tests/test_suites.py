@@ -32,9 +32,13 @@ def test_quick_covers_six_models_on_two_scenes(shared_data):
     assert {(s.model, s.scene) for s in specs} == {
         (m, sc) for m in PAPER_MODELS for sc in ("indian_pines", "salinas")
     }
-    deep = [s for s in specs if s.model in ("claresnet", "hybridsn", "ssrn", "spectralformer")]
-    assert all(s.training.epochs == 3 and s.training.lr == 1e-3 for s in deep)
-    assert all(s.max_train_per_class == 30 and s.crop[1] - s.crop[0] == 64 for s in specs)
+    baselines = [s for s in specs if s.model in ("hybridsn", "ssrn", "spectralformer")]
+    assert all(
+        (s.training.epochs, s.training.lr, s.training.patience) == (30, 1e-3, 6) for s in baselines
+    )
+    claresnet = [s for s in specs if s.model == "claresnet"]
+    assert all((s.training.epochs, s.training.lr) == (3, 1e-4) for s in claresnet)
+    assert all(s.max_train_per_class == 60 and s.crop[1] - s.crop[0] == 64 for s in specs)
 
 
 def test_paper_refuses_surrogates_unless_told(shared_data):

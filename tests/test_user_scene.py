@@ -46,14 +46,14 @@ def test_user_scene_runs_in_every_suite_with_its_files_gone(ray_session, tmp_pat
     unique = {s.spec_hash for s in grid}  # leakage's paper/scene-PCA trials are paper's
     assert len(unique) == 14
     assert summary.failed == {} and sorted(summary.completed) == sorted(unique)
-    # one object per scene: smoke's surrogate crop, quick's crop (the whole 48 x 40 here)
-    # and the scene of the others
+    # one object per scene: smoke's surrogate crop (float32: the TOML states no units),
+    # quick's crop (the whole 48 x 40 here) and the scene of the others (uint16 DN)
     assert sorted(summary.scenes) == [
         "field (real)",
         "field (real, 48 x 40 crop)",
         "field (surrogate, 32 x 32 crop)",
     ]
-    assert summary.scene_bytes == 2 * (48 * 40 * (40 * 4 + 8)) + 32 * 32 * (40 * 4 + 8)
+    assert summary.scene_bytes == 2 * (48 * 40 * (40 * 2 + 8)) + 32 * 32 * (40 * 4 + 8)
 
     search = run_search(plans, str(db), storage_path=str(tmp_path / "tune"), out=None)
     assert search.failed == {}, search.failed

@@ -24,6 +24,18 @@ key = ui.group_filters(rows, "lb", columns=filters[:4])
 group = [r for r in rows if (r["scene"], r["protocol"], r["recipe"], r["source"]) == key]
 ui.source_badge(key[3])
 
+for row in group:
+    note = ui.one_class_note(row)
+    if note:
+        st.warning(
+            f"{row['label']}: {note} (test OA {ui.percent(row['metrics']['oa']['mean'])}, "
+            "majority-class share of the test pixels "
+            f"{ui.percent((row['metrics'].get('majority_rate') or {}).get('mean'))}). "
+            "Its numbers below are not a result: the model did not learn the task "
+            "(too short a schedule, or an input it cannot train on).",
+            icon=":material/warning:",
+        )
+
 options = st.columns([1, 1, 4])
 sort_by = options[0].selectbox("Sort by", LEADERBOARD_METRICS, format_func=ui.header, key="lb_sort")
 descending = options[1].toggle("Best first", value=True, key="lb_desc")
