@@ -23,6 +23,7 @@ or not at all), and the same command resumes.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import sys
@@ -577,8 +578,19 @@ class _RunContext:
 
         # One Tuner for the whole grid, each trial with its own resources: deep trials
         # share the GPUs (fractions) while tree trials run on the CPUs beside them.
-        # Deep trials go first: they are the long ones, and trees fill the CPUs left.
-        specs_in_order = sorted(unique.values(), key=lambda s: self.resources(s)["gpu"] == 0)
+        # Deep trials go first: they are the long ones, and trees fill the CPUs left;
+        # within each kind, the longest expected first (measured throughput priors:
+        # harness.progress), so that no long trial starts last and runs alone.
+        from .progress import EtaEstimator, Job
+
+        prior = EtaEstimator()
+
+        def order(spec: TrialSpec) -> tuple[bool, float]:
+            expected = prior.expected(Job.of(spec))
+            # a trial with no prior is taken as long (it may be: better early than last)
+            return self.resources(spec)["gpu"] == 0, -(expected.seconds if expected else math.inf)
+
+        specs_in_order = sorted(unique.values(), key=order)
         table = {
             s.spec_hash: (self.resources(s)["cpu"], self.resources(s)["gpu"])
             for s in specs_in_order

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 import datasets
-from harness.suites import PAPER_MODELS, SuiteError, SuiteOptions, get_suite
+from harness.suites import PAPER_MODELS, QUICK_MODELS, SuiteError, SuiteOptions, get_suite
 
 
 def build(name: str, **opts):
@@ -30,14 +30,16 @@ def test_smoke_runs_every_tiny_model_briefly(shared_data):
 def test_quick_covers_six_models_on_two_scenes(shared_data):
     specs = build("quick")
     assert {(s.model, s.scene) for s in specs} == {
-        (m, sc) for m in PAPER_MODELS for sc in ("indian_pines", "salinas")
+        (m, sc) for m in QUICK_MODELS for sc in ("indian_pines", "salinas")
     }
+    assert QUICK_MODELS == (*PAPER_MODELS[:-1], "claresnet_lite")
     baselines = [s for s in specs if s.model in ("hybridsn", "ssrn", "spectralformer")]
     assert all(
         (s.training.epochs, s.training.lr, s.training.patience) == (30, 1e-3, 6) for s in baselines
     )
-    claresnet = [s for s in specs if s.model == "claresnet"]
-    assert all((s.training.epochs, s.training.lr) == (3, 1e-4) for s in claresnet)
+    (lite, _) = [s for s in specs if s.model == "claresnet_lite"]
+    assert (lite.training.epochs, lite.training.lr, lite.training.patience) == (12, 1e-4, 4)
+    assert (lite.n_components, lite.patch_size) == (15, 7)  # the lighter input, by name
     assert all(s.max_train_per_class == 60 and s.crop[1] - s.crop[0] == 64 for s in specs)
 
 
