@@ -40,7 +40,7 @@ def test_quick_covers_six_models_on_two_scenes(shared_data):
     (lite, _) = [s for s in specs if s.model == "claresnet_lite"]
     assert (lite.training.epochs, lite.training.lr, lite.training.patience) == (12, 1e-4, 4)
     assert (lite.n_components, lite.patch_size) == (15, 7)  # the lighter input, by name
-    assert all(s.max_train_per_class == 60 and s.crop[1] - s.crop[0] == 64 for s in specs)
+    assert all(s.max_train_per_class == 80 and s.crop[1] - s.crop[0] == 64 for s in specs)
 
 
 def test_paper_refuses_surrogates_unless_told(shared_data):
