@@ -12,17 +12,20 @@ Tables (plural names), one row per:
   stored as ``np.savez_compressed`` bytes.
 - ``studies``: one hyperparameter search (its search space, sampler, scheduler,
   seed and best configuration); its trials carry its name in ``trials.study``.
-- ``schema_info``: a single row holding :data:`SCHEMA_VERSION`.
+- ``schema_info``: a single row holding :data:`SCHEMA_VERSION` (frozen at 1; it marks
+  a database as the harness's).
+- ``alembic_version``: Alembic's, the revision the database is at (not mapped here).
 
 Children of a trial are deleted with it (``ON DELETE CASCADE``; SQLite enforces it
 because the store turns ``foreign_keys`` on for every connection).
 
-Schema changes: a new table that older code can ignore (``studies`` was one) is
-additive: the store creates missing tables when it opens a database for writing,
-with no version bump. Any other change (a new or changed column, a constraint)
-comes as an Alembic migration and a bump of :data:`SCHEMA_VERSION`, so that an old
-database can be upgraded in place; the store refuses to open a database whose
-version is newer than this code's.
+Schema changes: only through an Alembic revision in ``harness/migrations/versions/``
+(one small, named file) plus the code that writes and reads the new field; the
+revision's upgrade test runs it on a database written by the previous one.
+``python -m harness.db upgrade`` applies the revisions to an existing database; a
+new database is created from this module and stamped at the newest revision. The
+integer :data:`SCHEMA_VERSION` was frozen when Alembic took over (as optuna froze
+its own): Alembic's revision alone decides from then on.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-#: Version of the schema this code writes and reads (stored in ``schema_info``).
+#: The schema version of ``schema_info``, frozen at 1 when Alembic took over: every
+#: harness database carries it; the Alembic revision tells the schema apart.
 SCHEMA_VERSION = 1
 
 #: Allowed values of ``trials.status``.
@@ -137,6 +141,8 @@ class TrialRow(Base):
     scene: Mapped[str] = mapped_column(String(_SHORT), nullable=False)
     source: Mapped[str] = mapped_column(String(16), nullable=False)
     protocol: Mapped[str] = mapped_column(String(_SHORT), nullable=False)
+    #: The PCA fit scope, "scene" or "train" (revision 0002; part of the group key).
+    pca_fit: Mapped[str] = mapped_column(String(16), nullable=False)
     seed: Mapped[int] = mapped_column(Integer, nullable=False)
     study: Mapped[str] = mapped_column(String(_NAME), nullable=False, default="", index=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)

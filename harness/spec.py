@@ -147,6 +147,15 @@ class TrialSpec:
         """sha256 of :meth:`canonical_json`: the trial's identity."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
+    @property
+    def config_hash(self) -> str:
+        """sha256 of the canonical spec without its seed: the seeds of one configuration
+        share it, so a leaderboard never averages two configurations of one model."""
+        data = self.canonical()
+        data.pop("seed", None)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def to_json(self) -> str:
         """All fields (``study`` included), for storage; :meth:`from_json` reads it back."""
         return json.dumps(_plain(asdict(self)), sort_keys=True)
@@ -161,6 +170,11 @@ class TrialSpec:
 
     def with_(self, **changes: Any) -> TrialSpec:
         return replace(self, **changes)
+
+
+def config_hash(spec: TrialSpec) -> str:
+    """:attr:`TrialSpec.config_hash` of ``spec``."""
+    return spec.config_hash
 
 
 def _plain(value: Any) -> Any:

@@ -30,7 +30,6 @@ completed attempt of each spec.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import io
 import json
@@ -49,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import URL, Engine, and_, create_engine, event, func, inspect, select
+from sqlalchemy import URL, Engine, and_, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,7 +70,7 @@ from .schema import (
     StudyRow,
     TrialRow,
 )
-from .spec import TrialSpec
+from .spec import TrialSpec, config_hash
 
 __all__ = [
     "ARTIFACT_NAMES",
@@ -165,14 +164,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     return str(value)
-
-
-def config_hash(spec: TrialSpec) -> str:
-    """sha256 of the canonical spec without its seed: the seeds of one configuration share it."""
-    data = spec.canonical()
-    data.pop("seed", None)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def model_family(model: str) -> str:
@@ -399,6 +390,38 @@ def collect_provenance(gpu: bool = True) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the store
 
 
+def resolve_target(
+    target: str | os.PathLike[str] | URL, *, readonly: bool = False
+) -> tuple[URL, Path | None]:
+    """The URL to open for a path or URL and, for a SQLite file, its absolute path.
+
+    Raises:
+        StoreError: the URL cannot be parsed.
+    """
+    if isinstance(target, URL) or (isinstance(target, str) and "://" in target):
+        try:
+            url = make_url(target)
+        except (ArgumentError, ValueError) as exc:
+            raise StoreError(
+                f"Cannot parse the database URL {target!r}: {exc}. Give a file path "
+                "(results/bench.db) or a SQLAlchemy URL such as sqlite:///results/bench.db "
+                "or postgresql://user@host/db."
+            ) from exc
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")  # the driver of the [postgres] extra
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return url, None
+        if url.database.startswith("file:"):
+            return url, None  # a SQLite URI filename: the caller knows what it does
+        path = Path(url.database).expanduser().absolute()
+    else:
+        path = Path(target).expanduser().absolute()
+    if readonly:
+        uri = f"{path.as_uri()}?mode=ro"
+        return URL.create("sqlite", database=uri, query={"uri": "true"}), path
+    return URL.create("sqlite", database=str(path)), path
+
+
 class ResultStore:
     """The results database.
 
@@ -450,29 +473,7 @@ class ResultStore:
         return self.url.get_backend_name() == "sqlite"
 
     def _resolve(self, target: str | os.PathLike[str] | URL) -> tuple[URL, Path | None]:
-        """The URL to open and, for a SQLite file, its absolute path."""
-        if isinstance(target, URL) or (isinstance(target, str) and "://" in target):
-            try:
-                url = make_url(target)
-            except (ArgumentError, ValueError) as exc:
-                raise StoreError(
-                    f"Cannot parse the database URL {target!r}: {exc}. Give a file path "
-                    "(results/bench.db) or a SQLAlchemy URL such as sqlite:///results/bench.db "
-                    "or postgresql://user@host/db."
-                ) from exc
-            if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-                return url, None
-            if url.database.startswith("file:"):
-                return url, None  # a SQLite URI filename: the caller knows what it does
-            path = Path(url.database).expanduser().absolute()
-        else:
-            path = Path(target).expanduser().absolute()
-        return self._sqlite_url(path), path
-
-    def _sqlite_url(self, path: Path) -> URL:
-        if self.readonly:
-            return URL.create("sqlite", database=f"{path.as_uri()}?mode=ro", query={"uri": "true"})
-        return URL.create("sqlite", database=str(path))
+        return resolve_target(target, readonly=self.readonly)
 
     def _check_sqlite_path(self, path: Path) -> None:
         """The errors a SQLite file can have, found before any connection is made."""
@@ -556,59 +557,70 @@ class ResultStore:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
     def _init_schema(self) -> None:
-        """Create the tables on first open; refuse foreign or newer databases."""
-        ours = set(Base.metadata.tables)
+        """Create and stamp a new database; refuse foreign, older or newer ones."""
+        from .db import schema_state, stamp_head
+
         engine = self.engine if self.readonly else self._write_engine
         try:
             with engine.begin() as conn:
-                tables = set(inspect(conn).get_table_names())
-                if "schema_info" in tables:
-                    version = conn.execute(select(SchemaInfoRow.schema_version)).scalar()
-                    self._check_version(version)
-                    if not self.readonly and not ours <= tables:
-                        Base.metadata.create_all(conn)
-                elif tables:
-                    raise StoreError(
-                        f"{self.location} holds tables ({', '.join(sorted(tables)[:5])}...) "
-                        "but no schema_info table: it is not a harness results database. "
-                        "Choose another database path."
-                    )
-                elif self.readonly:
-                    raise StoreError(
-                        f"{self.location} is an empty database with no results tables. "
-                        "Run a suite first (python -m harness.run --suite quick)."
-                    )
-                else:
+                state = schema_state(conn)
+                if state.kind == "empty" and not self.readonly:
                     Base.metadata.create_all(conn)
                     conn.execute(
                         SchemaInfoRow.__table__.insert().values(
                             id=1, schema_version=SCHEMA_VERSION, created_at=_now()
                         )
                     )
+                    stamp_head(conn)
+                    return
+                if state.kind != "current":
+                    raise StoreError(self._refusal(state))
+                version = conn.execute(select(SchemaInfoRow.schema_version)).scalar()
+                if version is None or version < SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.location} has an empty or unknown schema_info table: the "
+                        "database was not created by the harness, or its creation was "
+                        "interrupted. Choose another database path."
+                    )
+                if version > SCHEMA_VERSION:  # frozen at 1: only a harness to come may raise it
+                    raise StoreError(
+                        f"{self.location} was written by a newer harness (schema version "
+                        f"{version}; this code reads version {SCHEMA_VERSION}). Update this "
+                        "checkout (git pull, then pip install -e .) or use another database path."
+                    )
         except StoreError:
             raise
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise StoreError(self._explain(exc)) from exc
 
-    def _check_version(self, version: int | None) -> None:
-        if version is None:
-            raise StoreError(
-                f"{self.location} has an empty schema_info table: the database was not "
-                "created by the harness, or its creation was interrupted. Choose another "
-                "database path."
+    def _refusal(self, state: Any) -> str:
+        """Why a database that is not at this code's revision cannot be opened."""
+        from .db import UPGRADE_COMMAND
+
+        if state.kind == "empty":
+            return (
+                f"{self.location} is an empty database with no results tables. "
+                "Run a suite first (python -m harness.run --suite quick)."
             )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.location} was written by a newer harness (schema version {version}; "
-                f"this code reads version {SCHEMA_VERSION}). Update this checkout "
-                "(git pull, then pip install -e .) or use another database path."
+        if state.kind == "foreign":
+            return (
+                f"{self.location} holds tables ({', '.join(state.tables[:5])}...) "
+                "but no schema_info table: it is not a harness results database. "
+                "Choose another database path."
             )
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.location} has the older schema version {version} (this code reads "
-                f"version {SCHEMA_VERSION}). Migrate it with the harness's Alembic "
-                "migrations, or start a new database."
+        if state.kind == "newer":
+            return (
+                f"{self.location} was written by a newer harness (schema revision "
+                f"{state.revision}; this code knows up to revision {state.head}). Update "
+                "this checkout (git pull, then pip install -e .) or use another database path."
             )
+        command = UPGRADE_COMMAND.format(location=self.location)
+        backup = " (it keeps a copy of the file first)" if self.path is not None else ""
+        return (
+            f"{self.location} has an older schema, {state.description}; this code reads "
+            f"revision {state.head}. Upgrade it in place with: {command}{backup}. "
+            "Or start a new database."
+        )
 
     def _explain(self, exc: BaseException) -> str:
         text = str(getattr(exc, "orig", None) or exc)
@@ -803,6 +815,7 @@ class ResultStore:
             model=spec.model,
             family=model_family(spec.model),
             recipe=spec.recipe,
+            pca_fit=spec.pca_fit,
             scene=spec.scene,
             source=spec.source,
             protocol=spec.protocol,

@@ -193,3 +193,77 @@ def dashboard_smoke_db(ray_session, shared_data, tmp_path_factory) -> Path:
     )
     assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
     return db
+
+
+# --------------------------------------------------------------------------- databases
+
+#: The URL of a PostgreSQL server whose superuser the tests may use to create and drop
+#: throwaway databases (``eval "$(bash scripts/postgres.sh start)"`` sets it; .ci/run does).
+POSTGRES_ENV = "HSI_TEST_POSTGRES"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The server's admin URL; skips without one (fails under CI=true, where .ci/run
+    starts Debian's server)."""
+    url = os.environ.get(POSTGRES_ENV)
+    reason = None
+    if not url:
+        reason = (
+            f"no PostgreSQL server for the store tests: ${POSTGRES_ENV} is unset "
+            '(start one with: eval "$(bash scripts/postgres.sh start)")'
+        )
+    else:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            reason = f"the PostgreSQL server at ${POSTGRES_ENV}={url} does not answer: {exc}"
+        finally:
+            engine.dispose()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason} (required in CI: .ci/run starts it)")
+        pytest.skip(reason)
+    return url
+
+
+def new_postgres_database(admin_url: str) -> tuple[str, object]:
+    """(URL of a new empty database, a function that drops it)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"hsi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    url = make_url(admin_url).set(database=name)
+    return url.render_as_string(hide_password=False), drop
+
+
+@pytest.fixture
+def postgres_db(postgres_server):
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    url, drop = new_postgres_database(postgres_server)
+    yield url
+    drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A new results database on each backend: a SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "results.db")
+    return request.getfixturevalue("postgres_db")
