@@ -173,26 +173,53 @@ def ray_env(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def dashboard_smoke_db(ray_session, shared_data, tmp_path_factory) -> Path:
-    """A database filled by a real ``--suite smoke`` run, once per session; read-only for
-    the dashboard tests (the runner's own tests keep a database of their own, which they
-    run into again)."""
-    from harness.runner import run_specs
-    from harness.suites import SuiteOptions, get_suite
+def smoke_database(request, ray_session, shared_data, tmp_path_factory):
+    """``smoke_database(backend)``: a database filled by a real ``--suite smoke`` run
+    through Ray, made on first use once per session and backend ("sqlite", or
+    "postgresql" when a server is there: see ``postgres_server``); read-only for the
+    dashboard tests (the runner's own tests keep a database of their own)."""
+    made: dict[str, Path | str] = {}
 
-    specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))
-    folder = tmp_path_factory.mktemp("dashboard_smoke")
-    db = folder / "results.db"
-    summary = run_specs(
-        specs,
-        str(db),
-        command="python -m harness.run --suite smoke",
-        suite="smoke",
-        data_dir=str(shared_data),
-        storage_path=str(folder / "tune"),
-    )
-    assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
-    return db
+    def make(backend: str) -> Path | str:
+        if backend in made:
+            return made[backend]
+        from harness.runner import run_specs
+        from harness.suites import SuiteOptions, get_suite
+
+        specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))
+        folder = tmp_path_factory.mktemp(f"dashboard_smoke_{backend}")
+        if backend == "sqlite":
+            db: Path | str = folder / "results.db"
+        else:
+            db, drop = new_postgres_database(request.getfixturevalue("postgres_server"))
+            request.addfinalizer(drop)
+        summary = run_specs(
+            specs,
+            str(db),
+            command="python -m harness.run --suite smoke",
+            suite="smoke",
+            data_dir=str(shared_data),
+            storage_path=str(folder / "tune"),
+        )
+        assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
+        made[backend] = db
+        return db
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dashboard_smoke_db(smoke_database) -> Path:
+    """The smoke run's SQLite database (see ``smoke_database``)."""
+    return smoke_database("sqlite")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def smoke_db_on(request, smoke_database) -> Path | str:
+    """The smoke run's database on each backend (see ``smoke_database``)."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_server")  # skips (or fails in CI) without one
+    return smoke_database(request.param)
 
 
 # --------------------------------------------------------------------------- databases

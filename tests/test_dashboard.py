@@ -108,8 +108,9 @@ def empty_db(tmp_path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_on_the_smoke_database(page, dashboard_smoke_db, monkeypatch):
-    at = open_app(dashboard_smoke_db, page, monkeypatch)
+def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
+    """On SQLite and on PostgreSQL: the smoke run through Ray wrote both."""
+    at = open_app(smoke_db_on, page, monkeypatch)
     assert_clean(at)
     shown = texts(at)
     assert "surrogate — not paper numbers" in shown.lower(), "no surrogate badge"
