@@ -180,7 +180,7 @@ def configs() -> list[dict[str, str]]:
 
 
 def write_results_db(
-    path: str | Path,
+    path: str | Path,  # a SQLite file path, or a database URL
     n_trials: int = 60,
     *,
     seed: int = 0,
@@ -195,7 +195,8 @@ def write_results_db(
     with ``n_runs`` > 1 the seeds are shared out among that many runs in order (the
     failures and the study go to the last run).
     """
-    path = Path(path)
+    if "://" not in str(path):
+        path = Path(path)
     rng = np.random.default_rng(seed)
     store = ResultStore(path)
     run_ids = [
