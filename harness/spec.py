@@ -98,6 +98,10 @@ class TrialSpec:
         max_train_per_class: subsample the training pixels (None: all).
         training: the training loop (ignored by tree models except ``epochs``).
         study: the search study a trial belongs to ("" outside searches; not hashed).
+        family: the model's architecture family from the model registry
+            (``claresnet`` for ``claresnet_lite``), filled in by :func:`make_spec` so
+            that whoever stores the trial need not import the models; "" when unknown
+            (a spec built by hand, or stored before the field existed). Not hashed.
         protocol_version: :data:`PROTOCOL_VERSION` when the spec was made.
     """
 
@@ -121,6 +125,7 @@ class TrialSpec:
     surrogate_seed: int = 0
     max_train_per_class: int | None = None
     study: str = field(default="", compare=False)
+    family: str = field(default="", compare=False)
     protocol_version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
@@ -131,9 +136,11 @@ class TrialSpec:
             object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
 
     def canonical(self) -> dict[str, Any]:
-        """The hashed content: every field but ``study``, as plain JSON-able data."""
+        """The hashed content: every field but ``study`` and ``family``, as plain
+        JSON-able data."""
         data = _plain(asdict(self))
         data.pop("study", None)
+        data.pop("family", None)
         for name, default in FAST_PATH_DEFAULTS.items():
             if data["training"].get(name) == default:
                 del data["training"][name]
@@ -289,4 +296,5 @@ def make_spec(
         training=train_cfg,
         max_train_per_class=max_train_per_class,
         study=study,
+        family=entry.family,
     )

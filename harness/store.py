@@ -79,7 +79,6 @@ __all__ = [
     "StoreError",
     "collect_provenance",
     "config_hash",
-    "model_family",
     "study_params",
 ]
 
@@ -164,27 +163,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     return str(value)
-
-
-def model_family(model: str) -> str:
-    """The registry's family of ``model``.
-
-    The registry is asked only when ``models`` is already imported (the trial runner
-    imports it; importing it here would import torch into every reader). Otherwise,
-    and for names the registry does not know, the family is the name up to a
-    variant suffix: ``claresnet_tiny`` -> ``claresnet`` (the registry's convention).
-    """
-    import sys
-
-    if "models" in sys.modules:
-        try:
-            return sys.modules["models"].get_model_entry(model).family
-        except Exception:  # an unregistered name (tests, a removed model)
-            pass
-    for suffix in ("_tiny", "_pixel"):
-        if model.endswith(suffix):
-            return model[: -len(suffix)]
-    return model
 
 
 def _compact_int(array: np.ndarray, smallest: type = np.int32) -> np.ndarray:
@@ -813,7 +791,7 @@ class ResultStore:
             config_hash=config_hash(spec),
             spec=json.loads(spec.to_json()),
             model=spec.model,
-            family=model_family(spec.model),
+            family=spec.family or spec.model,  # make_spec fills it from the registry
             recipe=spec.recipe,
             pca_fit=spec.pca_fit,
             scene=spec.scene,

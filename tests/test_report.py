@@ -45,6 +45,7 @@ def spec_for(model: str, seed: int, *, scene: str = "indian_pines", source: str 
         patch_size=11,
         pad_mode="reflect",
         training=TrainingConfig(epochs=1),
+        family=model.removesuffix("_tiny"),  # as make_spec takes it from the registry
     )
 
 
