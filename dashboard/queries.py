@@ -200,14 +200,17 @@ def supports_run_filter() -> bool:
 def _leaderboard(
     location: str, version: tuple[Any, ...], run_id: int | None, study: str | None, split: str
 ) -> list[dict[str, Any]]:
-    from harness.metrics import COLLAPSE_METRICS
-    from harness.store import LEADERBOARD_METRICS
+    from harness import metric_table
 
     kwargs: dict[str, Any] = {"study": study, "split": split}
     if run_id is not None:
         kwargs["run_id"] = run_id
-    # the collapse diagnostics too: a row that predicts one class is flagged, not ranked
-    kwargs["metrics"] = (*LEADERBOARD_METRICS, *COLLAPSE_METRICS)
+    # the metric table's leaderboard rows, and the collapse diagnostics too: a row that
+    # predicts one class is flagged, not ranked
+    kwargs["metrics"] = (
+        *metric_table.leaderboard_metrics(),
+        *metric_table.metric_names(computed_by=metric_table.COLLAPSE),
+    )
     return store().leaderboard(**kwargs)
 
 

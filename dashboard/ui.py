@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from harness import report
-from harness.report import COLUMNS, Column
+from harness import metric_table, report
+from harness.metric_table import Direction
+from harness.report import COLUMNS as COLUMNS
+from harness.report import Column
 
 from . import queries
 
@@ -22,7 +24,9 @@ SURROGATE_NOTE = (
 REAL_NOTE = "Real data: the scene's published hyperspectral cube."
 #: The paper's row order (registry families).
 PAPER_ORDER = ("random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet")
-COLUMN_BY_METRIC: dict[str, Column] = {c.metric: c for c in COLUMNS}
+#: Every metric's row of the metric table by name (header, scale, decimals,
+#: direction; a live read-only view). The leaderboard's columns are :data:`COLUMNS`.
+COLUMN_BY_METRIC: Mapping[str, Column] = metric_table.TABLE
 
 #: Pages (paths relative to app.py) for st.page_link / st.switch_page.
 PAGE_LEADERBOARD = "app_pages/leaderboard.py"
@@ -78,7 +82,7 @@ def fmt_value(value: float | None, metric: str) -> str:
     column = COLUMN_BY_METRIC.get(metric)
     if column is None:
         return f"{value:.4g}"
-    return f"{value * column.scale:.{column.decimals}f}"
+    return column.format(value)
 
 
 def fmt_stats(stats: dict[str, Any], metric: str, *, with_n: bool = True) -> str:
@@ -116,6 +120,7 @@ def scaled(value: float | None, metric: str) -> float | None:
 
 
 def header(metric: str) -> str:
+    """The metric's column header ("OA (%)"), or its name when the table has no row."""
     column = COLUMN_BY_METRIC.get(metric)
     return column.header if column else metric
 
@@ -314,6 +319,11 @@ def config_settings(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return settings
 
 
+def _direction(metric: str) -> Direction:
+    column = COLUMN_BY_METRIC.get(metric)
+    return column.direction if column is not None else Direction.NONE
+
+
 def stats_table(
     rows: Sequence[dict[str, Any]],
     metrics: Sequence[str],
@@ -322,6 +332,10 @@ def stats_table(
     descending: bool = True,
 ) -> tuple[pd.DataFrame, Any]:
     """A leaderboard table: numbers for sorting, "mean ± std (n)" shown, best per column marked.
+
+    The best value of a column is its maximum, or its minimum for a metric whose
+    :class:`~harness.metric_table.Direction` is "lower"; a metric that is not
+    comparable (or not in the metric table) gets no mark.
 
     Returns:
         (the numeric frame: Model, Setting (what tells a model's configurations apart,
@@ -347,12 +361,14 @@ def stats_table(
         frame = frame.loc[order].reset_index(drop=True)
         texts = {k: [v[i] for i in order] for k, v in texts.items()}
     styler = frame.style.hide(axis="index")
+    directions = {header(m): _direction(m) for m in metrics}
     for column, values in texts.items():
         for i, text in enumerate(values):
             styler = styler.format(lambda _v, text=text: text, subset=pd.IndexSlice[[i], [column]])
         numbers = frame[column]
-        if numbers.notna().any():
-            best = numbers.max()
+        direction = directions[column]
+        if numbers.notna().any() and direction is not Direction.NONE:
+            best = numbers.min() if direction is Direction.LOWER else numbers.max()
             styler = styler.apply(
                 lambda col, best=best: [BEST_STYLE if v == best else "" for v in col],
                 subset=[column],

@@ -39,7 +39,8 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning
 
-from .result import METRIC_NAMES
+from . import metric_table
+from .metric_table import CLASSIFICATION, COLLAPSE, check_computed
 
 __all__ = [
     "centroid_distance",
@@ -109,7 +110,9 @@ def classification_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str
         n_classes: C, the number of classes of the scene.
 
     Returns:
-        ``{name: float}`` with the keys of :data:`harness.result.METRIC_NAMES`:
+        ``{name: float}`` with the keys of :data:`harness.result.METRIC_NAMES` (the
+        rows of the metric table, :mod:`harness.metric_table`, computed by this
+        function), in table order:
 
         * ``oa``: overall accuracy (``accuracy_score``).
         * ``ba``: balanced accuracy (``balanced_accuracy_score``, not adjusted): the
@@ -129,6 +132,9 @@ def classification_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str
 
     Raises:
         ValueError: empty input, different lengths, or labels outside ``0..C-1``.
+        harness.metric_table.MetricTableError: a score computed here has no row in
+            the metric table (or a row says this function computes a score it does
+            not); nothing is silently dropped.
     """
     yt = _check_labels(y_true, n_classes, "y_true")
     yp = _check_labels(y_pred, n_classes, "y_pred")
@@ -136,11 +142,23 @@ def classification_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str
         raise ValueError(f"y_true and y_pred differ in length: {yt.size} != {yp.size}")
     if yt.size == 0:
         raise ValueError("classification_metrics needs at least one sample, got none")
+    values = _scores(yt, yp, n_classes)
+    names = check_computed(values, CLASSIFICATION)
+    # Every value is finite by sklearn's contract; the guard keeps the promise regardless.
+    return {name: float(values[name]) if np.isfinite(values[name]) else 0.0 for name in names}
+
+
+def _scores(yt: np.ndarray, yp: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """The raw scores of :func:`classification_metrics` (checked labels, not empty).
+
+    A new classification metric is one more entry here and one row of the metric
+    table (:mod:`harness.metric_table`, ``computed_by=CLASSIFICATION``).
+    """
     labels = np.arange(n_classes)
     present = np.unique(yt)
     with _quiet():
         kappa = skm.cohen_kappa_score(yt, yp, labels=labels)
-        values = {
+        return {
             "oa": skm.accuracy_score(yt, yp),
             "ba": skm.balanced_accuracy_score(yt, yp),
             "kappa": kappa if np.isfinite(kappa) else 0.0,
@@ -149,16 +167,13 @@ def classification_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str
             "macro_f1": skm.f1_score(yt, yp, average="macro", zero_division=0),
             "aa": skm.recall_score(yt, yp, labels=present, average="macro", zero_division=0),
         }
-    # Every value is finite by sklearn's contract; the guard keeps the promise regardless.
-    return {
-        name: float(values[name]) if np.isfinite(values[name]) else 0.0 for name in METRIC_NAMES
-    }
 
 
 #: Test diagnostics stored beside the metrics (split "test"): the share of the test
 #: pixels in their most frequent class, and the share of the predictions in the most
-#: predicted class. :func:`one_class_note` reads them.
-COLLAPSE_METRICS = ("majority_rate", "top_prediction_share")
+#: predicted class. :func:`one_class_note` reads them. The rows of the metric table
+#: computed by :func:`collapse_metrics`.
+COLLAPSE_METRICS = metric_table.COLLAPSE_METRICS
 #: A trial whose OA is at most this far above the majority-class rate learned
 #: nothing a constant guess would not give ("within a few points").
 MAJORITY_MARGIN = 0.05
@@ -172,10 +187,11 @@ def collapse_metrics(y_true: Any, y_pred: Any, n_classes: int) -> dict[str, floa
     yp = _check_labels(y_pred, n_classes, "y_pred")
     if yt.size == 0:
         raise ValueError("collapse_metrics needs at least one sample, got none")
-    return {
+    values = {
         "majority_rate": float(np.bincount(yt, minlength=n_classes).max() / yt.size),
         "top_prediction_share": float(np.bincount(yp, minlength=n_classes).max() / yp.size),
     }
+    return {name: values[name] for name in check_computed(values, COLLAPSE)}
 
 
 def one_class_note(

@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from . import metric_table
 from .spec import TrialSpec
 
-METRIC_NAMES = ("oa", "ba", "kappa", "mcc", "ari", "macro_f1", "aa")
+#: What :func:`harness.metrics.classification_metrics` returns, in order: the rows of
+#: the metric table (:mod:`harness.metric_table`) it computes.
+METRIC_NAMES = metric_table.METRIC_NAMES
 
 
 @dataclass
@@ -25,7 +28,8 @@ class TrialResult:
         status: "completed", "failed", "pruned" or "interrupted".
         metrics: {"test": {name: value}, "val": {...}} with the names of
             :data:`METRIC_NAMES`; plus "centroid_distance" under "test" for deep
-            models (None for tree models).
+            models (None for tree models) and the collapse diagnostics. Every name
+            must have a row in the metric table (:mod:`harness.metric_table`).
         per_class: one dict per class: label (1-based), name, precision, recall, f1,
             ap, support (test set).
         confusion: (C, C) int64 test confusion matrix (rows: truth, columns: prediction).
@@ -58,6 +62,16 @@ class TrialResult:
     split_counts: np.ndarray | None = None
     error: str | None = None
     traceback: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse metric names the metric table does not know.
+
+        Raises:
+            harness.metric_table.UnknownMetricError: a metric without a row in the
+                table (the message names it and says where to add the row).
+        """
+        for split, values in (self.metrics or {}).items():
+            metric_table.check_names(values, f"TrialResult.metrics[{split!r}]")
 
     @property
     def spec_hash(self) -> str:

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Subquery
 
+from . import metric_table
 from .result import TrialResult
 from .schema import (
     OPEN_STATUSES,
@@ -92,8 +93,9 @@ ARTIFACT_NAMES = (
     "curves",
     "split_counts",
 )
-#: The columns of the paper's Tables III/IV, in order.
-LEADERBOARD_METRICS = ("oa", "ba", "kappa", "mcc", "ari", "centroid_distance")
+#: The columns of the paper's Tables III/IV, in order: the leaderboard rows of the
+#: metric table (:mod:`harness.metric_table`).
+LEADERBOARD_METRICS = metric_table.LEADERBOARD_METRICS
 #: Statuses a :class:`TrialResult` can carry.
 RESULT_STATUSES = ("completed", "failed", "pruned", "interrupted")
 #: Packages whose versions are recorded with every run (distribution names).
