@@ -229,3 +229,22 @@ class SearchPlan:
         """The best configuration over the evaluation seeds (untagged: leaderboard trials)."""
         best = apply_params(self.base_spec, params, self.space, study="")
         return [replace(best, seed=int(s)) for s in self.final_seeds]
+
+
+def study_params(spec: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
+    """The searched values of a trial, read from its spec (a dict) by the search space.
+
+    A parameter's ``target`` says where it lives ("hparams" or "training"); the
+    ``"dash-tuple"`` encoding writes a tuple such as (1, 2, 4) as "1-2-4", the way
+    the search space offers it.
+    """
+    params = {}
+    for name, dist in space.items():
+        holder = spec.get(dist.get("target", "hparams")) or {}
+        if name not in holder:
+            continue
+        value = holder[name]
+        if dist.get("encoding") == "dash-tuple" and isinstance(value, list | tuple):
+            value = "-".join(str(v) for v in value)
+        params[name] = value
+    return params

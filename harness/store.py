@@ -26,20 +26,22 @@ Identity: a trial is its ``spec_hash``; each run of a spec is an *attempt*
 completed attempt stores nothing and returns the existing id; a new attempt comes
 only from ``mark_running(spec, fresh=True)``. The read API counts the latest
 completed attempt of each spec.
+
+This module only persists: the engine, sessions, writes and reads. The schema is
+:mod:`harness.schema`, its revisions :mod:`harness.db`; the npz codec of the artifacts
+:mod:`harness.artifact_codec`; the run's provenance :mod:`harness.provenance`; spec
+and configuration hashes :mod:`harness.spec`; the metric facts
+:mod:`harness.metric_table`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import io
 import json
 import math
 import os
-import platform
 import socket
 import sqlite3
 import statistics
-import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -56,6 +58,8 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Subquery
 
 from . import metric_table
+from .artifact_codec import ARTIFACT_NAMES, artifact_arrays, artifact_value, decode_npz, encode_npz
+from .provenance import collect_provenance, process_alive
 from .result import TrialResult
 from .schema import (
     OPEN_STATUSES,
@@ -71,6 +75,7 @@ from .schema import (
     StudyRow,
     TrialRow,
 )
+from .search import study_params
 from .spec import TrialSpec, config_hash
 
 __all__ = [
@@ -80,37 +85,14 @@ __all__ = [
     "StoreError",
     "collect_provenance",
     "config_hash",
-    "study_params",
 ]
 
-#: Artifacts a trial can carry (each one npz blob in ``artifacts``).
-ARTIFACT_NAMES = (
-    "confusion",
-    "pr_curves",
-    "embedding_2d",
-    "class_map",
-    "entropy_map",
-    "curves",
-    "split_counts",
-)
 #: The columns of the paper's Tables III/IV, in order: the leaderboard rows of the
 #: metric table (:mod:`harness.metric_table`).
 LEADERBOARD_METRICS = metric_table.LEADERBOARD_METRICS
 #: Statuses a :class:`TrialResult` can carry.
 RESULT_STATUSES = ("completed", "failed", "pruned", "interrupted")
-#: Packages whose versions are recorded with every run (distribution names).
-PROVENANCE_PACKAGES = (
-    "torch",
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "xgboost",
-    "ray",
-    "optuna",
-    "sqlalchemy",
-)
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _BEGIN_OPTION = "harness_sqlite_begin"
 _RUN_COLUMNS = (
     "git_commit",
@@ -167,72 +149,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _compact_int(array: np.ndarray, smallest: type = np.int32) -> np.ndarray:
-    """Integers in ``smallest`` (int16/int32) when they fit, else int64."""
-    array = np.asarray(array)
-    info = np.iinfo(smallest)
-    if array.size == 0 or (array.min() >= info.min and array.max() <= info.max):
-        return array.astype(smallest, copy=False)
-    return array.astype(np.int64, copy=False)
-
-
-def _artifact_arrays(result: TrialResult) -> dict[str, dict[str, np.ndarray]]:
-    """The arrays of each artifact of ``result``, in their compact storage dtypes."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    if result.confusion is not None:
-        out["confusion"] = {"confusion": _compact_int(result.confusion)}
-    if result.pr_curves:
-        curves: dict[str, np.ndarray] = {}
-        for label, (precision, recall) in sorted(result.pr_curves.items()):
-            curves[f"precision_{int(label)}"] = np.asarray(precision, dtype=np.float32)
-            curves[f"recall_{int(label)}"] = np.asarray(recall, dtype=np.float32)
-        out["pr_curves"] = curves
-    if result.embedding_2d is not None:
-        emb = {"embedding_2d": np.asarray(result.embedding_2d, dtype=np.float32)}
-        if result.embedding_labels is not None:
-            emb["embedding_labels"] = _compact_int(result.embedding_labels, np.int16)
-        out["embedding_2d"] = emb
-    if result.class_map is not None:
-        out["class_map"] = {"class_map": _compact_int(result.class_map, np.int16)}
-    if result.entropy_map is not None:
-        out["entropy_map"] = {"entropy_map": np.asarray(result.entropy_map, dtype=np.float16)}
-    if result.curves:
-        out["curves"] = {
-            str(key): np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-            for key, values in result.curves.items()
-        }
-    if result.split_counts is not None:
-        out["split_counts"] = {"split_counts": _compact_int(result.split_counts)}
-    return out
-
-
-def _encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """``np.savez_compressed`` bytes of ``arrays``."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def _decode_npz(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
-
-
-def _artifact_value(name: str, arrays: dict[str, np.ndarray]) -> Any:
-    """An artifact in the shape :class:`TrialResult` holds it."""
-    if name in ("confusion", "class_map", "entropy_map", "split_counts"):
-        return arrays[name]
-    if name == "pr_curves":
-        labels = sorted(int(key.split("_", 1)[1]) for key in arrays if key.startswith("precision_"))
-        return {lab: (arrays[f"precision_{lab}"], arrays[f"recall_{lab}"]) for lab in labels}
-    if name == "embedding_2d":
-        return {
-            "embedding_2d": arrays["embedding_2d"],
-            "embedding_labels": arrays.get("embedding_labels"),
-        }
-    return arrays  # "curves" and anything newer: {key: array}
-
-
 def _not_sqlite(path: Path) -> str | None:
     """Why ``path`` is not a SQLite database, or None when it is one (or is empty).
 
@@ -275,96 +191,6 @@ def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else None
     return mean, std
-
-
-# --------------------------------------------------------------------------- provenance
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=_PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True
-
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or None
-
-
-def _gpu() -> tuple[str | None, str | None]:
-    try:
-        import torch
-    except ImportError:
-        return None, None
-    cuda = getattr(torch.version, "cuda", None)
-    try:
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0), cuda
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "Apple MPS", cuda
-    except Exception:  # a broken driver must not stop a run from being recorded
-        return None, cuda
-    return None, cuda
-
-
-def collect_provenance(gpu: bool = True) -> dict[str, Any]:
-    """Where and with what a run happens, for :meth:`ResultStore.start_run`.
-
-    Args:
-        gpu: ask torch for the GPU name and CUDA version (imports torch).
-
-    Returns:
-        git_commit and git_dirty (tracked files changed; None outside a git checkout),
-        packages {distribution: version or None}, host, cpu, gpu, cuda_version,
-        python_version, platform, pid (the driver's process id, so that a later run
-        on the same host can tell a dead run from a live one).
-    """
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    packages: dict[str, str | None] = {}
-    for name in PROVENANCE_PACKAGES:
-        try:
-            packages[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            packages[name] = None
-    gpu_name, cuda = _gpu() if gpu else (None, None)
-    return {
-        "git_commit": commit,
-        "git_dirty": None if status is None else bool(status),
-        "packages": packages,
-        "host": socket.gethostname(),
-        "cpu": _cpu_model(),
-        "gpu": gpu_name,
-        "cuda_version": cuda,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "pid": os.getpid(),
-    }
 
 
 # --------------------------------------------------------------------------- the store
@@ -728,7 +554,7 @@ class ResultStore:
             ]
         closed = []
         for run_id, pid in candidates:
-            if not isinstance(pid, int) or _process_alive(pid):
+            if not isinstance(pid, int) or process_alive(pid):
                 continue
             self.finish_run(run_id, "interrupted")
             closed.append(run_id)
@@ -904,9 +730,9 @@ class ResultStore:
                     support=None if support is None else int(support),
                 )
             )
-        for name, arrays in _artifact_arrays(result).items():
+        for name, arrays in artifact_arrays(result).items():
             session.add(
-                ArtifactRow(trial_id=row.id, name=name, format="npz", data=_encode_npz(arrays))
+                ArtifactRow(trial_id=row.id, name=name, format="npz", data=encode_npz(arrays))
             )
 
     # ------------------------------------------------------------------ reading
@@ -1224,7 +1050,7 @@ class ResultStore:
                     f"Trial {trial_id} has no artifact {name!r}; it has: "
                     f"{', '.join(sorted(names)) or 'none'}."
                 )
-        return _artifact_value(name, _decode_npz(data))
+        return artifact_value(name, decode_npz(data))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first, with its provenance."""
@@ -1430,22 +1256,3 @@ class ResultStore:
                 }
                 for i, r in enumerate(rows)
             ]
-
-
-def study_params(spec: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
-    """The searched values of a trial, read from its spec (a dict) by the search space.
-
-    A parameter's ``target`` says where it lives ("hparams" or "training"); the
-    ``"dash-tuple"`` encoding writes a tuple such as (1, 2, 4) as "1-2-4", the way
-    the search space offers it.
-    """
-    params = {}
-    for name, dist in space.items():
-        holder = spec.get(dist.get("target", "hparams")) or {}
-        if name not in holder:
-            continue
-        value = holder[name]
-        if dist.get("encoding") == "dash-tuple" and isinstance(value, list | tuple):
-            value = "-".join(str(v) for v in value)
-        params[name] = value
-    return params

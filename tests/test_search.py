@@ -18,10 +18,11 @@ from harness.search import (
     SearchError,
     SearchPlan,
     apply_params,
+    study_params,
     to_optuna,
 )
 from harness.spec import make_spec
-from harness.store import ResultStore, StoreError, study_params
+from harness.store import ResultStore, StoreError
 from harness.suites import SuiteError, SuiteOptions, get_suite
 
 

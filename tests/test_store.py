@@ -287,7 +287,7 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
 
 def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
     spec = make_test_spec()
-    real_encode = store_module._encode_npz
+    real_encode = store_module.encode_npz
     calls = []
 
     def encode_then_crash(arrays):
@@ -296,13 +296,13 @@ def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
             raise RuntimeError("disk full")
         return real_encode(arrays)
 
-    monkeypatch.setattr(store_module, "_encode_npz", encode_then_crash)
+    monkeypatch.setattr(store_module, "encode_npz", encode_then_crash)
     with pytest.raises(RuntimeError, match="disk full"):
         store.write(full_result(spec))
     assert len(calls) == 2
     for row_type in (TrialRow, MetricRow, ClassMetricRow, ArtifactRow):
         assert count(store, row_type) == 0, row_type.__tablename__
-    monkeypatch.setattr(store_module, "_encode_npz", real_encode)
+    monkeypatch.setattr(store_module, "encode_npz", real_encode)
     trial_id = store.write(full_result(spec))  # the store is still usable
     assert store.trial(trial_id)["attempt"] == 1
 
