@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +24,10 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.provenance import cpu_model, git  # noqa: E402
+
 DOC_HEADER = (
     "# Benchmarks\n\n"
     "Every figure below comes with the machine it was measured on and the exact command "
@@ -67,24 +70,11 @@ class OtherLoad:
 
 def code_version(paths: Sequence[str]) -> str:
     """The git commit of the project, and which of ``paths`` (relative to the root) differ from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *paths],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--", *paths)
+    if head is None or dirty is None:
         return "unknown (not a git checkout)"
-    changed = sorted(line[3:] for line in dirty if line.strip())
+    changed = sorted(line[3:] for line in dirty.split("\n") if line.strip())
     return f"git {head}" + (
         f", with uncommitted changes to {', '.join(changed)}" if changed else ""
     )
@@ -92,14 +82,7 @@ def code_version(paths: Sequence[str]) -> str:
 
 def machine_info() -> dict[str, str]:
     """CPU (with cores and torch threads), software versions, UTC date and load average."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model() or "unknown CPU"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": f"{cpu}, {cores} cores available (os.cpu_count() = {os.cpu_count()}), "

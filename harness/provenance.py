@@ -42,6 +42,8 @@ PROVENANCE_PACKAGES = (
 
 
 def git(*args: str) -> str | None:
+    """``git ARGS`` in the project's checkout: its output (trailing newlines removed),
+    or None outside a checkout or without git."""
     try:
         done = subprocess.run(
             ["git", *args],
@@ -53,10 +55,11 @@ def git(*args: str) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.stdout.rstrip() if done.returncode == 0 else None
 
 
 def process_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -67,6 +70,7 @@ def process_alive(pid: int) -> bool:
 
 
 def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
@@ -77,6 +81,7 @@ def cpu_model() -> str | None:
 
 
 def gpu_info() -> tuple[str | None, str | None]:
+    """(GPU name or None, torch's CUDA version or None); imports torch."""
     try:
         import torch
     except ImportError:
