@@ -8,6 +8,7 @@ is indexed with all sample coordinates at once: no per-sample Python loop.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def _check(image: np.ndarray, patch_size: int, pad_mode: str) -> int:
 def pad_image(image: np.ndarray, patch_size: int, pad_mode: str = "reflect") -> np.ndarray:
     """Pad an (H, W, T) image by ``patch_size // 2`` on both spatial sides."""
     r = _check(image, patch_size, pad_mode)
-    return np.pad(image, ((r, r), (r, r), (0, 0)), mode=pad_mode)
+    mode: Any = pad_mode  # checked by _check against the modes np.pad takes
+    return np.pad(image, ((r, r), (r, r), (0, 0)), mode=mode)
 
 
 def _windows(padded: np.ndarray, patch_size: int) -> np.ndarray:

@@ -236,6 +236,7 @@ def disjoint_split(
             best = (error, keep)
         targets = targets * wanted / np.maximum(achieved, 1e-3)
         targets = np.clip(targets / targets.sum(), 1e-3, None)
+    assert best is not None  # the loop runs at least once
     keep = best[1]
     return {
         "train": np.flatnonzero(keep == 0),

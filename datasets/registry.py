@@ -159,7 +159,8 @@ def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
     for k in ("file", "key"):
         if not isinstance(table.get(k), str) or not table[k]:
             raise _err(origin, f"[{which}] needs a non-empty string '{k}', got {table.get(k)!r}.")
-    return FileSpec(**{k: table.get(k) for k in _FILE_KEYS})
+    fields: dict[str, Any] = {k: table.get(k) for k in _FILE_KEYS}
+    return FileSpec(**fields)
 
 
 def _numbers(origin: str, value: Any, key: str) -> tuple[float, ...]:
@@ -283,14 +284,14 @@ def scene_info_from_dict(
     if not isinstance(sur, dict):
         raise _err(where, f"[surrogate] must be a table, got {sur!r}.")
     _check_keys(where, sur, _SURROGATE_KEYS, "[surrogate]")
-    drops = []
+    drops: list[tuple[int, int]] = []
     for r in sur.get("drop_bands", []):
         pair = _int_tuple(where, r, "surrogate.drop_bands entry", 2)
         if pair[0] < 1 or pair[1] < pair[0]:
             raise _err(
                 where, f"surrogate.drop_bands entry {list(pair)} must be [first, last], 1-based."
             )
-        drops.append(pair)
+        drops.append((pair[0], pair[1]))
     kw["surrogate"] = SurrogateSpec(
         signatures_file=sur.get("signatures_file"),
         signatures_key=sur.get("signatures_key"),

@@ -84,7 +84,7 @@ class Scene:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.gt.shape  # type: ignore[return-value]
+        return self.gt.shape
 
     @property
     def n_bands(self) -> int:

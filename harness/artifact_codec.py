@@ -83,7 +83,8 @@ def artifact_arrays(result: TrialResult) -> dict[str, dict[str, np.ndarray]]:
 def encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
     """``np.savez_compressed`` bytes of ``arrays``."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    named: dict[str, Any] = dict(arrays)
+    np.savez_compressed(buffer, **named)
     return buffer.getvalue()
 
 

@@ -117,7 +117,7 @@ def epoch_event(trial: str, stats: Mapping[str, Any], epochs: int) -> str:
         E.g. ``"epoch 3/40 claresnet indian_pines seed 0 1a2b3c4d: train loss 1.2345,
         val OA 0.456, 13.2 samples/s"``.
     """
-    sps = stats.get("samples_per_second")
+    sps: Any = stats.get("samples_per_second")
     try:
         rate = _number(sps, ",.0f" if float(sps) >= 100 else ".1f")
     except (TypeError, ValueError):
@@ -483,8 +483,8 @@ class EtaEstimator:
         seen = self._observed.get(job.key)
         if seen:
             per_sample = statistics.median(o.fit_seconds / o.work for o in seen)
-            rest = statistics.median(o.other_seconds for o in seen)
-            return Estimate(per_sample * job.work + rest, "measured")
+            other = statistics.median(o.other_seconds for o in seen)
+            return Estimate(per_sample * job.work + other, "measured")
         paced = [r for r in self._running.values() if r.job.key == job.key and r.epoch]
         if paced:
             r = max(paced, key=lambda r: r.epoch_at)
@@ -504,6 +504,7 @@ class EtaEstimator:
 
     def _left(self, run: _Running, now: float) -> Estimate | None:
         """What a running trial has left: from its own epoch pace, else its expected cost."""
+        total: Estimate | None
         if run.epoch:
             per_epoch = (run.epoch_at - run.started) / run.epoch
             rest = self._rest(run.job)

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import URL, Engine, and_, create_engine, event, func, select
+from sqlalchemy import URL, Engine, and_, create_engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -260,10 +260,9 @@ class ResultStore:
         if self.path is not None:
             self._check_sqlite_path(self.path)
         self.engine = self._create_engine()
+        self._write_engine: Engine = self.engine
         if self.is_sqlite and not readonly:
             self._write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-        else:
-            self._write_engine = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         try:
@@ -373,7 +372,7 @@ class ResultStore:
                 if state.kind == "empty" and not self.readonly:
                     Base.metadata.create_all(conn)
                     conn.execute(
-                        SchemaInfoRow.__table__.insert().values(
+                        insert(SchemaInfoRow).values(
                             id=1, schema_version=SCHEMA_VERSION, created_at=_now()
                         )
                     )

@@ -34,9 +34,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .spec import TrialSpec, make_spec
+
+if TYPE_CHECKING:
+    from datasets.scene import Source
 
 #: The six models of the paper's tables.
 PAPER_MODELS = ("random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet")
@@ -59,7 +62,7 @@ class SuiteOptions:
     seeds: int | None = None
     protocol: str | None = None
     recipe: str | None = None
-    source: str = "auto"
+    source: Source = "auto"
     source_given: bool = False
     data_dir: str | None = None
     #: Epochs of the deep models (None: the suite's or the recipe's).
@@ -114,6 +117,7 @@ def _crop_with_most_classes(scene, height: int, width: int):
             key = (int((counts >= 4).sum()), int(counts.sum()))
             if best is None or key > best[0]:
                 best = (key, r, c)
+    assert best is not None  # the window fits: h >= height and w >= width
     _, r, c = best
     return scene.crop_to(r, r + height, c, c + width)
 

@@ -43,7 +43,13 @@ if context.is_offline_mode():
 elif connection is not None:
     _run(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit(
+            "Set sqlalchemy.url (alembic -x, or alembic.ini) to the results database, or "
+            "upgrade with: python -m harness.db upgrade --db URL_OR_PATH"
+        )
+    engine = create_engine(url)
     try:
         with engine.begin() as conn:
             _run(conn)
