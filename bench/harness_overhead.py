@@ -86,7 +86,7 @@ def smoke_specs(data_dir: str | None):
 
 
 def suite_run(specs, max_concurrent: int | None, folder: Path, data_dir: str | None):
-    from harness.runner import run_specs
+    from harness.execute import run_specs
     from harness.store import ResultStore
 
     db = folder / f"smoke-{max_concurrent}.db"

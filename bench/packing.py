@@ -1,7 +1,7 @@
 """Packing: a suite's wall time with and without several trials sharing a device.
 
 On a GPU machine, deep trials share a GPU through Ray's fractional GPUs
-(``gpus_per_trial`` < 1 in :func:`harness.runner.run_specs`; the runner's default
+(``gpus_per_trial`` < 1 in :func:`harness.execute.run_specs`; the runner's default
 is 0.5) while the Random Forest and XGBoost trials ask for CPUs only. Unpacked is
 ``gpus_per_trial=1``: one deep trial per GPU at a time. This benchmark builds the
 specs of a suite (default ``paper`` on surrogate scenes, ``--epochs`` to shorten
@@ -222,7 +222,7 @@ def run_config(
     import ray
 
     import models
-    from harness.runner import cluster_resources, run_specs
+    from harness.execute import cluster_resources, run_specs
     from harness.store import ResultStore
 
     if not ray.is_initialized():
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import ray
 
-    from harness.runner import cluster_resources
+    from harness.execute import cluster_resources
 
     total = cluster_resources(None)
     configs = configurations(fractions, total)

@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.suite}', database {store.location})"
         )
         return 0
-    from .runner import run_search, run_specs
+    from .execute import run_search, run_specs
 
     runner = run_search if suite.kind == "search" else run_specs
     try:

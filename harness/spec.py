@@ -125,14 +125,14 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         # one representation for equal content: tuples in dicts become lists, as after JSON
-        object.__setattr__(self, "hparams", _plain(self.hparams))
-        object.__setattr__(self, "protocol_params", _plain(self.protocol_params))
+        object.__setattr__(self, "hparams", _to_json_data(self.hparams))
+        object.__setattr__(self, "protocol_params", _to_json_data(self.protocol_params))
         if self.crop is not None:
             object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
 
     def canonical(self) -> dict[str, Any]:
         """The hashed content: every field but ``study``, as plain JSON-able data."""
-        data = _plain(asdict(self))
+        data = _to_json_data(asdict(self))
         data.pop("study", None)
         for name, default in FAST_PATH_DEFAULTS.items():
             if data["training"].get(name) == default:
@@ -149,7 +149,7 @@ class TrialSpec:
 
     def to_json(self) -> str:
         """All fields (``study`` included), for storage; :meth:`from_json` reads it back."""
-        return json.dumps(_plain(asdict(self)), sort_keys=True)
+        return json.dumps(_to_json_data(asdict(self)), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrialSpec:
@@ -163,12 +163,13 @@ class TrialSpec:
         return replace(self, **changes)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-able, canonical: tuples as lists, NumPy scalars as Python ones, no NaN."""
+def _to_json_data(value: Any) -> Any:
+    """Python/NumPy values to JSON data, canonical: tuples as lists, NumPy scalars as
+    Python ones, no NaN (the way back, lists to tuples, is ``models._config._from_json_data``)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _to_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_to_json_data(v) for v in value]
     if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -177,7 +177,7 @@ def dashboard_smoke_db(ray_session, shared_data, tmp_path_factory) -> Path:
     """A database filled by a real ``--suite smoke`` run, once per session; read-only for
     the dashboard tests (the runner's own tests keep a database of their own, which they
     run into again)."""
-    from harness.runner import run_specs
+    from harness.execute import run_specs
     from harness.suites import SuiteOptions, get_suite
 
     specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))

@@ -100,7 +100,7 @@ def smoke_specs(shared_data):
 @pytest.fixture(scope="module")
 def smoke_db(ray_session, shared_data, smoke_specs, tmp_path_factory):
     """The smoke suite run once in-process through ``run_specs`` into a fresh SQLite file."""
-    from harness.runner import run_specs
+    from harness.execute import run_specs
 
     folder = tmp_path_factory.mktemp("smoke")
     db = folder / "results.db"
@@ -172,7 +172,7 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
 
 @pytest.mark.slow
 def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, tmp_path):
-    from harness.runner import run_specs
+    from harness.execute import run_specs
 
     db, first = smoke_db
     before = _trials(db)
@@ -199,7 +199,7 @@ def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, 
 def test_failing_trial_is_stored_and_the_rest_completes(
     ray_session, smoke_specs, shared_data, tmp_path
 ):
-    from harness.runner import run_specs
+    from harness.execute import run_specs
 
     by_model = {s.model: s for s in smoke_specs}
     good = [by_model["random_forest_tiny"], by_model["xgboost_tiny"]]
@@ -240,7 +240,7 @@ PACKING_SCRIPT = """
 import json, sys, warnings
 from dataclasses import replace
 import ray
-from harness.runner import run_specs
+from harness.execute import run_specs
 from harness.suites import SuiteOptions, get_suite
 
 db, data_dir, storage = sys.argv[1:4]
@@ -501,7 +501,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
     from ray.cluster_utils import Cluster
 
     import datasets
-    from harness.runner import run_specs
+    from harness.execute import run_specs
     from harness.suites import SuiteOptions, get_suite
 
     db, data_dir, storage, out, field_dir = sys.argv[1:6]
@@ -586,7 +586,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     rows = _trials(db)
     assert sorted(r["spec_hash"] for r in rows) == sorted(res["specs"])
     assert all(r["status"] == "completed" and r["run_id"] == res["run_id"] for r in rows)
-    # (the class is made in runner._writer_class: "_writer_class.<locals>.ResultWriter")
+    # (the class is made in execute._writer_class: "_writer_class.<locals>.ResultWriter")
     writers = [a for a in res["actors"] if a["ActorClassName"].endswith("ResultWriter")]
     assert [w["Name"] for w in writers] == [f"hsi-result-writer-{res['run_id']}"]
     assert writers[0]["NodeID"] == res["driver_node"] == head

@@ -190,7 +190,7 @@ def test_study_rows_round_trip_and_refuse_other_settings(tiny_base, tmp_path):
 
 @pytest.mark.slow
 def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tmp_path):
-    from harness.runner import run_search
+    from harness.execute import run_search
 
     plan = SearchPlan(
         tiny_base,
@@ -251,7 +251,7 @@ def test_pruned_trial_is_stored_with_its_curves(ray_session, tiny_base, tmp_path
     """What the driver stores for a trial that ASHA stopped (the writer path, no training)."""
     import sys
 
-    from harness.runner import _run
+    from harness.execute import _run
 
     spec = replace(tiny_base, study="s")
     epochs = [

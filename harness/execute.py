@@ -1,4 +1,4 @@
-"""Running many trials with Ray Tune, results written by one writer.
+"""Executes trial specs and searches on Ray Tune; results written by one writer.
 
 One code path for a laptop and a cluster: ``ray.init()`` locally (the CPUs and
 GPUs it detects) or ``address=`` an existing cluster. Each trial is a Tune trial
