@@ -11,6 +11,9 @@ opens the database, whatever host a trial ran on.
 - :func:`run_search`: an Optuna study through Tune's ``OptunaSearch`` with ASHA
   early stopping, then the best configuration over the evaluation seeds.
 
+Both take one :class:`RunOptions` (the database, the cluster, the resources per
+trial, retries...), which ``python -m harness.run`` builds once from its flags.
+
 Resume: trials whose spec hash is completed in the database are skipped;
 trials that were running when a driver died are re-run (their row is reused); a
 study continues from its stored trials (given to the sampler as evaluated
@@ -31,7 +34,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from .scenes import SceneRefs
@@ -42,6 +45,70 @@ WRITER_PREFIX = "hsi-result-writer"
 #: Key of the last report of a trial that finished and stored its result (a trial
 #: stopped by the scheduler before it never sends it: it was pruned).
 DONE_KEY = "harness_done"
+
+
+class OptionError(ValueError):
+    """A run option that cannot be used (the message names its command-line flag)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a suite's trials: one object from the command line to the runner.
+
+    ``python -m harness.run`` builds it once from its flags
+    (:func:`harness.run.config_from_args`); :func:`run_specs` and :func:`run_search`
+    take it as it is. Each attribute names its flag.
+
+    Attributes:
+        db: the results database, a SQLite path or a SQLAlchemy URL (``--db``);
+            opened first, so that a bad one fails before any training.
+        command: the command line, recorded with the run.
+        suite: the suite's name, recorded with the run (``--suite``; "" in
+            :func:`run_search` records "search").
+        address: an existing Ray cluster, "auto" or "HOST:PORT" (``--address``);
+            None starts a local Ray.
+        gpus_per_trial: GPU fraction per deep trial (``--gpus-per-trial``); None:
+            0.5 when the cluster has GPUs.
+        cpus_per_trial: CPUs per trial (``--cpus-per-trial``); None: 1.
+        max_concurrent: at most this many trials at once (``--max-concurrent``);
+            None: as many as the resources allow.
+        max_failures: Tune's retries of a failed trial (``--max-failures``).
+        fresh: re-run completed trials as new attempts (``--fresh``).
+        data_dir: a folder searched first for scene files, on the driver, for specs
+            whose scene this process has not resolved (``--data-dir``; trials never
+            open scene files).
+        storage_path: Tune's experiment folder (``--storage-path``; shared storage
+            on a cluster of several nodes); None: ``~/ray_results``.
+
+    Raises:
+        OptionError: a value out of range (the message names the flag).
+    """
+
+    db: str
+    command: str = ""
+    suite: str = ""
+    address: str | None = None
+    gpus_per_trial: float | None = None
+    cpus_per_trial: int | None = None
+    max_concurrent: int | None = None
+    max_failures: int = 1
+    fresh: bool = False
+    data_dir: str | None = None
+    storage_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for flag, value, low in (
+            ("--cpus-per-trial", self.cpus_per_trial, 1),
+            ("--max-concurrent", self.max_concurrent, 1),
+            ("--max-failures", self.max_failures, 0),
+        ):
+            if value is not None and value < low:
+                raise OptionError(f"{flag} {value} must be >= {low}.")
+        if self.gpus_per_trial is not None and not 0 <= self.gpus_per_trial <= 8:
+            raise OptionError(
+                f"--gpus-per-trial {self.gpus_per_trial} must be between 0 and 8 "
+                "(fractions share a GPU)."
+            )
 
 
 @dataclass
@@ -241,7 +308,7 @@ def _progress_callback_class():
             self.specs: dict[str, TrialSpec] = {}
             # one query: the completed trials' timings in the database
             self.eta = EtaEstimator(
-                history_from_store(ctx.store), concurrency=ctx.max_concurrent
+                history_from_store(ctx.store), concurrency=ctx.options.max_concurrent
             )
             self.eta.plan(self.planned(param_space or {}, total))
             self.epoch_lines = EpochLines()
@@ -424,14 +491,7 @@ class _RunContext:
 
     store: ResultStore
     summary: RunSummary
-    address: str | None
-    gpus_per_trial: float | None
-    cpus_per_trial: int | None
-    max_concurrent: int | None
-    fresh: bool
-    data_dir: str | None
-    max_failures: int
-    storage_path: str | None
+    options: RunOptions
     out: TextIO | None
     t0: float
     writer_name: str = ""
@@ -448,7 +508,7 @@ class _RunContext:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self.total = cluster_resources(self.address)
+        self.total = cluster_resources(self.options.address)
         self.writer_name = f"{WRITER_PREFIX}-{self.summary.run_id}"
         node = ray.get_runtime_context().get_node_id()
         self.writer = (
@@ -466,12 +526,13 @@ class _RunContext:
         import models
 
         kind = models.get_model_entry(spec.model).kind
-        return trial_resources(kind, self.total, self.gpus_per_trial, self.cpus_per_trial)
+        opts = self.options
+        return trial_resources(kind, self.total, opts.gpus_per_trial, opts.cpus_per_trial)
 
     def base_config(self, res: dict[str, float] | None = None) -> dict[str, Any]:
         """The trainable's constant config (``res``: the resources of every trial,
         when they are all the same)."""
-        config = {"writer": self.writer_name, "fresh": self.fresh}
+        config = {"writer": self.writer_name, "fresh": self.options.fresh}
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])
         return config
@@ -518,7 +579,7 @@ class _RunContext:
         from ray import tune
 
         before = len(self.scenes.names)
-        scenes = self.scenes.add(specs, self.data_dir)
+        scenes = self.scenes.add(specs, self.options.data_dir)
         self.summary.scenes = list(self.scenes.names)
         self.summary.scene_bytes = self.scenes.nbytes
         self.summary.scene_seconds = self.scenes.seconds
@@ -548,8 +609,8 @@ class _RunContext:
             ),
             run_config=tune.RunConfig(
                 name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
-                storage_path=self.storage_path,
-                failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                storage_path=self.options.storage_path,
+                failure_config=tune.FailureConfig(max_failures=self.options.max_failures),
                 callbacks=[progress],
                 verbose=0,
             ),
@@ -564,7 +625,7 @@ class _RunContext:
 
     def run_grid(self, specs: list[TrialSpec], label: str = "trials") -> None:
         """Run the specs not yet completed (every one with ``fresh``)."""
-        done = set() if self.fresh else self.store.completed_hashes()
+        done = set() if self.options.fresh else self.store.completed_hashes()
         unique: dict[str, TrialSpec] = {}
         for s in specs:
             if s.spec_hash not in done:
@@ -607,34 +668,27 @@ class _RunContext:
             len(specs_in_order),
             label,
             specs_in_order,
-            max_concurrent_trials=self.max_concurrent,
+            max_concurrent_trials=self.options.max_concurrent,
         )
 
 
 @contextmanager
-def _run(
-    store_url: str,
-    *,
-    command: str,
-    suite: str,
-    out: TextIO | None,
-    **options: Any,
-) -> Iterator[_RunContext]:
+def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
     """Open the store, record the run, and close it with the right status whatever happens."""
     import ray
 
     from .store import collect_provenance
 
     t0 = time.perf_counter()
-    store = ResultStore(store_url)
+    store = ResultStore(options.db)
     store.close_dead_runs()  # runs of drivers that were killed on this host
-    run_id = store.start_run(command, suite, collect_provenance())
+    run_id = store.start_run(options.command, options.suite, collect_provenance())
     ctx = _RunContext(
         store=store,
         summary=RunSummary(run_id=run_id, planned=0, skipped=0),
+        options=options,
         out=out,
         t0=t0,
-        **options,
     )
     status = "completed"
     try:
@@ -662,53 +716,25 @@ def _run(
 
 
 def run_specs(
-    specs: list[TrialSpec],
-    store_url: str,
-    *,
-    command: str = "",
-    suite: str = "",
-    address: str | None = None,
-    gpus_per_trial: float | None = None,
-    cpus_per_trial: int | None = None,
-    max_concurrent: int | None = None,
-    fresh: bool = False,
-    data_dir: str | None = None,
-    max_failures: int = 1,
-    storage_path: str | None = None,
-    out: TextIO | None = sys.stderr,
+    specs: list[TrialSpec], options: RunOptions, *, out: TextIO | None = sys.stderr
 ) -> RunSummary:
     """Run trials through Ray Tune; results reach the database through the single writer.
 
     Args:
-        specs: the trials.
-        store_url: database path or SQLAlchemy URL (opened here first, so a bad one
-            fails before any training).
-        command, suite: recorded with the run.
-        address: an existing Ray cluster ("auto", "HOST:PORT"); default: local.
-        gpus_per_trial: GPU fraction per deep trial (default 0.5 when the cluster has GPUs).
-        cpus_per_trial: CPUs per trial (default 1).
-        max_concurrent: at most this many trials at once.
-        fresh: re-run completed trials as new attempts.
-        data_dir: a folder searched first for scene files, on the driver, for specs whose
-            scene this process has not resolved (trials never open scene files).
-        max_failures: Tune retries of a failed trial.
-        storage_path: Tune's experiment folder (must be shared storage on several nodes).
+        specs: the trials (those completed in the database are skipped, unless
+            ``options.fresh``).
+        options: the database, the cluster and the resources of the trials.
         out: where progress lines go (None: silent).
+
+    Returns:
+        What the run did (its id, the trials completed, failed with their errors...).
+
+    Raises:
+        harness.store.StoreError: the database cannot be opened (before any training).
+        KeyboardInterrupt: Ctrl-C; the run and its running trials are marked
+            "interrupted" first.
     """
-    with _run(
-        store_url,
-        command=command,
-        suite=suite,
-        out=out,
-        address=address,
-        gpus_per_trial=gpus_per_trial,
-        cpus_per_trial=cpus_per_trial,
-        max_concurrent=max_concurrent,
-        fresh=fresh,
-        data_dir=data_dir,
-        max_failures=max_failures,
-        storage_path=storage_path,
-    ) as ctx:
+    with _run(options, out) as ctx:
         ctx.run_grid(specs)
     return ctx.summary
 
@@ -768,7 +794,7 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
             points_to_evaluate=[t["params"] for t in told] or None,
             evaluated_rewards=[t["value"] for t in told] or None,
         )
-        concurrent = max(1, min(plan.max_concurrent, ctx.max_concurrent or plan.max_concurrent))
+        concurrent = max(1, min(plan.max_concurrent, ctx.options.max_concurrent or plan.max_concurrent))
         info = plan.scheduler_info()
         scheduler = _pruning_asha(
             time_attr="training_iteration",
@@ -827,41 +853,25 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
 
 
 def run_search(
-    plans: list[Any],
-    store_url: str,
-    *,
-    command: str = "",
-    suite: str = "search",
-    address: str | None = None,
-    gpus_per_trial: float | None = None,
-    cpus_per_trial: int | None = None,
-    max_concurrent: int | None = None,
-    fresh: bool = False,
-    data_dir: str | None = None,
-    max_failures: int = 1,
-    storage_path: str | None = None,
-    out: TextIO | None = sys.stderr,
+    plans: list[Any], options: RunOptions, *, out: TextIO | None = sys.stderr
 ) -> RunSummary:
     """Run :class:`~harness.search.SearchPlan` studies (one after another) and their
-    final evaluations; the arguments are those of :func:`run_specs`.
+    final evaluations.
 
-    ``fresh`` applies to the final evaluation trials; a study always continues from
-    the trials it has stored (use another study name to start over).
+    Args:
+        plans: the studies.
+        options: as for :func:`run_specs`; ``options.fresh`` applies to the final
+            evaluation trials: a study always continues from the trials it has
+            stored (use another study name to start over). A run with no
+            ``options.suite`` is recorded as suite "search".
+        out: where progress lines go (None: silent).
+
+    Returns:
+        What the run did; ``studies`` holds each study's best trial.
     """
-    with _run(
-        store_url,
-        command=command,
-        suite=suite,
-        out=out,
-        address=address,
-        gpus_per_trial=gpus_per_trial,
-        cpus_per_trial=cpus_per_trial,
-        max_concurrent=max_concurrent,
-        fresh=fresh,
-        data_dir=data_dir,
-        max_failures=max_failures,
-        storage_path=storage_path,
-    ) as ctx:
+    if not options.suite:
+        options = replace(options, suite="search")
+    with _run(options, out) as ctx:
         for plan in plans:
             if ctx.stopping:
                 break

@@ -177,19 +177,19 @@ def dashboard_smoke_db(ray_session, shared_data, tmp_path_factory) -> Path:
     """A database filled by a real ``--suite smoke`` run, once per session; read-only for
     the dashboard tests (the runner's own tests keep a database of their own, which they
     run into again)."""
-    from harness.execute import run_specs
+    from harness.execute import RunOptions, run_specs
     from harness.suites import SuiteOptions, get_suite
 
     specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))
     folder = tmp_path_factory.mktemp("dashboard_smoke")
     db = folder / "results.db"
-    summary = run_specs(
-        specs,
-        str(db),
+    options = RunOptions(
+        db=str(db),
         command="python -m harness.run --suite smoke",
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(folder / "tune"),
     )
+    summary = run_specs(specs, options)
     assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
     return db

@@ -100,19 +100,18 @@ def smoke_specs(shared_data):
 @pytest.fixture(scope="module")
 def smoke_db(ray_session, shared_data, smoke_specs, tmp_path_factory):
     """The smoke suite run once in-process through ``run_specs`` into a fresh SQLite file."""
-    from harness.execute import run_specs
+    from harness.execute import RunOptions, run_specs
 
     folder = tmp_path_factory.mktemp("smoke")
     db = folder / "results.db"
-    summary = run_specs(
-        smoke_specs,
-        str(db),
+    options = RunOptions(
+        db=str(db),
         command="pytest smoke",
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(folder / "tune"),
-        out=None,
     )
+    summary = run_specs(smoke_specs, options, out=None)
     return db, summary
 
 
@@ -172,18 +171,14 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
 
 @pytest.mark.slow
 def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, tmp_path):
-    from harness.execute import run_specs
+    from harness.execute import RunOptions, run_specs
 
     db, first = smoke_db
     before = _trials(db)
-    summary = run_specs(
-        smoke_specs,
-        str(db),
-        suite="smoke",
-        data_dir=str(shared_data),
-        storage_path=str(tmp_path / "tune"),
-        out=None,
+    options = RunOptions(
+        db=str(db), suite="smoke", data_dir=str(shared_data), storage_path=str(tmp_path / "tune")
     )
+    summary = run_specs(smoke_specs, options, out=None)
     assert summary.planned == 6 and summary.skipped == 6
     assert summary.completed == [] and summary.failed == {} and summary.ok
     assert summary.run_id != first.run_id
@@ -199,22 +194,21 @@ def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, 
 def test_failing_trial_is_stored_and_the_rest_completes(
     ray_session, smoke_specs, shared_data, tmp_path
 ):
-    from harness.execute import run_specs
+    from harness.execute import RunOptions, run_specs
 
     by_model = {s.model: s for s in smoke_specs}
     good = [by_model["random_forest_tiny"], by_model["xgboost_tiny"]]
     bad = by_model["claresnet_tiny"].with_(hparams={"emb_dim": 30})
     assert bad.spec_hash != by_model["claresnet_tiny"].spec_hash
     db = tmp_path / "fail.db"
-    summary = run_specs(
-        [*good, bad],
-        str(db),
+    options = RunOptions(
+        db=str(db),
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(tmp_path / "tune"),
         max_failures=0,
-        out=None,
     )
+    summary = run_specs([*good, bad], options, out=None)
     assert not summary.ok
     assert set(summary.failed) == {bad.spec_hash}
     assert "emb_dim=30" in summary.failed[bad.spec_hash], summary.failed
@@ -240,7 +234,7 @@ PACKING_SCRIPT = """
 import json, sys, warnings
 from dataclasses import replace
 import ray
-from harness.execute import run_specs
+from harness.execute import RunOptions, run_specs
 from harness.suites import SuiteOptions, get_suite
 
 db, data_dir, storage = sys.argv[1:4]
@@ -251,8 +245,8 @@ ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
 specs = {s.model: s for s in get_suite("smoke").build(SuiteOptions(data_dir=data_dir))}
 deep = specs["hybridsn_tiny"]
 deep = deep.with_(training=replace(deep.training, epochs=4))
-summary = run_specs([specs["random_forest_tiny"], deep], db, suite="smoke",
-                    data_dir=data_dir, storage_path=storage, out=None)
+options = RunOptions(db=db, suite="smoke", data_dir=data_dir, storage_path=storage)
+summary = run_specs([specs["random_forest_tiny"], deep], options, out=None)
 ray.shutdown()
 sys.exit(0 if summary.ok else 1)
 """
@@ -452,6 +446,9 @@ USAGE_ERRORS = {
     "protocol": (["--protocol", "random"], "--protocol 'random'"),
     "db": (["--db", "/nonexistent/x.db"], "/nonexistent"),
     "models": (["--models", "claresnett"], "Did you mean 'claresnet'"),
+    # checked by harness.execute.RunOptions, still named by their flags
+    "max-concurrent": (["--max-concurrent", "0"], "--max-concurrent 0 must be >= 1"),
+    "gpus-per-trial": (["--gpus-per-trial", "9"], "--gpus-per-trial 9.0 must be between 0 and 8"),
 }
 
 
@@ -468,7 +465,7 @@ def test_usage_errors_exit_2(case, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "case",
-    ["seeds", "protocol", "db", "models"],
+    ["seeds", "protocol", "db", "models", "max-concurrent", "gpus-per-trial"],
 )
 def test_usage_errors_name_the_flag(case, tmp_path, capsys):
     args, _ = USAGE_ERRORS[case]
@@ -501,7 +498,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
     from ray.cluster_utils import Cluster
 
     import datasets
-    from harness.execute import run_specs
+    from harness.execute import RunOptions, run_specs
     from harness.suites import SuiteOptions, get_suite
 
     db, data_dir, storage, out, field_dir = sys.argv[1:6]
@@ -526,16 +523,15 @@ CLUSTER_SCRIPT = textwrap.dedent(
         worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-        summary = run_specs(
-            specs,
-            db,
+        options = RunOptions(
+            db=db,
             suite="smoke",
             cpus_per_trial=1,
             data_dir=data_dir,
             storage_path=storage,
             max_failures=0,
-            out=None,
         )
+        summary = run_specs(specs, options, out=None)
         # the GCS actor table keeps dead actors, with the node each one ran on
         actors = [
             {k: a[k] for k in ("ActorClassName", "Name", "Pid", "State")}
