@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from .scenes import SceneRefs
 from .spec import TrialSpec
-from .store import ResultStore
+from .store import ResultStore, Stored
 
 WRITER_PREFIX = "hsi-result-writer"
 #: Key of the last report of a trial that finished and stored its result (a trial
@@ -152,12 +152,21 @@ def _writer_class():
         def __init__(self, url: str, run_id: int) -> None:
             self.store = ResultStore(url)
             self.run_id = run_id
+            #: The last failed result stored of each spec in this run (see failure()).
+            self.failures: dict[str, Stored] = {}
 
         def mark_running(self, spec_json: str, fresh: bool) -> int:
             return self.store.mark_running(TrialSpec.from_json(spec_json), self.run_id, fresh=fresh)
 
-        def write(self, payload: bytes) -> int:
-            return self.store.write(pickle.loads(payload), self.run_id)
+        def write(self, payload: bytes) -> Stored:
+            stored = self.store.write(pickle.loads(payload), self.run_id)
+            if stored.status == "failed":
+                self.failures[stored.spec_hash] = stored
+            return stored
+
+        def failure(self, spec_hash: str) -> Stored | None:
+            """What the last failed attempt of ``spec_hash`` stored in this run, if any."""
+            return self.failures.get(spec_hash)
 
         def completed_metric(self, spec_hash: str) -> tuple[int, float | None] | None:
             return self.store.completed_metric(spec_hash)
@@ -195,9 +204,9 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
         result = run_trial_safely(spec, scene=scene, device=device, progress=progress)
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
-    ray.get(writer.write.remote(pickle.dumps(result)))
-    if result.status != "completed":
-        raise RuntimeError(f"trial {spec.spec_hash[:12]} {result.status}: {result.error}")
+    stored = ray.get(writer.write.remote(pickle.dumps(result)))
+    if stored.status != "completed":
+        raise RuntimeError(f"trial {spec.spec_hash[:12]} {stored.status}: {stored.error}")
     test = result.metrics.get("test", {})
     val = result.metrics.get("val", {})
     tune.report(
@@ -410,12 +419,13 @@ def _progress_callback_class():
             spec = self.spec(trial)
             self.ended_trial(trial)
             self.ended[trial.trial_id] = "failed"
-            stored = [
-                t["error"]
-                for t in self.ctx.store.trials(status="failed")
-                if t["spec_hash"] == spec.spec_hash and t["error"]
-            ]
-            error = stored[-1] if stored else "error (see Tune's log of the trial)"
+            # the error as the writer stored it (none when the trial died before its write)
+            stored = self.ctx.stored_failure(spec)
+            error = (
+                stored.error
+                if stored is not None and stored.error
+                else "error (see Tune's log of the trial)"
+            )
             self.ctx.summary.failed[spec.spec_hash] = error.strip().splitlines()[-1][:300]
             self.say(f"FAILED   {_describe(spec)} (error stored in the database)")
 
@@ -536,6 +546,18 @@ class _RunContext:
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])
         return config
+
+    def stored_failure(self, spec: TrialSpec) -> Stored | None:
+        """What the writer stored of the last failed attempt of ``spec`` in this run
+        (None: no failed result of it was written, or the writer is gone)."""
+        import ray
+
+        if self.writer is None:
+            return None
+        try:
+            return ray.get(self.writer.failure.remote(spec.spec_hash))
+        except ray.exceptions.RayError:
+            return None
 
     def write_pruned(self, spec: TrialSpec, epochs: list[dict[str, Any]]) -> None:
         """Store a trial the scheduler stopped: status "pruned", its curves so far."""
