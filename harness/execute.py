@@ -3,9 +3,11 @@
 One code path for a laptop and a cluster: ``ray.init()`` locally (the CPUs and
 GPUs it detects) or ``address=`` an existing cluster. Each trial is a Tune trial
 of a function trainable that runs :func:`harness.trial.run_trial_safely`,
-reports per-epoch scalars with ``tune.report`` and hands the result bundle to a
-named ``ResultWriter`` actor pinned to the driver's node: the only process that
-opens the database, whatever host a trial ran on.
+reports per-epoch scalars with ``tune.report`` and hands the result bundle (the
+:class:`~harness.result.TrialResult` itself: Ray serialises it, its arrays without
+a copy) to a named ``ResultWriter`` actor pinned to the driver's node: the only
+process that opens the database, whatever host a trial ran on. The writer returns
+what it stored (:class:`~harness.store.Stored`), error included.
 
 - :func:`run_specs`: a grid of trial specs (every suite but ``search``).
 - :func:`run_search`: an Optuna study through Tune's ``OptunaSearch`` with ASHA
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import sys
 import time
 import traceback
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
+from .result import TrialResult
 from .scenes import SceneRefs
 from .spec import TrialSpec
 from .store import ResultStore, Stored
@@ -158,8 +160,9 @@ def _writer_class():
         def mark_running(self, spec_json: str, fresh: bool) -> int:
             return self.store.mark_running(TrialSpec.from_json(spec_json), self.run_id, fresh=fresh)
 
-        def write(self, payload: bytes) -> Stored:
-            stored = self.store.write(pickle.loads(payload), self.run_id)
+        def write(self, result: TrialResult) -> Stored:
+            # the result arrives as Ray serialised it (its NumPy arrays zero-copy, read-only)
+            stored = self.store.write(result, self.run_id)
             if stored.status == "failed":
                 self.failures[stored.spec_hash] = stored
             return stored
@@ -184,7 +187,6 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     import torch
     from ray import tune
 
-    from .result import TrialResult
     from .scenes import fetch
     from .trial import run_trial_safely
 
@@ -204,7 +206,7 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
         result = run_trial_safely(spec, scene=scene, device=device, progress=progress)
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
-    stored = ray.get(writer.write.remote(pickle.dumps(result)))
+    stored = ray.get(writer.write.remote(result))
     if stored.status != "completed":
         raise RuntimeError(f"trial {spec.spec_hash[:12]} {stored.status}: {stored.error}")
     test = result.metrics.get("test", {})
@@ -563,8 +565,6 @@ class _RunContext:
         """Store a trial the scheduler stopped: status "pruned", its curves so far."""
         import ray
 
-        from .result import TrialResult
-
         val = [float(e.get("val_acc", 0.0)) for e in epochs]
         best = max(range(len(val)), key=val.__getitem__) if val else None
         result = TrialResult(
@@ -581,7 +581,7 @@ class _RunContext:
                 "pruned_by": "ASHAScheduler",
             },
         )
-        ray.get(self.writer.write.remote(pickle.dumps(result)))
+        ray.get(self.writer.write.remote(result))
 
     def tune(
         self,

@@ -230,6 +230,41 @@ def test_failing_trial_is_stored_and_the_rest_completes(
         assert store.runs()[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
+def test_the_writer_takes_a_result_as_it_is_and_returns_what_it_stored(ray_session, tmp_path):
+    """The writer actor gets the ``TrialResult`` itself (Ray serialises it: a result this
+    big goes through the object store, its arrays read without a copy) and answers with
+    the ``Stored`` row, the error of a failed result included; the driver finds that
+    error again with ``stored_failure``, reading nothing from the database."""
+    import numpy as np
+    import ray
+    from test_store import full_result, make_test_spec
+
+    from harness.execute import RunOptions, _run
+    from harness.result import TrialResult
+
+    big = full_result(make_test_spec())
+    big.class_map = (np.arange(512 * 512) % 7 + 1).astype(np.int16).reshape(512, 512)
+    bad = make_test_spec(seed=1)
+    failed = TrialResult.failed(bad, ValueError("boom"), "Traceback (most recent call last): ...")
+    db = tmp_path / "writer.db"
+    with _run(RunOptions(db=str(db), suite="smoke"), None) as ctx:
+        ctx.ensure_ray()
+        stored = ray.get(ctx.writer.write.remote(big))
+        lost = ray.get(ctx.writer.write.remote(failed))
+        assert ctx.stored_failure(bad) == lost and ctx.stored_failure(big.spec) is None
+    assert (stored.spec_hash, stored.attempt, stored.status, stored.error) == (
+        big.spec_hash,
+        1,
+        "completed",
+        None,
+    )
+    assert (lost.spec_hash, lost.status, lost.error) == (bad.spec_hash, "failed", "ValueError: boom")
+    with ResultStore(db, readonly=True) as store:
+        np.testing.assert_array_equal(store.artifact(stored.trial_id, "class_map"), big.class_map)
+        assert store.trial(lost.trial_id)["error"] == "ValueError: boom"
+
+
 PACKING_SCRIPT = """
 import json, sys, warnings
 from dataclasses import replace
