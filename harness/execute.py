@@ -47,6 +47,10 @@ WRITER_PREFIX = "hsi-result-writer"
 #: Key of the last report of a trial that finished and stored its result (a trial
 #: stopped by the scheduler before it never sends it: it was pruned).
 DONE_KEY = "harness_done"
+#: Default ``out`` of :func:`run_specs` and :func:`run_search`: ``sys.stderr`` as it
+#: is when the run starts (a default bound at import would keep a stream that a test
+#: harness or a caller swapped and closed since).
+_STDERR: Any = object()
 
 
 class OptionError(ValueError):
@@ -699,6 +703,9 @@ def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
     """Open the store, record the run, and close it with the right status whatever happens."""
     import ray
 
+    if out is _STDERR:
+        out = sys.stderr
+
     from .store import collect_provenance
 
     t0 = time.perf_counter()
@@ -738,7 +745,7 @@ def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
 
 
 def run_specs(
-    specs: list[TrialSpec], options: RunOptions, *, out: TextIO | None = sys.stderr
+    specs: list[TrialSpec], options: RunOptions, *, out: TextIO | None = _STDERR
 ) -> RunSummary:
     """Run trials through Ray Tune; results reach the database through the single writer.
 
@@ -746,7 +753,7 @@ def run_specs(
         specs: the trials (those completed in the database are skipped, unless
             ``options.fresh``).
         options: the database, the cluster and the resources of the trials.
-        out: where progress lines go (None: silent).
+        out: where progress lines go (default: ``sys.stderr``; None: silent).
 
     Returns:
         What the run did (its id, the trials completed, failed with their errors...).
@@ -875,7 +882,7 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
 
 
 def run_search(
-    plans: list[Any], options: RunOptions, *, out: TextIO | None = sys.stderr
+    plans: list[Any], options: RunOptions, *, out: TextIO | None = _STDERR
 ) -> RunSummary:
     """Run :class:`~harness.search.SearchPlan` studies (one after another) and their
     final evaluations.
@@ -886,7 +893,7 @@ def run_search(
             evaluation trials: a study always continues from the trials it has
             stored (use another study name to start over). A run with no
             ``options.suite`` is recorded as suite "search".
-        out: where progress lines go (None: silent).
+        out: where progress lines go (default: ``sys.stderr``; None: silent).
 
     Returns:
         What the run did; ``studies`` holds each study's best trial.
