@@ -86,19 +86,18 @@ def smoke_specs(data_dir: str | None):
 
 
 def suite_run(specs, max_concurrent: int | None, folder: Path, data_dir: str | None):
-    from harness.runner import run_specs
+    from harness.execute import RunOptions, run_specs
     from harness.store import ResultStore
 
     db = folder / f"smoke-{max_concurrent}.db"
-    summary = run_specs(
-        specs,
-        str(db),
+    options = RunOptions(
+        db=str(db),
         suite="smoke",
         max_concurrent=max_concurrent,
         data_dir=data_dir,
         storage_path=str(folder / "tune"),
-        out=None,
     )
+    summary = run_specs(specs, options, out=None)
     if not summary.ok:
         raise SystemExit(f"the smoke suite failed: {summary.failed}")
     with ResultStore(db, readonly=True) as store:

@@ -1,7 +1,7 @@
 """Packing: a suite's wall time with and without several trials sharing a device.
 
 On a GPU machine, deep trials share a GPU through Ray's fractional GPUs
-(``gpus_per_trial`` < 1 in :func:`harness.runner.run_specs`; the runner's default
+(``RunOptions.gpus_per_trial`` < 1 in :func:`harness.execute.run_specs`; the default
 is 0.5) while the Random Forest and XGBoost trials ask for CPUs only. Unpacked is
 ``gpus_per_trial=1``: one deep trial per GPU at a time. This benchmark builds the
 specs of a suite (default ``paper`` on surrogate scenes, ``--epochs`` to shorten
@@ -222,15 +222,14 @@ def run_config(
     import ray
 
     import models
-    from harness.runner import cluster_resources, run_specs
+    from harness.execute import RunOptions, cluster_resources, run_specs
     from harness.store import ResultStore
 
     if not ray.is_initialized():
         cluster_resources(None)  # outside the timed run: every configuration starts alike
     try:
-        summary = run_specs(
-            specs,
-            str(db),
+        options = RunOptions(
+            db=str(db),
             command=command,
             suite=suite,
             gpus_per_trial=config.gpus_per_trial,
@@ -239,6 +238,7 @@ def run_config(
             max_failures=0,  # a retry would hide a failure and lengthen the wall time
             storage_path=str(folder / "tune"),
         )
+        summary = run_specs(specs, options)
     finally:
         ray.shutdown()
     with ResultStore(db, readonly=True) as store:
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import ray
 
-    from harness.runner import cluster_resources
+    from harness.execute import cluster_resources
 
     total = cluster_resources(None)
     configs = configurations(fractions, total)

@@ -1,6 +1,6 @@
 """What the terminal says while a run goes on: the ETA and the progress lines.
 
-Nothing here needs Ray: the runner's Tune callback (:mod:`harness.runner`) is a thin
+Nothing here needs Ray: the runner's Tune callback (:mod:`harness.execute`) is a thin
 adapter that feeds the events of its trials to an :class:`EtaEstimator` and an
 :class:`EpochLines`, and prints :func:`status_line`. Every time comes from an
 injectable ``clock`` (``time.monotonic`` by default), so the tests drive it.

@@ -7,9 +7,11 @@
     python -m harness.run --suite paper --download           # fetch the real files first
     python -m harness.run --list-suites
 
-CLI -> :class:`RunConfig` -> runner. Bad flags get one message naming the flag
-and exit 2; a suite with failed trials finishes the rest and exits 1; Ctrl-C
-stops the trials, marks them interrupted and exits 130 (the same command resumes).
+CLI -> :class:`RunConfig` (the suite to plan, and the
+:class:`~harness.execute.RunOptions` to run it with) -> :mod:`harness.execute`.
+Bad flags get one message naming the flag and exit 2; a suite with failed trials
+finishes the rest and exits 1; Ctrl-C stops the trials, marks them interrupted
+and exits 130 (the same command resumes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .execute import RunOptions
 
 EXIT_FAILED_TRIALS = 1
 EXIT_USAGE = 2
@@ -28,10 +34,18 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What a run was asked to do (validated)."""
+    """What a run was asked to do (validated): the suite to plan, and how to run it.
 
-    suite: str
-    db: str
+    Attributes:
+        run: how to run the trials (the database, the cluster, resources, retries,
+            ``--fresh``, ``--data-dir``, the suite's name...), handed to
+            :mod:`harness.execute` as it is.
+
+    The other attributes are the flags of the same names that plan the suite
+    (:class:`harness.suites.SuiteOptions`), ``--dry-run`` and ``--download``.
+    """
+
+    run: RunOptions
     scenes: tuple[str, ...] | None
     models: tuple[str, ...] | None
     seeds: int | None
@@ -39,15 +53,7 @@ class RunConfig:
     recipe: str | None
     source: str
     source_given: bool
-    data_dir: str | None
-    address: str | None
-    gpus_per_trial: float | None
-    cpus_per_trial: int | None
-    max_concurrent: int | None
     dry_run: bool
-    fresh: bool
-    max_failures: int
-    storage_path: str | None = None
     epochs: int | None = None
     training: tuple[tuple[str, object], ...] = ()
     trials: int | None = None
@@ -170,25 +176,44 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Validate the flags; every error names its flag."""
+def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
+    """Validate the flags; every error names its flag.
+
+    Args:
+        args: the parsed command line (:func:`_parser`).
+        command: the command line, recorded with the run.
+
+    Raises:
+        FlagError: a flag whose value cannot be used.
+    """
+    from .execute import OptionError, RunOptions
+
     if args.suite is None:
         raise FlagError("--suite is required (or --list-suites). Fix: e.g. --suite quick.")
+    try:
+        run = RunOptions(
+            db=args.db,
+            command=command,
+            suite=args.suite,
+            address=args.address,
+            gpus_per_trial=args.gpus_per_trial,
+            cpus_per_trial=args.cpus_per_trial,
+            max_concurrent=args.max_concurrent,
+            max_failures=args.max_failures,
+            fresh=args.fresh,
+            data_dir=args.data_dir,
+            storage_path=args.storage_path,
+        )
+    except OptionError as exc:
+        raise FlagError(str(exc)) from None
     for flag, value, low in (
         ("--seeds", args.seeds, 1),
-        ("--cpus-per-trial", args.cpus_per_trial, 1),
-        ("--max-concurrent", args.max_concurrent, 1),
-        ("--max-failures", args.max_failures, 0),
         ("--epochs", args.epochs, 1),
         ("--trials", args.trials, 1),
         ("--sampler-seed", args.sampler_seed, 0),
     ):
         if value is not None and value < low:
             raise FlagError(f"{flag} {value} must be >= {low}.")
-    if args.gpus_per_trial is not None and not 0 <= args.gpus_per_trial <= 8:
-        raise FlagError(
-            f"--gpus-per-trial {args.gpus_per_trial} must be between 0 and 8 (fractions share a GPU)."
-        )
     if args.suite != "search":
         for flag, value in (("--trials", args.trials), ("--study", args.study)):
             if value is not None:
@@ -257,8 +282,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             except models.UnknownModelError as exc:
                 raise FlagError(f"--models: {exc}") from exc
     return RunConfig(
-        suite=args.suite,
-        db=args.db,
+        run=run,
         scenes=tuple(args.scenes) if args.scenes else None,
         models=tuple(args.models) if args.models else None,
         seeds=args.seeds,
@@ -266,15 +290,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         recipe=args.recipe,
         source=args.source or "auto",
         source_given=args.source is not None,
-        data_dir=args.data_dir,
-        address=args.address,
-        gpus_per_trial=args.gpus_per_trial,
-        cpus_per_trial=args.cpus_per_trial,
-        max_concurrent=args.max_concurrent,
         dry_run=args.dry_run,
-        fresh=args.fresh,
-        max_failures=args.max_failures,
-        storage_path=args.storage_path,
         epochs=args.epochs,
         training=tuple(
             [(switch, True) for switch in dict.fromkeys(args.fast_path)]
@@ -328,19 +344,20 @@ def _download_scenes(cfg: RunConfig) -> None:
 
     from .suites import PAPER_SCENES
 
-    if cfg.suite == "smoke" or cfg.source == "surrogate":
-        why = "the smoke suite" if cfg.suite == "smoke" else "--source surrogate"
+    suite, data_dir = cfg.run.suite, cfg.run.data_dir
+    if suite == "smoke" or cfg.source == "surrogate":
+        why = "the smoke suite" if suite == "smoke" else "--source surrogate"
         print(f"--download: {why} uses surrogates only; nothing to fetch.")
         return
-    dest = Path(cfg.data_dir).expanduser() if cfg.data_dir is not None else Path("data")
-    where = f"--data-dir '{dest}'" if cfg.data_dir is not None else f"'{dest}' (or --data-dir DIR)"
+    dest = Path(data_dir).expanduser() if data_dir is not None else Path("data")
+    where = f"--data-dir '{dest}'" if data_dir is not None else f"'{dest}' (or --data-dir DIR)"
     todo = []
-    for name in dict.fromkeys(cfg.scenes or _DEFAULT_SCENES.get(cfg.suite, PAPER_SCENES)):
+    for name in dict.fromkeys(cfg.scenes or _DEFAULT_SCENES.get(suite, PAPER_SCENES)):
         info = datasets.get_scene_info(name)
         found = []
         for spec in (info.gt, info.cube):
             with contextlib.suppress(datasets.DatasetNotFoundError):
-                found.append(find_file(info, spec, cfg.data_dir))
+                found.append(find_file(info, spec, data_dir))
         if len(found) == 2:
             print(
                 f"--download: scene '{info.name}' already found ({found[0]}, {found[1]}); "
@@ -491,11 +508,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = shlex.join(["python", "-m", "harness.run", *(sys.argv[1:] if argv is None else argv)])
     try:
-        cfg = config_from_args(args)
+        cfg = config_from_args(args, command)
         try:
-            store = ResultStore(cfg.db)  # a bad database fails here, before anything runs
+            store = ResultStore(cfg.run.db)  # a bad database fails here, before anything runs
         except StoreError as exc:
-            raise FlagError(f"--db {cfg.db}: {exc}") from exc
+            raise FlagError(f"--db {cfg.run.db}: {exc}") from exc
         if cfg.download:  # before planning, so that the suite resolves the real files
             try:
                 _download_scenes(cfg)
@@ -514,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             recipe=cfg.recipe,
             source=cfg.source,
             source_given=cfg.source_given,
-            data_dir=cfg.data_dir,
+            data_dir=cfg.run.data_dir,
             epochs=cfg.epochs,
             training=cfg.training,
             trials=cfg.trials,
@@ -523,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", datasets.SurrogateWarning)
-            specs = get_suite(cfg.suite).build(opts)
+            specs = get_suite(cfg.run.suite).build(opts)
         for w in {str(w.message) for w in caught}:
             print(f"warning: {w}", file=sys.stderr)
     except (
@@ -537,35 +554,22 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    suite = get_suite(cfg.suite)
+    suite = get_suite(cfg.run.suite)
     if cfg.dry_run:
         if suite.kind == "search":
             _print_search_plan(specs, store)
             return 0
         done = store.completed_hashes()
-        todo = _print_dry_run(specs, done, cfg.fresh)
+        todo = _print_dry_run(specs, done, cfg.run.fresh)
         print(
-            f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.suite}', database {store.location})"
+            f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.run.suite}', database {store.location})"
         )
         return 0
-    from .runner import run_search, run_specs
+    from .execute import run_search, run_specs
 
-    runner = run_search if suite.kind == "search" else run_specs
+    execute = run_search if suite.kind == "search" else run_specs
     try:
-        summary = runner(
-            specs,
-            cfg.db,
-            command=command,
-            suite=cfg.suite,
-            address=cfg.address,
-            gpus_per_trial=cfg.gpus_per_trial,
-            cpus_per_trial=cfg.cpus_per_trial,
-            max_concurrent=cfg.max_concurrent,
-            fresh=cfg.fresh,
-            data_dir=cfg.data_dir,
-            max_failures=cfg.max_failures,
-            storage_path=cfg.storage_path,
-        )
+        summary = execute(specs, cfg.run)
     except KeyboardInterrupt:
         print(
             "\ninterrupted: the run and its running trials are marked 'interrupted' in "
@@ -582,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for spec_hash, error in summary.failed.items():
         print(f"  failed {spec_hash[:12]}: {error}")
-    print(f"results: {store.location}  (python -m harness.report --db {cfg.db})")
+    print(f"results: {store.location}  (python -m harness.report --db {cfg.run.db})")
     if summary.interrupted:
         print(
             "interrupted: the run and its running trials are marked 'interrupted'; run the "

@@ -135,7 +135,7 @@ def fetch(refs: dict[str, Any], spec: Any) -> Any:
         raise SceneMismatchError(
             f"Trial {spec.spec_hash[:12]} names scene fingerprint {spec.scene_fingerprint[:12]}..., "
             "which the driver did not hand to this run. Fix: run the trial through "
-            "harness.runner.run_specs, which resolves every scene of its specs."
+            "harness.execute.run_specs, which resolves every scene of its specs."
         )
     scene = ray.get(ref)
     scene._fingerprint = None  # recomputed from what arrived, not the sender's cached value

@@ -1,7 +1,7 @@
 """Hyperparameter searches: search spaces, the plan of a study, and its trials' specs.
 
 A search is a :class:`SearchPlan`: a base trial spec, a search space, a number of
-trials and a sampler seed. The runner (:func:`harness.runner.run_search`) drives
+trials and a sampler seed. The runner (:func:`harness.execute.run_search`) drives
 it with Ray Tune's ``OptunaSearch`` (seeded TPE, asked and told on the driver)
 and an ASHA scheduler fed each epoch's validation accuracy; every trial is an
 ordinary trial spec tagged with the study's name, stored like any other. Then

@@ -130,15 +130,15 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         # one representation for equal content: tuples in dicts become lists, as after JSON
-        object.__setattr__(self, "hparams", _plain(self.hparams))
-        object.__setattr__(self, "protocol_params", _plain(self.protocol_params))
+        object.__setattr__(self, "hparams", _to_json_data(self.hparams))
+        object.__setattr__(self, "protocol_params", _to_json_data(self.protocol_params))
         if self.crop is not None:
             object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
 
     def canonical(self) -> dict[str, Any]:
         """The hashed content: every field but ``study`` and ``family``, as plain
         JSON-able data."""
-        data = _plain(asdict(self))
+        data = _to_json_data(asdict(self))
         data.pop("study", None)
         data.pop("family", None)
         for name, default in FAST_PATH_DEFAULTS.items():
@@ -165,7 +165,7 @@ class TrialSpec:
 
     def to_json(self) -> str:
         """All fields (``study`` included), for storage; :meth:`from_json` reads it back."""
-        return json.dumps(_plain(asdict(self)), sort_keys=True)
+        return json.dumps(_to_json_data(asdict(self)), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrialSpec:
@@ -179,17 +179,13 @@ class TrialSpec:
         return replace(self, **changes)
 
 
-def config_hash(spec: TrialSpec) -> str:
-    """:attr:`TrialSpec.config_hash` of ``spec``."""
-    return spec.config_hash
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able, canonical: tuples as lists, NumPy scalars as Python ones, no NaN."""
+        """The hashed content: every field but ``study`` and ``family``, as plain
+        JSON-able data."""
+        data = _to_json_data(asdict(self))
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _to_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_to_json_data(v) for v in value]
     if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -45,6 +45,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,26 @@ def resolve_target(
         uri = f"{path.as_uri()}?mode=ro"
         return URL.create("sqlite", database=uri, query={"uri": "true"}), path
     return URL.create("sqlite", database=str(path)), path
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What :meth:`ResultStore.write` stored for one result: its trial row.
+
+    Attributes:
+        trial_id: the trial row's id.
+        spec_hash: the trial's identity.
+        attempt: the row's attempt number (1 for the first run of the spec).
+        status: the row's status: the result's, or "completed" when the spec was
+            already completed and nothing was written.
+        error: the error stored with a failed (or interrupted) result, else None.
+    """
+
+    trial_id: int
+    spec_hash: str
+    attempt: int
+    status: str
+    error: str | None = None
 
 
 class ResultStore:
@@ -659,14 +680,22 @@ class ResultStore:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, result: TrialResult, run_id: int | None = None) -> int:
-        """Store one trial result in one transaction; returns the trial id.
+    def write(self, result: TrialResult, run_id: int | None = None) -> Stored:
+        """Store one trial result in one transaction; returns what it stored.
 
         * An open (pending/running/interrupted) latest attempt of the spec is filled.
         * A completed result for a spec that already has a completed attempt (and
-          no open one) stores nothing: the existing completed trial's id comes back.
+          no open one) stores nothing: the existing completed trial comes back.
         * A failed result stores the error and traceback only.
         * Otherwise a new attempt is added.
+
+        Args:
+            result: the trial's result.
+            run_id: the run the trial belongs to (None: the row keeps its own).
+
+        Returns:
+            The trial row as stored (its id, attempt, status and error), so that a
+            caller needs no read to learn it.
 
         Raises:
             StoreError: a database error (nothing of the trial is stored).
@@ -684,7 +713,7 @@ class ResultStore:
             if row is None and result.status == "completed":
                 done = next((a for a in attempts if a.status == "completed"), None)
                 if done is not None:
-                    return done.id
+                    return Stored(done.id, spec_hash, done.attempt, done.status, done.error)
             if row is None:
                 row = self._new_attempt(result.spec, spec_hash, attempts)
                 session.add(row)
@@ -698,7 +727,7 @@ class ResultStore:
             session.flush()  # the trial row exists from here on: all or nothing below
             if result.status != "failed":
                 self._add_details(session, row, result)
-            return row.id
+            return Stored(row.id, spec_hash, row.attempt, row.status, row.error)
 
     def _add_details(self, session: Session, row: TrialRow, result: TrialResult) -> None:
         info = _jsonable(result.info or {})

@@ -60,9 +60,11 @@ def one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise HyperparameterError(f"{name}={value!r} must be one of {', '.join(choices)}.")
 
 
-def _plain(value: Any) -> Any:
+def _from_json_data(value: Any) -> Any:
+    """JSON data to config values: lists as tuples, NumPy scalars as Python ones (the
+    way there, tuples to lists, is ``harness.spec._to_json_data``)."""
     if isinstance(value, list):
-        return tuple(_plain(v) for v in value)
+        return tuple(_from_json_data(v) for v in value)
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):
@@ -92,5 +94,5 @@ def config_from_hparams(cls: type[C], label: str, base: C | None, hparams: dict[
             f"Unknown {label} hyperparameter(s) {', '.join(hints)}. Allowed: {', '.join(allowed)}."
         )
     values = asdict(base if base is not None else cls())
-    values.update({k: _plain(v) for k, v in hparams.items()})
+    values.update({k: _from_json_data(v) for k, v in hparams.items()})
     return cls(**values)

@@ -183,7 +183,7 @@ def smoke_database(request, ray_session, shared_data, tmp_path_factory):
     def make(backend: str) -> Path | str:
         if backend in made:
             return made[backend]
-        from harness.runner import run_specs
+        from harness.execute import RunOptions, run_specs
         from harness.suites import SuiteOptions, get_suite
 
         specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))
@@ -193,14 +193,14 @@ def smoke_database(request, ray_session, shared_data, tmp_path_factory):
         else:
             db, drop = new_postgres_database(request.getfixturevalue("postgres_server"))
             request.addfinalizer(drop)
-        summary = run_specs(
-            specs,
-            str(db),
+        options = RunOptions(
+            db=str(db),
             command="python -m harness.run --suite smoke",
             suite="smoke",
             data_dir=str(shared_data),
             storage_path=str(folder / "tune"),
         )
+        summary = run_specs(specs, options)
         assert summary.ok, f"the smoke run behind the dashboard tests failed: {summary.failed}"
         made[backend] = db
         return db

@@ -185,7 +185,7 @@ def toy_db(tmp_path, monkeypatch):
         results = [_trial(model, seed) for model in ("claresnet", "hybridsn") for seed in SEEDS]
         with ResultStore(path) as store:
             run = store.start_run("test", "quick", {})
-            ids = [store.write(r, run) for r in results]
+            ids = [store.write(r, run).trial_id for r in results]
             store.finish_run(run, "completed")
         yield path, results, ids
 

@@ -100,19 +100,18 @@ def smoke_specs(shared_data):
 @pytest.fixture(scope="module")
 def smoke_db(ray_session, shared_data, smoke_specs, tmp_path_factory):
     """The smoke suite run once in-process through ``run_specs`` into a fresh SQLite file."""
-    from harness.runner import run_specs
+    from harness.execute import RunOptions, run_specs
 
     folder = tmp_path_factory.mktemp("smoke")
     db = folder / "results.db"
-    summary = run_specs(
-        smoke_specs,
-        str(db),
+    options = RunOptions(
+        db=str(db),
         command="pytest smoke",
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(folder / "tune"),
-        out=None,
     )
+    summary = run_specs(smoke_specs, options, out=None)
     return db, summary
 
 
@@ -172,18 +171,14 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
 
 @pytest.mark.slow
 def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, tmp_path):
-    from harness.runner import run_specs
+    from harness.execute import RunOptions, run_specs
 
     db, first = smoke_db
     before = _trials(db)
-    summary = run_specs(
-        smoke_specs,
-        str(db),
-        suite="smoke",
-        data_dir=str(shared_data),
-        storage_path=str(tmp_path / "tune"),
-        out=None,
+    options = RunOptions(
+        db=str(db), suite="smoke", data_dir=str(shared_data), storage_path=str(tmp_path / "tune")
     )
+    summary = run_specs(smoke_specs, options, out=None)
     assert summary.planned == 6 and summary.skipped == 6
     assert summary.completed == [] and summary.failed == {} and summary.ok
     assert summary.run_id != first.run_id
@@ -199,22 +194,21 @@ def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, 
 def test_failing_trial_is_stored_and_the_rest_completes(
     ray_session, smoke_specs, shared_data, tmp_path
 ):
-    from harness.runner import run_specs
+    from harness.execute import RunOptions, run_specs
 
     by_model = {s.model: s for s in smoke_specs}
     good = [by_model["random_forest_tiny"], by_model["xgboost_tiny"]]
     bad = by_model["claresnet_tiny"].with_(hparams={"emb_dim": 30})
     assert bad.spec_hash != by_model["claresnet_tiny"].spec_hash
     db = tmp_path / "fail.db"
-    summary = run_specs(
-        [*good, bad],
-        str(db),
+    options = RunOptions(
+        db=str(db),
         suite="smoke",
         data_dir=str(shared_data),
         storage_path=str(tmp_path / "tune"),
         max_failures=0,
-        out=None,
     )
+    summary = run_specs([*good, bad], options, out=None)
     assert not summary.ok
     assert set(summary.failed) == {bad.spec_hash}
     assert "emb_dim=30" in summary.failed[bad.spec_hash], summary.failed
@@ -236,11 +230,46 @@ def test_failing_trial_is_stored_and_the_rest_completes(
         assert store.runs()[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
+def test_the_writer_takes_a_result_as_it_is_and_returns_what_it_stored(ray_session, tmp_path):
+    """The writer actor gets the ``TrialResult`` itself (Ray serialises it: a result this
+    big goes through the object store, its arrays read without a copy) and answers with
+    the ``Stored`` row, the error of a failed result included; the driver finds that
+    error again with ``stored_failure``, reading nothing from the database."""
+    import numpy as np
+    import ray
+    from test_store import full_result, make_test_spec
+
+    from harness.execute import RunOptions, _run
+    from harness.result import TrialResult
+
+    big = full_result(make_test_spec())
+    big.class_map = (np.arange(512 * 512) % 7 + 1).astype(np.int16).reshape(512, 512)
+    bad = make_test_spec(seed=1)
+    failed = TrialResult.failed(bad, ValueError("boom"), "Traceback (most recent call last): ...")
+    db = tmp_path / "writer.db"
+    with _run(RunOptions(db=str(db), suite="smoke"), None) as ctx:
+        ctx.ensure_ray()
+        stored = ray.get(ctx.writer.write.remote(big))
+        lost = ray.get(ctx.writer.write.remote(failed))
+        assert ctx.stored_failure(bad) == lost and ctx.stored_failure(big.spec) is None
+    assert (stored.spec_hash, stored.attempt, stored.status, stored.error) == (
+        big.spec_hash,
+        1,
+        "completed",
+        None,
+    )
+    assert (lost.spec_hash, lost.status, lost.error) == (bad.spec_hash, "failed", "ValueError: boom")
+    with ResultStore(db, readonly=True) as store:
+        np.testing.assert_array_equal(store.artifact(stored.trial_id, "class_map"), big.class_map)
+        assert store.trial(lost.trial_id)["error"] == "ValueError: boom"
+
+
 PACKING_SCRIPT = """
 import json, sys, warnings
 from dataclasses import replace
 import ray
-from harness.runner import run_specs
+from harness.execute import RunOptions, run_specs
 from harness.suites import SuiteOptions, get_suite
 
 db, data_dir, storage = sys.argv[1:4]
@@ -251,8 +280,8 @@ ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
 specs = {s.model: s for s in get_suite("smoke").build(SuiteOptions(data_dir=data_dir))}
 deep = specs["hybridsn_tiny"]
 deep = deep.with_(training=replace(deep.training, epochs=4))
-summary = run_specs([specs["random_forest_tiny"], deep], db, suite="smoke",
-                    data_dir=data_dir, storage_path=storage, out=None)
+options = RunOptions(db=db, suite="smoke", data_dir=data_dir, storage_path=storage)
+summary = run_specs([specs["random_forest_tiny"], deep], options, out=None)
 ray.shutdown()
 sys.exit(0 if summary.ok else 1)
 """
@@ -452,6 +481,9 @@ USAGE_ERRORS = {
     "protocol": (["--protocol", "random"], "--protocol 'random'"),
     "db": (["--db", "/nonexistent/x.db"], "/nonexistent"),
     "models": (["--models", "claresnett"], "Did you mean 'claresnet'"),
+    # checked by harness.execute.RunOptions, still named by their flags
+    "max-concurrent": (["--max-concurrent", "0"], "--max-concurrent 0 must be >= 1"),
+    "gpus-per-trial": (["--gpus-per-trial", "9"], "--gpus-per-trial 9.0 must be between 0 and 8"),
 }
 
 
@@ -468,7 +500,7 @@ def test_usage_errors_exit_2(case, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "case",
-    ["seeds", "protocol", "db", "models"],
+    ["seeds", "protocol", "db", "models", "max-concurrent", "gpus-per-trial"],
 )
 def test_usage_errors_name_the_flag(case, tmp_path, capsys):
     args, _ = USAGE_ERRORS[case]
@@ -501,7 +533,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
     from ray.cluster_utils import Cluster
 
     import datasets
-    from harness.runner import run_specs
+    from harness.execute import RunOptions, run_specs
     from harness.suites import SuiteOptions, get_suite
 
     db, data_dir, storage, out, field_dir = sys.argv[1:6]
@@ -526,16 +558,15 @@ CLUSTER_SCRIPT = textwrap.dedent(
         worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-        summary = run_specs(
-            specs,
-            db,
+        options = RunOptions(
+            db=db,
             suite="smoke",
             cpus_per_trial=1,
             data_dir=data_dir,
             storage_path=storage,
             max_failures=0,
-            out=None,
         )
+        summary = run_specs(specs, options, out=None)
         # the GCS actor table keeps dead actors, with the node each one ran on
         actors = [
             {k: a[k] for k in ("ActorClassName", "Name", "Pid", "State")}
@@ -586,7 +617,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     rows = _trials(db)
     assert sorted(r["spec_hash"] for r in rows) == sorted(res["specs"])
     assert all(r["status"] == "completed" and r["run_id"] == res["run_id"] for r in rows)
-    # (the class is made in runner._writer_class: "_writer_class.<locals>.ResultWriter")
+    # (the class is made in execute._writer_class: "_writer_class.<locals>.ResultWriter")
     writers = [a for a in res["actors"] if a["ActorClassName"].endswith("ResultWriter")]
     assert [w["Name"] for w in writers] == [f"hsi-result-writer-{res['run_id']}"]
     assert writers[0]["NodeID"] == res["driver_node"] == head

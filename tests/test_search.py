@@ -191,7 +191,7 @@ def test_study_rows_round_trip_and_refuse_other_settings(tiny_base, tmp_path):
 
 @pytest.mark.slow
 def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tmp_path):
-    from harness.runner import run_search
+    from harness.execute import RunOptions, run_search
 
     plan = SearchPlan(
         tiny_base,
@@ -202,9 +202,8 @@ def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tm
         max_concurrent=2,
     )
     db = tmp_path / "search.db"
-    summary = run_search(
-        [plan], str(db), command="pytest search", storage_path=str(tmp_path / "t"), out=None
-    )
+    options = RunOptions(db=str(db), command="pytest search", storage_path=str(tmp_path / "t"))
+    summary = run_search([plan], options, out=None)
     assert summary.ok, summary.failed
     with ResultStore(db, readonly=True) as store:
         study = store.study(plan.study)
@@ -236,11 +235,10 @@ def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tm
         assert store.runs()[-1]["status"] == "completed"
 
     # the same command again: nothing re-runs; one more trial extends the study
-    again = run_search([plan], str(db), storage_path=str(tmp_path / "t"), out=None)
+    options = RunOptions(db=str(db), storage_path=str(tmp_path / "t"))
+    again = run_search([plan], options, out=None)
     assert again.completed == [] and again.skipped == 4 + 1
-    more = run_search(
-        [replace(plan, n_trials=5)], str(db), storage_path=str(tmp_path / "t"), out=None
-    )
+    more = run_search([replace(plan, n_trials=5)], options, out=None)
     assert more.ok
     with ResultStore(db, readonly=True) as store:
         assert len(store.study_trials(plan.study)) == 5
@@ -252,7 +250,7 @@ def test_pruned_trial_is_stored_with_its_curves(ray_session, tiny_base, tmp_path
     """What the driver stores for a trial that ASHA stopped (the writer path, no training)."""
     import sys
 
-    from harness.runner import _run
+    from harness.execute import RunOptions, _run
 
     spec = replace(tiny_base, study="s")
     epochs = [
@@ -260,20 +258,7 @@ def test_pruned_trial_is_stored_with_its_curves(ray_session, tiny_base, tmp_path
         {"train_loss": 1.5, "train_acc": 0.4, "val_loss": 1.9, "val_acc": 0.31},
     ]
     db = tmp_path / "p.db"
-    with _run(
-        str(db),
-        command="",
-        suite="search",
-        out=sys.stderr,
-        address=None,
-        gpus_per_trial=None,
-        cpus_per_trial=None,
-        max_concurrent=None,
-        fresh=False,
-        data_dir=None,
-        max_failures=0,
-        storage_path=None,
-    ) as ctx:
+    with _run(RunOptions(db=str(db), suite="search", max_failures=0), sys.stderr) as ctx:
         ctx.ensure_ray()
         ctx.write_pruned(spec, epochs)
     with ResultStore(db, readonly=True) as store:

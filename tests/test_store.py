@@ -151,7 +151,7 @@ def test_round_trip_of_a_completed_result(store):
     spec = make_test_spec()
     result = full_result(spec)
     run_id = store.start_run("pytest", "quick", collect_provenance(gpu=False))
-    trial_id = store.write(result, run_id)
+    trial_id = store.write(result, run_id).trial_id
 
     detail = store.trial(trial_id)
     assert detail["status"] == "completed"
@@ -238,7 +238,7 @@ def test_a_spec_from_make_spec_round_trips(store, shared_data):
         warnings.simplefilter("ignore", datasets.SurrogateWarning)
         scene = datasets.load_scene("indian_pines", source="surrogate", data_dir=shared_data)
     spec = make_spec("claresnet_tiny", scene.crop_to(0, 40, 0, 40), seed=3, training={"epochs": 1})
-    trial_id = store.write(metric_result(spec, oa=0.5))
+    trial_id = store.write(metric_result(spec, oa=0.5)).trial_id
     detail = store.trial(trial_id)
     back = TrialSpec.from_json(json.dumps(detail["spec"]))
     assert back == spec and back.spec_hash == spec.spec_hash
@@ -253,9 +253,10 @@ def test_writing_a_completed_spec_twice_keeps_one_completed_row(store):
     spec = make_test_spec()
     first = store.write(full_result(spec, oa=0.9))
     second = store.write(full_result(spec, oa=0.1))
-    assert first == second
+    assert first == second  # the same row comes back: Stored(id, hash, 1, "completed")
+    assert (second.spec_hash, second.attempt, second.status) == (spec.spec_hash, 1, "completed")
     assert len(store.trials()) == 1
-    assert store.trial(first)["metrics"]["test"]["oa"] == 0.9  # the first result stays
+    assert store.trial(first.trial_id)["metrics"]["test"]["oa"] == 0.9  # the first result stays
     assert count(store, MetricRow) == 10
     assert store.completed_hashes() == {spec.spec_hash}
 
@@ -267,7 +268,10 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
     except ValueError as exc:
         failed = TrialResult.failed(spec, exc, "Traceback (most recent call last): ...")
     failed.metrics = {"test": {"oa": 0.5}}  # ignored: nothing but the error is stored
-    trial_id = store.write(failed)
+    stored = store.write(failed)
+    # what was stored comes back with the write: no read needed to learn the error
+    assert (stored.status, stored.error, stored.attempt) == ("failed", "ValueError: boom", 1)
+    trial_id = stored.trial_id
     detail = store.trial(trial_id)
     assert detail["status"] == "failed"
     assert detail["error"] == "ValueError: boom"
@@ -279,6 +283,8 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
     assert store.leaderboard() == []
     # A later successful run of the spec is a new attempt, and it counts.
     ok = store.write(metric_result(spec, oa=0.8))
+    assert (ok.status, ok.error, ok.attempt) == ("completed", None, 2)
+    ok = ok.trial_id
     assert ok != trial_id and store.trial(ok)["attempt"] == 2
     assert [t["status"] for t in store.trials()] == ["failed", "completed"]
     assert store.trials(status="failed")[0]["id"] == trial_id
@@ -303,7 +309,7 @@ def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
     for row_type in (TrialRow, MetricRow, ClassMetricRow, ArtifactRow):
         assert count(store, row_type) == 0, row_type.__tablename__
     monkeypatch.setattr(store_module, "encode_npz", real_encode)
-    trial_id = store.write(full_result(spec))  # the store is still usable
+    trial_id = store.write(full_result(spec)).trial_id  # the store is still usable
     assert store.trial(trial_id)["attempt"] == 1
 
 
@@ -323,14 +329,14 @@ def test_status_transitions_and_attempts(store):
     run2 = store.start_run("pytest", "quick")
     resumed = store.mark_running(spec, run2)
     assert resumed == running and store.trial(resumed)["run_id"] == run2
-    assert store.write(metric_result(spec, oa=0.7), run2) == resumed
+    assert store.write(metric_result(spec, oa=0.7), run2).trial_id == resumed
     assert store.trial(resumed)["status"] == "completed"
 
     with pytest.raises(StoreError, match="already completed.*fresh=True"):
         store.mark_running(spec, run2)
     fresh = store.mark_running(spec, run2, fresh=True)
     assert fresh != resumed and store.trial(fresh)["attempt"] == 2
-    assert store.write(metric_result(spec, oa=0.9), run2) == fresh
+    assert store.write(metric_result(spec, oa=0.9), run2).trial_id == fresh
     # The latest completed attempt counts, once.
     (row,) = store.leaderboard()
     assert row["metrics"]["oa"] == {"mean": 0.9, "std": None, "n": 1}
@@ -403,7 +409,7 @@ def test_sqlite_runs_in_wal_mode_with_per_connection_pragmas(sqlite_store, db_pa
 
 
 def test_database_errors_inside_a_session_become_store_errors(store):
-    trial_id = store.write(metric_result(make_test_spec(), oa=0.5))
+    trial_id = store.write(metric_result(make_test_spec(), oa=0.5)).trial_id
     unique = "UNIQUE constraint failed" if store.is_sqlite else "violates unique constraint"
     with (
         pytest.raises(StoreError, match=unique),

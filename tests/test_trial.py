@@ -149,8 +149,8 @@ def test_trial_results_are_stored_read_back_and_reported(deep_result, crop, tmp_
     db = tmp_path / "results.db"
     store = ResultStore(db)
     run_id = store.start_run("pytest", "test", {})
-    ids = [store.write(r, run_id) for r in (deep, tree, failed)]
-    assert store.write(deep, run_id) == ids[0]  # idempotent
+    ids = [store.write(r, run_id).trial_id for r in (deep, tree, failed)]
+    assert store.write(deep, run_id).trial_id == ids[0]  # idempotent
     store.finish_run(run_id, "completed")
     assert store.completed_hashes() == {deep.spec_hash, tree.spec_hash}
     detail = store.trial(ids[0])

@@ -26,7 +26,7 @@ GRID_SUITES = ("smoke", "quick", "paper", "published", "leakage")
 
 @pytest.mark.slow
 def test_user_scene_runs_in_every_suite_with_its_files_gone(ray_session, tmp_path):
-    from harness.runner import run_search, run_specs
+    from harness.execute import RunOptions, run_search, run_specs
 
     paths = write_field_scene(tmp_path / "mine")
     datasets.register_scene_file(paths["toml"])
@@ -42,7 +42,8 @@ def test_user_scene_runs_in_every_suite_with_its_files_gone(ray_session, tmp_pat
     shutil.rmtree(tmp_path / "mine")  # only the driver ever read them, before this line
     db = tmp_path / "results.db"
     grid = [s for name in GRID_SUITES for s in specs[name]]
-    summary = run_specs(grid, str(db), suite="user", storage_path=str(tmp_path / "tune"), out=None)
+    options = RunOptions(db=str(db), suite="user", storage_path=str(tmp_path / "tune"))
+    summary = run_specs(grid, options, out=None)
     unique = {s.spec_hash for s in grid}  # leakage's paper/scene-PCA trials are paper's
     assert len(unique) == 14
     assert summary.failed == {} and sorted(summary.completed) == sorted(unique)
@@ -55,7 +56,8 @@ def test_user_scene_runs_in_every_suite_with_its_files_gone(ray_session, tmp_pat
     ]
     assert summary.scene_bytes == 2 * (48 * 40 * (40 * 2 + 8)) + 32 * 32 * (40 * 4 + 8)
 
-    search = run_search(plans, str(db), storage_path=str(tmp_path / "tune"), out=None)
+    options = RunOptions(db=str(db), suite="search", storage_path=str(tmp_path / "tune"))
+    search = run_search(plans, options, out=None)
     assert search.failed == {}, search.failed
     with ResultStore(db, readonly=True) as store:
         rows = store.trials()

@@ -275,7 +275,7 @@ def _write_study(store: ResultStore, run_id: int, rng: np.random.Generator) -> N
         status = "pruned" if number == 5 else "completed"
         result = make_result(spec, oa, rng)
         result.status = status
-        trial_id = store.write(result, run_id)
+        trial_id = store.write(result, run_id).trial_id
         value = result.metrics["val"]["oa"]
         if status == "completed" and (best is None or value > best[1]):
             params = {"lr": lr, "depth": depth, "dilations": "-".join(map(str, dilations))}

@@ -1,15 +1,20 @@
-"""Running many trials with Ray Tune, results written by one writer.
+"""Executes trial specs and searches on Ray Tune; results written by one writer.
 
 One code path for a laptop and a cluster: ``ray.init()`` locally (the CPUs and
 GPUs it detects) or ``address=`` an existing cluster. Each trial is a Tune trial
 of a function trainable that runs :func:`harness.trial.run_trial_safely`,
-reports per-epoch scalars with ``tune.report`` and hands the result bundle to a
-named ``ResultWriter`` actor pinned to the driver's node: the only process that
-opens the database, whatever host a trial ran on.
+reports per-epoch scalars with ``tune.report`` and hands the result bundle (the
+:class:`~harness.result.TrialResult` itself: Ray serialises it, its arrays without
+a copy) to a named ``ResultWriter`` actor pinned to the driver's node: the only
+process that opens the database, whatever host a trial ran on. The writer returns
+what it stored (:class:`~harness.store.Stored`), error included.
 
 - :func:`run_specs`: a grid of trial specs (every suite but ``search``).
 - :func:`run_search`: an Optuna study through Tune's ``OptunaSearch`` with ASHA
   early stopping, then the best configuration over the evaluation seeds.
+
+Both take one :class:`RunOptions` (the database, the cluster, the resources per
+trial, retries...), which ``python -m harness.run`` builds once from its flags.
 
 Resume: trials whose spec hash is completed in the database are skipped;
 trials that were running when a driver died are re-run (their row is reused); a
@@ -25,23 +30,91 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
+from .result import TrialResult
 from .scenes import SceneRefs
 from .spec import TrialSpec
-from .store import ResultStore
+from .store import ResultStore, Stored
 
 WRITER_PREFIX = "hsi-result-writer"
 #: Key of the last report of a trial that finished and stored its result (a trial
 #: stopped by the scheduler before it never sends it: it was pruned).
 DONE_KEY = "harness_done"
+#: Default ``out`` of :func:`run_specs` and :func:`run_search`: ``sys.stderr`` as it
+#: is when the run starts (a default bound at import would keep a stream that a test
+#: harness or a caller swapped and closed since).
+_STDERR: Any = object()
+
+
+class OptionError(ValueError):
+    """A run option that cannot be used (the message names its command-line flag)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a suite's trials: one object from the command line to the runner.
+
+    ``python -m harness.run`` builds it once from its flags
+    (:func:`harness.run.config_from_args`); :func:`run_specs` and :func:`run_search`
+    take it as it is. Each attribute names its flag.
+
+    Attributes:
+        db: the results database, a SQLite path or a SQLAlchemy URL (``--db``);
+            opened first, so that a bad one fails before any training.
+        command: the command line, recorded with the run.
+        suite: the suite's name, recorded with the run (``--suite``; "" in
+            :func:`run_search` records "search").
+        address: an existing Ray cluster, "auto" or "HOST:PORT" (``--address``);
+            None starts a local Ray.
+        gpus_per_trial: GPU fraction per deep trial (``--gpus-per-trial``); None:
+            0.5 when the cluster has GPUs.
+        cpus_per_trial: CPUs per trial (``--cpus-per-trial``); None: 1.
+        max_concurrent: at most this many trials at once (``--max-concurrent``);
+            None: as many as the resources allow.
+        max_failures: Tune's retries of a failed trial (``--max-failures``).
+        fresh: re-run completed trials as new attempts (``--fresh``).
+        data_dir: a folder searched first for scene files, on the driver, for specs
+            whose scene this process has not resolved (``--data-dir``; trials never
+            open scene files).
+        storage_path: Tune's experiment folder (``--storage-path``; shared storage
+            on a cluster of several nodes); None: ``~/ray_results``.
+
+    Raises:
+        OptionError: a value out of range (the message names the flag).
+    """
+
+    db: str
+    command: str = ""
+    suite: str = ""
+    address: str | None = None
+    gpus_per_trial: float | None = None
+    cpus_per_trial: int | None = None
+    max_concurrent: int | None = None
+    max_failures: int = 1
+    fresh: bool = False
+    data_dir: str | None = None
+    storage_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for flag, value, low in (
+            ("--cpus-per-trial", self.cpus_per_trial, 1),
+            ("--max-concurrent", self.max_concurrent, 1),
+            ("--max-failures", self.max_failures, 0),
+        ):
+            if value is not None and value < low:
+                raise OptionError(f"{flag} {value} must be >= {low}.")
+        if self.gpus_per_trial is not None and not 0 <= self.gpus_per_trial <= 8:
+            raise OptionError(
+                f"--gpus-per-trial {self.gpus_per_trial} must be between 0 and 8 "
+                "(fractions share a GPU)."
+            )
 
 
 @dataclass
@@ -85,12 +158,22 @@ def _writer_class():
         def __init__(self, url: str, run_id: int) -> None:
             self.store = ResultStore(url)
             self.run_id = run_id
+            #: The last failed result stored of each spec in this run (see failure()).
+            self.failures: dict[str, Stored] = {}
 
         def mark_running(self, spec_json: str, fresh: bool) -> int:
             return self.store.mark_running(TrialSpec.from_json(spec_json), self.run_id, fresh=fresh)
 
-        def write(self, payload: bytes) -> int:
-            return self.store.write(pickle.loads(payload), self.run_id)
+        def write(self, result: TrialResult) -> Stored:
+            # the result arrives as Ray serialised it (its NumPy arrays zero-copy, read-only)
+            stored = self.store.write(result, self.run_id)
+            if stored.status == "failed":
+                self.failures[stored.spec_hash] = stored
+            return stored
+
+        def failure(self, spec_hash: str) -> Stored | None:
+            """What the last failed attempt of ``spec_hash`` stored in this run, if any."""
+            return self.failures.get(spec_hash)
 
         def completed_metric(self, spec_hash: str) -> tuple[int, float | None] | None:
             return self.store.completed_metric(spec_hash)
@@ -108,7 +191,6 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     import torch
     from ray import tune
 
-    from .result import TrialResult
     from .scenes import fetch
     from .trial import run_trial_safely
 
@@ -128,9 +210,9 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
         result = run_trial_safely(spec, scene=scene, device=device, progress=progress)
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
-    ray.get(writer.write.remote(pickle.dumps(result)))
-    if result.status != "completed":
-        raise RuntimeError(f"trial {spec.spec_hash[:12]} {result.status}: {result.error}")
+    stored = ray.get(writer.write.remote(result))
+    if stored.status != "completed":
+        raise RuntimeError(f"trial {spec.spec_hash[:12]} {stored.status}: {stored.error}")
     test = result.metrics.get("test", {})
     val = result.metrics.get("val", {})
     tune.report(
@@ -241,7 +323,7 @@ def _progress_callback_class():
             self.specs: dict[str, TrialSpec] = {}
             # one query: the completed trials' timings in the database
             self.eta = EtaEstimator(
-                history_from_store(ctx.store), concurrency=ctx.max_concurrent
+                history_from_store(ctx.store), concurrency=ctx.options.max_concurrent
             )
             self.eta.plan(self.planned(param_space or {}, total))
             self.epoch_lines = EpochLines()
@@ -343,12 +425,13 @@ def _progress_callback_class():
             spec = self.spec(trial)
             self.ended_trial(trial)
             self.ended[trial.trial_id] = "failed"
-            stored = [
-                t["error"]
-                for t in self.ctx.store.trials(status="failed")
-                if t["spec_hash"] == spec.spec_hash and t["error"]
-            ]
-            error = stored[-1] if stored else "error (see Tune's log of the trial)"
+            # the error as the writer stored it (none when the trial died before its write)
+            stored = self.ctx.stored_failure(spec)
+            error = (
+                stored.error
+                if stored is not None and stored.error
+                else "error (see Tune's log of the trial)"
+            )
             self.ctx.summary.failed[spec.spec_hash] = error.strip().splitlines()[-1][:300]
             self.say(f"FAILED   {_describe(spec)} (error stored in the database)")
 
@@ -424,14 +507,7 @@ class _RunContext:
 
     store: ResultStore
     summary: RunSummary
-    address: str | None
-    gpus_per_trial: float | None
-    cpus_per_trial: int | None
-    max_concurrent: int | None
-    fresh: bool
-    data_dir: str | None
-    max_failures: int
-    storage_path: str | None
+    options: RunOptions
     out: TextIO | None
     t0: float
     writer_name: str = ""
@@ -448,7 +524,7 @@ class _RunContext:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self.total = cluster_resources(self.address)
+        self.total = cluster_resources(self.options.address)
         self.writer_name = f"{WRITER_PREFIX}-{self.summary.run_id}"
         node = ray.get_runtime_context().get_node_id()
         self.writer = (
@@ -466,21 +542,32 @@ class _RunContext:
         import models
 
         kind = models.get_model_entry(spec.model).kind
-        return trial_resources(kind, self.total, self.gpus_per_trial, self.cpus_per_trial)
+        opts = self.options
+        return trial_resources(kind, self.total, opts.gpus_per_trial, opts.cpus_per_trial)
 
     def base_config(self, res: dict[str, float] | None = None) -> dict[str, Any]:
         """The trainable's constant config (``res``: the resources of every trial,
         when they are all the same)."""
-        config = {"writer": self.writer_name, "fresh": self.fresh}
+        config = {"writer": self.writer_name, "fresh": self.options.fresh}
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])
         return config
 
+    def stored_failure(self, spec: TrialSpec) -> Stored | None:
+        """What the writer stored of the last failed attempt of ``spec`` in this run
+        (None: no failed result of it was written, or the writer is gone)."""
+        import ray
+
+        if self.writer is None:
+            return None
+        try:
+            return ray.get(self.writer.failure.remote(spec.spec_hash))
+        except ray.exceptions.RayError:
+            return None
+
     def write_pruned(self, spec: TrialSpec, epochs: list[dict[str, Any]]) -> None:
         """Store a trial the scheduler stopped: status "pruned", its curves so far."""
         import ray
-
-        from .result import TrialResult
 
         val = [float(e.get("val_acc", 0.0)) for e in epochs]
         best = max(range(len(val)), key=val.__getitem__) if val else None
@@ -498,7 +585,7 @@ class _RunContext:
                 "pruned_by": "ASHAScheduler",
             },
         )
-        ray.get(self.writer.write.remote(pickle.dumps(result)))
+        ray.get(self.writer.write.remote(result))
 
     def tune(
         self,
@@ -518,7 +605,7 @@ class _RunContext:
         from ray import tune
 
         before = len(self.scenes.names)
-        scenes = self.scenes.add(specs, self.data_dir)
+        scenes = self.scenes.add(specs, self.options.data_dir)
         self.summary.scenes = list(self.scenes.names)
         self.summary.scene_bytes = self.scenes.nbytes
         self.summary.scene_seconds = self.scenes.seconds
@@ -548,8 +635,8 @@ class _RunContext:
             ),
             run_config=tune.RunConfig(
                 name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
-                storage_path=self.storage_path,
-                failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                storage_path=self.options.storage_path,
+                failure_config=tune.FailureConfig(max_failures=self.options.max_failures),
                 callbacks=[progress],
                 verbose=0,
             ),
@@ -564,7 +651,7 @@ class _RunContext:
 
     def run_grid(self, specs: list[TrialSpec], label: str = "trials") -> None:
         """Run the specs not yet completed (every one with ``fresh``)."""
-        done = set() if self.fresh else self.store.completed_hashes()
+        done = set() if self.options.fresh else self.store.completed_hashes()
         unique: dict[str, TrialSpec] = {}
         for s in specs:
             if s.spec_hash not in done:
@@ -607,34 +694,30 @@ class _RunContext:
             len(specs_in_order),
             label,
             specs_in_order,
-            max_concurrent_trials=self.max_concurrent,
+            max_concurrent_trials=self.options.max_concurrent,
         )
 
 
 @contextmanager
-def _run(
-    store_url: str,
-    *,
-    command: str,
-    suite: str,
-    out: TextIO | None,
-    **options: Any,
-) -> Iterator[_RunContext]:
+def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
     """Open the store, record the run, and close it with the right status whatever happens."""
     import ray
+
+    if out is _STDERR:
+        out = sys.stderr
 
     from .store import collect_provenance
 
     t0 = time.perf_counter()
-    store = ResultStore(store_url)
+    store = ResultStore(options.db)
     store.close_dead_runs()  # runs of drivers that were killed on this host
-    run_id = store.start_run(command, suite, collect_provenance())
+    run_id = store.start_run(options.command, options.suite, collect_provenance())
     ctx = _RunContext(
         store=store,
         summary=RunSummary(run_id=run_id, planned=0, skipped=0),
+        options=options,
         out=out,
         t0=t0,
-        **options,
     )
     status = "completed"
     try:
@@ -662,53 +745,25 @@ def _run(
 
 
 def run_specs(
-    specs: list[TrialSpec],
-    store_url: str,
-    *,
-    command: str = "",
-    suite: str = "",
-    address: str | None = None,
-    gpus_per_trial: float | None = None,
-    cpus_per_trial: int | None = None,
-    max_concurrent: int | None = None,
-    fresh: bool = False,
-    data_dir: str | None = None,
-    max_failures: int = 1,
-    storage_path: str | None = None,
-    out: TextIO | None = sys.stderr,
+    specs: list[TrialSpec], options: RunOptions, *, out: TextIO | None = _STDERR
 ) -> RunSummary:
     """Run trials through Ray Tune; results reach the database through the single writer.
 
     Args:
-        specs: the trials.
-        store_url: database path or SQLAlchemy URL (opened here first, so a bad one
-            fails before any training).
-        command, suite: recorded with the run.
-        address: an existing Ray cluster ("auto", "HOST:PORT"); default: local.
-        gpus_per_trial: GPU fraction per deep trial (default 0.5 when the cluster has GPUs).
-        cpus_per_trial: CPUs per trial (default 1).
-        max_concurrent: at most this many trials at once.
-        fresh: re-run completed trials as new attempts.
-        data_dir: a folder searched first for scene files, on the driver, for specs whose
-            scene this process has not resolved (trials never open scene files).
-        max_failures: Tune retries of a failed trial.
-        storage_path: Tune's experiment folder (must be shared storage on several nodes).
-        out: where progress lines go (None: silent).
+        specs: the trials (those completed in the database are skipped, unless
+            ``options.fresh``).
+        options: the database, the cluster and the resources of the trials.
+        out: where progress lines go (default: ``sys.stderr``; None: silent).
+
+    Returns:
+        What the run did (its id, the trials completed, failed with their errors...).
+
+    Raises:
+        harness.store.StoreError: the database cannot be opened (before any training).
+        KeyboardInterrupt: Ctrl-C; the run and its running trials are marked
+            "interrupted" first.
     """
-    with _run(
-        store_url,
-        command=command,
-        suite=suite,
-        out=out,
-        address=address,
-        gpus_per_trial=gpus_per_trial,
-        cpus_per_trial=cpus_per_trial,
-        max_concurrent=max_concurrent,
-        fresh=fresh,
-        data_dir=data_dir,
-        max_failures=max_failures,
-        storage_path=storage_path,
-    ) as ctx:
+    with _run(options, out) as ctx:
         ctx.run_grid(specs)
     return ctx.summary
 
@@ -768,7 +823,7 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
             points_to_evaluate=[t["params"] for t in told] or None,
             evaluated_rewards=[t["value"] for t in told] or None,
         )
-        concurrent = max(1, min(plan.max_concurrent, ctx.max_concurrent or plan.max_concurrent))
+        concurrent = max(1, min(plan.max_concurrent, ctx.options.max_concurrent or plan.max_concurrent))
         info = plan.scheduler_info()
         scheduler = _pruning_asha(
             time_attr="training_iteration",
@@ -827,41 +882,25 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
 
 
 def run_search(
-    plans: list[Any],
-    store_url: str,
-    *,
-    command: str = "",
-    suite: str = "search",
-    address: str | None = None,
-    gpus_per_trial: float | None = None,
-    cpus_per_trial: int | None = None,
-    max_concurrent: int | None = None,
-    fresh: bool = False,
-    data_dir: str | None = None,
-    max_failures: int = 1,
-    storage_path: str | None = None,
-    out: TextIO | None = sys.stderr,
+    plans: list[Any], options: RunOptions, *, out: TextIO | None = _STDERR
 ) -> RunSummary:
     """Run :class:`~harness.search.SearchPlan` studies (one after another) and their
-    final evaluations; the arguments are those of :func:`run_specs`.
+    final evaluations.
 
-    ``fresh`` applies to the final evaluation trials; a study always continues from
-    the trials it has stored (use another study name to start over).
+    Args:
+        plans: the studies.
+        options: as for :func:`run_specs`; ``options.fresh`` applies to the final
+            evaluation trials: a study always continues from the trials it has
+            stored (use another study name to start over). A run with no
+            ``options.suite`` is recorded as suite "search".
+        out: where progress lines go (default: ``sys.stderr``; None: silent).
+
+    Returns:
+        What the run did; ``studies`` holds each study's best trial.
     """
-    with _run(
-        store_url,
-        command=command,
-        suite=suite,
-        out=out,
-        address=address,
-        gpus_per_trial=gpus_per_trial,
-        cpus_per_trial=cpus_per_trial,
-        max_concurrent=max_concurrent,
-        fresh=fresh,
-        data_dir=data_dir,
-        max_failures=max_failures,
-        storage_path=storage_path,
-    ) as ctx:
+    if not options.suite:
+        options = replace(options, suite="search")
+    with _run(options, out) as ctx:
         for plan in plans:
             if ctx.stopping:
                 break
