@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .jsondata import to_json_data
 from .spec import TrialSpec
 
 #: Search trials use split seed SEARCH_SEED_OFFSET + the sampler seed.
@@ -121,9 +122,7 @@ def decode(value: Any, dist: dict[str, Any]) -> Any:
     """A sampled value as the model takes it ("1-2-4" -> (1, 2, 4) for dash-tuples)."""
     if dist.get("encoding") == "dash-tuple":
         return tuple(int(v) for v in str(value).split("-"))
-    if hasattr(value, "item") and not isinstance(value, str):
-        return value.item()  # NumPy scalars from the sampler
-    return value
+    return to_json_data(value)  # NumPy scalars from the sampler as Python numbers
 
 
 def apply_params(

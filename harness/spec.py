@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from .jsondata import NonFiniteError, to_json_data
 
 #: Bump when the harness changes in a way that changes a trial's numbers for the same spec
 #: (the training loop, the metrics, the data pipeline's semantics). Part of every hash.
@@ -179,18 +180,18 @@ class TrialSpec:
         return replace(self, **changes)
 
 
-        """The hashed content: every field but ``study`` and ``family``, as plain
-        JSON-able data."""
-        data = _to_json_data(asdict(self))
-    if isinstance(value, dict):
-        return {str(k): _to_json_data(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_json_data(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SpecError(f"a trial spec cannot hold the non-finite number {value!r}.")
-    return value
+def config_hash(spec: TrialSpec) -> str:
+    """:attr:`TrialSpec.config_hash` of ``spec``."""
+    return spec.config_hash
+
+
+def _to_json_data(value: Any) -> Any:
+    """Spec fields as JSON data (:func:`harness.jsondata.to_json_data`); a NaN or an
+    infinity in a spec is a :class:`SpecError`."""
+    try:
+        return to_json_data(value, nonfinite="raise")
+    except NonFiniteError as exc:
+        raise SpecError(f"a trial spec cannot hold the non-finite number {exc.value!r}.") from exc
 
 
 def make_spec(

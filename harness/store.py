@@ -50,7 +50,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import URL, Engine, and_, create_engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -60,6 +59,7 @@ from sqlalchemy.sql import Subquery
 
 from . import metric_table
 from .artifact_codec import ARTIFACT_NAMES, artifact_arrays, artifact_value, decode_npz, encode_npz
+from .jsondata import to_json_data
 from .provenance import collect_provenance, process_alive
 from .result import TrialResult
 from .schema import (
@@ -134,20 +134,8 @@ def _finite(value: Any) -> float | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain JSON data: NumPy scalars and arrays unwrapped, non-finite floats as None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    return str(value)
+    """JSON column data: non-finite floats as null, unknown objects as text."""
+    return to_json_data(value, nonfinite="null")
 
 
 def _not_sqlite(path: Path) -> str | None:
