@@ -264,7 +264,9 @@ def _search_trainable(config: dict[str, Any], scenes: dict[str, Any]) -> None:
     from ray import tune
 
     spec = _search_spec(config)
-    seen = ray.get(ray.get_actor(config["writer"]).completed_metric.remote(spec.spec_hash))
+    seen: tuple[int, float | None] | None = ray.get(
+        ray.get_actor(config["writer"]).completed_metric.remote(spec.spec_hash)
+    )
     if seen is not None:
         tune.report({DONE_KEY: 1.0, "val_acc": float(seen[1] or 0.0), "reused": 1.0})
         return

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datasets.scene import Source
+
     from .execute import RunOptions
 
 EXIT_FAILED_TRIALS = 1
@@ -51,7 +53,7 @@ class RunConfig:
     seeds: int | None
     protocol: str | None
     recipe: str | None
-    source: str
+    source: Source
     source_given: bool
     dry_run: bool
     epochs: int | None = None
