@@ -264,7 +264,7 @@ def _search_trainable(config: dict[str, Any], scenes: dict[str, Any]) -> None:
     from ray import tune
 
     spec = _search_spec(config)
-    seen: tuple[int, float | None] | None = ray.get(
+    seen: Any = ray.get(  # (trial id, value) or None
         ray.get_actor(config["writer"]).completed_metric.remote(spec.spec_hash)
     )
     if seen is not None:
