@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from harness.spec import group_fields
 from harness.store import ResultStore, StoreError
 
 ENV_DB = "HARNESS_DB"
@@ -225,20 +226,20 @@ def leaderboard(
 def _per_seed(
     location: str,
     version: tuple[Any, ...],
-    group: tuple[str, str, str, str],
+    group: tuple[str, ...],
     metric: str,
     run_id: int | None,
 ) -> dict[str, dict[int, float]]:
     kwargs: dict[str, Any] = {"metric": metric}
     if run_id is not None:
         kwargs["run_id"] = run_id
-    return store().per_seed(*group, **kwargs)
+    return store().per_seed(**group_fields(group), **kwargs)
 
 
 def per_seed(
-    group: tuple[str, str, str, str], metric: str = "oa", run_id: int | None = None
+    group: Sequence[str], metric: str = "oa", run_id: int | None = None
 ) -> dict[str, dict[int, float]]:
-    """{label: {seed: value}} of one (scene, protocol, recipe, source) group."""
+    """{label: {seed: value}} of one group (its :data:`~harness.spec.GROUP_KEY` values)."""
     return _per_seed(*_key(), tuple(group), metric, run_id)
 
 

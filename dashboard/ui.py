@@ -14,6 +14,7 @@ from harness import metric_table, report
 from harness.metric_table import Direction
 from harness.report import COLUMNS as COLUMNS
 from harness.report import Column
+from harness.spec import GROUP_KEY, group_of
 
 from . import queries
 
@@ -194,46 +195,73 @@ def run_filter(container: Any = st, key: str = "run") -> int | None:
     )
 
 
-def group_filters(
-    rows: Sequence[dict[str, Any]], prefix: str, *, columns: Sequence[Any] | None = None
-) -> tuple[str, str, str, str]:
-    """Scene / protocol / recipe / source selectboxes, each offering what the previous allow.
-
-    Defaults: the real data and the paper's protocol and unified recipe when present.
-    """
-    cols = columns or st.columns(4)
-    scenes = sorted({r["scene"] for r in rows})
-    scene = choose(
-        "Scene", scenes, key=f"{prefix}_scene", preferred=("indian_pines",), container=cols[0]
-    )
-    rows = [r for r in rows if r["scene"] == scene]
-    protocol = choose(
+#: The selectbox of each :data:`~harness.spec.GROUP_KEY` field: (label, preferred
+#: values, help).
+GROUP_SELECTORS: Mapping[str, tuple[str, tuple[str, ...], str | None]] = {
+    "scene": ("Scene", ("indian_pines",), None),
+    "protocol": (
         "Protocol",
-        sorted({r["protocol"] for r in rows}),
-        key=f"{prefix}_protocol",
-        preferred=("paper",),
-        container=cols[1],
-        help="paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks.",
-    )
-    rows = [r for r in rows if r["protocol"] == protocol]
-    recipe = choose(
+        ("paper",),
+        "paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks.",
+    ),
+    "recipe": (
         "Recipe",
-        sorted({r["recipe"] for r in rows}),
-        key=f"{prefix}_recipe",
-        preferred=("unified",),
-        container=cols[2],
-        help="unified: the paper's shared training recipe; published: each model's own.",
-    )
-    rows = [r for r in rows if r["recipe"] == recipe]
-    source = choose(
+        ("unified",),
+        "unified: the paper's shared training recipe; published: each model's own.",
+    ),
+    "source": (
         "Source",
-        sorted({r["source"] for r in rows}),
-        key=f"{prefix}_source",
-        preferred=("real",),
-        container=cols[3],
-        help="real: the published cube; surrogate: synthetic spectra on the real map.",
-    )
-    return scene, protocol, recipe, source
+        ("real",),
+        "real: the published cube; surrogate: synthetic spectra on the real map.",
+    ),
+    "pca_fit": (
+        "PCA fit",
+        ("scene",),
+        "scene: PCA fitted on every pixel of the scene, test pixels included (the paper's "
+        "setting, which leaks test information into the features); train: fitted on the "
+        "training pixels only (leak-free).",
+    ),
+}
+
+
+def group_filters(
+    rows: Sequence[dict[str, Any]],
+    prefix: str,
+    *,
+    columns: Sequence[Any] | None = None,
+    fields: Sequence[str] = GROUP_KEY,
+) -> tuple[str, ...]:
+    """One selectbox per group field (scene, protocol, recipe, source, PCA fit), each
+    offering what the previous allow; key ``f"{prefix}_{field}"``.
+
+    Defaults: the real data, the paper's protocol and unified recipe and PCA fitted on
+    the scene (the paper's setting) when present.
+
+    Args:
+        rows: leaderboard rows.
+        prefix: the widgets' key prefix.
+        columns: one container per field (default: a row of columns).
+        fields: the fields to choose, in order (default: all of
+            :data:`~harness.spec.GROUP_KEY`, so the result is a group).
+
+    Returns:
+        The chosen value of each of ``fields``.
+    """
+    cols = columns or st.columns(len(fields))
+    chosen = []
+    for i, field in enumerate(fields):
+        label, preferred, help_text = GROUP_SELECTORS[field]
+        value = choose(
+            label,
+            sorted({r[field] for r in rows}),
+            key=f"{prefix}_{field}",
+            preferred=preferred,
+            container=cols[i],
+            help=help_text,
+        )
+        rows = [r for r in rows if r[field] == value]
+        chosen.append(value)
+    return tuple(chosen)
 
 
 def empty_message() -> str:
@@ -292,14 +320,12 @@ def _flat(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_settings(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """{label: "pca_fit=train, ..."} for models with several configurations in one
-    scene / protocol / recipe / source group of ``rows``: the spec fields that tell
+    """{label: "training.epochs=40, ..."} for models with several configurations in one
+    group (:data:`~harness.spec.GROUP_KEY`) of ``rows``: the spec fields that tell
     their configurations apart (read from one trial of each)."""
     by_model: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_model[
-            (row["scene"], row["protocol"], row["recipe"], row["source"], row["model"])
-        ].append(row)
+        by_model[(*group_of(row), row["model"])].append(row)
     settings: dict[str, str] = {}
     for group in by_model.values():
         if len(group) < 2:
@@ -377,8 +403,14 @@ def stats_table(
 
 
 def downloads(
-    key: tuple[str, str, str, str], rows: Sequence[dict[str, Any]], run_id: int | None
+    key: Sequence[str], rows: Sequence[dict[str, Any]], run_id: int | None
 ) -> tuple[str, str]:
-    """(CSV, LaTeX) of one group's table, as ``python -m harness.report`` writes them."""
+    """(CSV, LaTeX) of one group's table, as ``python -m harness.report`` writes them.
+
+    Args:
+        key: the group's :data:`~harness.spec.GROUP_KEY` values.
+        rows: its leaderboard rows.
+        run_id: the run they were counted from (None: every run).
+    """
     group = report.make_group(key, list(rows), lambda: queries.per_seed(key, "oa", run_id))
     return report.render_csv([group]), report.render_latex([group])

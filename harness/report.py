@@ -2,9 +2,10 @@
 
     python -m harness.report --db results/bench.db [--scene indian_pines]
                              [--protocol paper] [--recipe unified] [--source real]
-                             [--format markdown|latex|csv]
+                             [--pca-fit scene|train] [--format markdown|latex|csv]
 
-One table per scene / protocol / recipe / source group present: rows are models,
+One table per group present (:data:`harness.spec.GROUP_KEY`: scene / protocol /
+recipe / source / PCA fit, on the whole scene or on the training pixels): rows are models,
 columns OA, BA, kappa, MCC, ARI and the average class-centroid distance (the
 leaderboard rows of the metric table, :mod:`harness.metric_table`), each cell
 "mean ± sample std (n)" over seeds (completed trials only, the latest completed
@@ -36,6 +37,7 @@ from typing import Any
 
 from . import metric_table
 from .metric_table import MetricInfo
+from .spec import group_fields, group_of
 from .store import ResultStore, StoreError
 
 FORMATS = ("markdown", "latex", "csv")
@@ -113,7 +115,7 @@ def paired_comparison(
     diffs = [a - b for a, b in zip(ref, base, strict=True)]
     n_nonzero = sum(1 for d in diffs if d != 0)
     mean_diff = math.fsum(diffs) / len(diffs) if diffs else None
-    common = {"reference": names[0], "baseline": names[1], "seeds": seeds}
+    common: dict[str, Any] = {"reference": names[0], "baseline": names[1], "seeds": seeds}
     if len(seeds) < 3:
         return Paired(
             **common,
@@ -158,21 +160,27 @@ def is_reference(row: dict[str, Any]) -> bool:
 
 @dataclass
 class Group:
-    """One table: a scene / protocol / recipe / source and its leaderboard rows."""
+    """One table: a group (:data:`~harness.spec.GROUP_KEY`) and its leaderboard rows."""
 
     scene: str
     protocol: str
     recipe: str
     source: str
+    pca_fit: str
     rows: list[dict[str, Any]]
     comparisons: list[Paired]
     references: list[str]
 
     @property
+    def pca_text(self) -> str:
+        """ "PCA fit on scene" (or "on train"): where the group's PCA was fitted."""
+        return f"PCA fit on {self.pca_fit}"
+
+    @property
     def title(self) -> str:
         return (
             f"Scene {self.scene} · protocol {self.protocol} · recipe {self.recipe} · "
-            f"source {self.source}"
+            f"source {self.source} · {self.pca_text}"
         )
 
 
@@ -182,6 +190,7 @@ def collect(
     protocol: str | None = None,
     recipe: str | None = None,
     source: str | None = None,
+    pca_fit: str | None = None,
 ) -> list[Group]:
     """The groups of the leaderboard with their paired comparisons on test OA."""
     board = store.leaderboard(
@@ -189,28 +198,28 @@ def collect(
         protocol=protocol,
         recipe=recipe,
         source=source,
+        pca_fit=pca_fit,
         metrics=metric_table.leaderboard_metrics(),
     )
-    keyed: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    keyed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in board:
-        keyed.setdefault((row["scene"], row["protocol"], row["recipe"], row["source"]), []).append(
-            row
-        )
-    groups = []
-    for key, rows in keyed.items():
-        groups.append(make_group(key, rows, lambda key=key: store.per_seed(*key, metric="oa")))
-    return groups
+        keyed.setdefault(group_of(row), []).append(row)
+
+    def per_seed(key: tuple[str, ...]) -> Callable[[], dict[str, dict[int, float]]]:
+        return lambda: store.per_seed(**group_fields(key), metric="oa")
+
+    return [make_group(key, rows, per_seed(key)) for key, rows in keyed.items()]
 
 
 def make_group(
-    key: tuple[str, str, str, str],
+    key: Sequence[str],
     rows: list[dict[str, Any]],
     per_seed: Callable[[], dict[str, dict[int, float]]],
 ) -> Group:
     """One table from its leaderboard rows, with the paired comparisons on test OA.
 
     Args:
-        key: (scene, protocol, recipe, source).
+        key: the group's :data:`~harness.spec.GROUP_KEY` values.
         rows: the group's :meth:`~harness.store.ResultStore.leaderboard` rows (sorted
             here in the paper's order: baselines first, CLAReSNet last).
         per_seed: returns {label: {seed: test OA}} of the group; called only when the
@@ -231,7 +240,7 @@ def make_group(
                             names=(ref, row["label"]),
                         )
                     )
-    return Group(*key, rows=rows, comparisons=comparisons, references=references)
+    return Group(**group_fields(key), rows=rows, comparisons=comparisons, references=references)
 
 
 # --------------------------------------------------------------------------- text
@@ -389,7 +398,7 @@ def render_latex(groups: Sequence[Group]) -> str:
         out.append(r"\hline")
         out.append(
             rf"\multicolumn{{{width}}}{{l}}{{{_tex(g.scene)}, protocol {_tex(g.protocol)}, "
-            rf"recipe {_tex(g.recipe)}, source {_tex(g.source)}}} \\"
+            rf"recipe {_tex(g.recipe)}, source {_tex(g.source)}, {_tex(g.pca_text)}}} \\"
         )
         out.append(r"\hline")
         out.append("Model & " + " & ".join(c.latex for c in columns) + r" \\")
@@ -438,6 +447,7 @@ CSV_FIELDS = (
     "protocol",
     "recipe",
     "source",
+    "pca_fit",
     "model",
     "label",
     "config_hash",
@@ -463,6 +473,7 @@ def render_csv(groups: Sequence[Group]) -> str:
                         g.protocol,
                         g.recipe,
                         g.source,
+                        g.pca_fit,
                         row["model"],
                         row["label"],
                         row["config_hash"],
@@ -498,6 +509,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol", help="only this split protocol")
     parser.add_argument("--recipe", help="only this recipe (unified, published)")
     parser.add_argument("--source", choices=("real", "surrogate"), help="only this data source")
+    parser.add_argument(
+        "--pca-fit",
+        choices=("scene", "train"),
+        help="only this PCA fit (on the whole scene, or on the training pixels only)",
+    )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
     return parser
 
@@ -510,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "protocol": args.protocol,
         "recipe": args.recipe,
         "source": args.source,
+        "pca_fit": args.pca_fit,
     }
     try:
         with ResultStore(args.db, readonly=True) as store:
@@ -535,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _nothing_matches(store: ResultStore, filters: dict[str, str | None]) -> int:
     """Error for filters that match no completed trial, with the values that exist."""
     board = store.leaderboard()
-    given = ", ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
+    given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in filters.items() if v is not None)
     lines = [f"error: {given} matches no completed trial (outside searches)."]
     for key, value in filters.items():
         if value is not None:

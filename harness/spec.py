@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -22,6 +23,35 @@ from .jsondata import NonFiniteError, to_json_data
 #: Bump when the harness changes in a way that changes a trial's numbers for the same spec
 #: (the training loop, the metrics, the data pipeline's semantics). Part of every hash.
 PROTOCOL_VERSION = 1
+
+
+#: The spec fields that put trials into one comparison: one table in the layout of the
+#: paper's Tables III/IV (the report's tables, the dashboard's leaderboard and paired
+#: comparisons). Within a group a row is one model configuration, (model, config_hash),
+#: and its seeds are what the row averages. ``pca_fit`` ("scene" or "train": PCA
+#: fitted on the whole scene or on the training pixels only) is part of it, so a
+#: leak-free setting is never ranked beside the paper's.
+GROUP_KEY: tuple[str, ...] = ("scene", "protocol", "recipe", "source", "pca_fit")
+
+
+def group_of(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The :data:`GROUP_KEY` values of ``row`` (a leaderboard row, a trial dict, a
+    database row's ``_mapping``), in that order."""
+    return tuple(row[name] for name in GROUP_KEY)
+
+
+def group_fields(group: Sequence[str]) -> dict[str, Any]:
+    """``{field: value}`` of a group tuple (in :data:`GROUP_KEY` order), e.g. as the
+    keyword filters of ``ResultStore.leaderboard`` and ``ResultStore.per_seed``.
+
+    Raises:
+        ValueError: ``group`` does not have one value per :data:`GROUP_KEY` field.
+    """
+    if len(group) != len(GROUP_KEY):
+        raise ValueError(
+            f"a group has {len(GROUP_KEY)} values ({', '.join(GROUP_KEY)}); got {tuple(group)!r}."
+        )
+    return dict(zip(GROUP_KEY, group, strict=True))
 
 
 class SpecError(ValueError):

@@ -77,7 +77,7 @@ from .schema import (
     TrialRow,
 )
 from .search import study_params
-from .spec import TrialSpec, config_hash
+from .spec import GROUP_KEY, TrialSpec, config_hash, group_fields, group_of
 
 __all__ = [
     "ARTIFACT_NAMES",
@@ -797,15 +797,13 @@ class ResultStore:
         filters: dict[str, str | int | None],
         study: str | None,
     ) -> list[Any]:
-        """(trial id, group fields, config, seed, metric name, value) of the counted trials."""
+        """(trial id, :data:`~harness.spec.GROUP_KEY` fields, model, family, config,
+        seed, metric name, value) of the counted trials."""
         latest = self._latest_completed()
         query = (
             select(
                 TrialRow.id,
-                TrialRow.scene,
-                TrialRow.protocol,
-                TrialRow.recipe,
-                TrialRow.source,
+                *(getattr(TrialRow, name) for name in GROUP_KEY),
                 TrialRow.model,
                 TrialRow.family,
                 TrialRow.config_hash,
@@ -839,11 +837,12 @@ class ResultStore:
 
     @staticmethod
     def _labels(rows: Iterable[Any]) -> dict[tuple[str, ...], str]:
-        """Row label per (scene, protocol, recipe, source, model, config): the model's
-        name, with the config hash's head when a model has several configs in a group."""
+        """Row label per (*group, model, config), the group being the row's
+        :data:`~harness.spec.GROUP_KEY` values: the model's name, with the config hash's
+        head when a model has several configs in one group."""
         configs: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for r in rows:
-            configs[(r.scene, r.protocol, r.recipe, r.source, r.model)].add(r.config_hash)
+            configs[(*group_of(r._mapping), r.model)].add(r.config_hash)
         labels = {}
         for key, hashes in configs.items():
             for h in hashes:
@@ -858,28 +857,32 @@ class ResultStore:
         source: str | None = None,
         metrics: Sequence[str] = LEADERBOARD_METRICS,
         *,
+        pca_fit: str | None = None,
         split: str = "test",
         study: str | None = "",
         run_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Mean, sample std and n over seeds, per scene/protocol/recipe/source/model.
+        """Mean, sample std and n over seeds, per group and model configuration.
 
-        Completed trials only, the latest completed attempt of each spec. A model run
-        with two configurations (say 1 and 40 epochs) in one group gives two rows,
-        labelled ``"model [config hash head]"``; seeds are never averaged across
-        configurations.
+        A group is a :data:`~harness.spec.GROUP_KEY` value (scene, protocol, recipe,
+        source, pca_fit); a row is one (model, config_hash) in it. Completed trials
+        only, the latest completed attempt of each spec. A model run with two
+        configurations (say 1 and 40 epochs) in one group gives two rows, labelled
+        ``"model [config hash head]"``; seeds are never averaged across configurations.
+        Two PCA fits of a model are two groups, each row labelled by the model's name.
 
         Args:
             scene, protocol, recipe, source: filters (None: all).
             metrics: metric names (``split`` metrics of the trials).
+            pca_fit: filter: "scene" or "train" (None: all).
             split: "test" or "val".
             study: "" (default) counts trials outside hyperparameter searches only; a
                 study name counts that study's trials; None counts all.
             run_id: count only the trials of this run (None: every run).
 
         Returns:
-            One dict per row, sorted by scene, protocol, recipe, source, label:
-            scene, protocol, recipe, source, model, config_hash, label, n_trials,
+            One dict per row, sorted by the group's fields, then label:
+            scene, protocol, recipe, source, pca_fit, model, config_hash, label, n_trials,
             seeds (sorted), trial_ids, and metrics {name: {"mean", "std", "n"}} where
             std is the sample standard deviation (ddof=1), None for n < 2, and n counts
             the trials with a value (a tree model has no centroid distance: n=0, mean None).
@@ -889,13 +892,14 @@ class ResultStore:
             "protocol": protocol,
             "recipe": recipe,
             "source": source,
+            "pca_fit": pca_fit,
             "run_id": run_id,
         }
         rows = self._metric_rows(metrics, split, filters, study)
         labels = self._labels(rows)
         groups: dict[tuple[str, ...], dict[str, Any]] = {}
         for r in rows:
-            key = (r.scene, r.protocol, r.recipe, r.source, r.model, r.config_hash)
+            key = (*group_of(r._mapping), r.model, r.config_hash)
             group = groups.setdefault(
                 key, {"family": r.family, "trials": {}, "values": defaultdict(list)}
             )
@@ -904,7 +908,7 @@ class ResultStore:
                 group["values"][r.name].append(r.value)
         board = []
         for key, group in groups.items():
-            scene_, protocol_, recipe_, source_, model, config = key
+            *group_values, model, config = key
             stats = {}
             for name in metrics:
                 values = group["values"].get(name, [])
@@ -912,10 +916,7 @@ class ResultStore:
                 stats[name] = {"mean": mean, "std": std, "n": len(values)}
             board.append(
                 {
-                    "scene": scene_,
-                    "protocol": protocol_,
-                    "recipe": recipe_,
-                    "source": source_,
+                    **group_fields(group_values),
                     "model": model,
                     "family": group["family"],
                     "config_hash": config,
@@ -926,7 +927,7 @@ class ResultStore:
                     "metrics": stats,
                 }
             )
-        board.sort(key=lambda b: (b["scene"], b["protocol"], b["recipe"], b["source"], b["label"]))
+        board.sort(key=lambda b: (*group_of(b), b["label"]))
         return board
 
     def per_seed(
@@ -937,28 +938,51 @@ class ResultStore:
         source: str,
         metric: str = "oa",
         *,
+        pca_fit: str | None = None,
         split: str = "test",
         study: str | None = "",
         run_id: int | None = None,
     ) -> dict[str, dict[int, float]]:
         """{label: {seed: value}} of one group, for paired comparisons across models.
 
-        Labels are those of :meth:`leaderboard` (the model name unless a model has
-        several configurations in the group). Trials without a value are left out;
-        ``run_id`` keeps one run's trials only.
+        The group is a :data:`~harness.spec.GROUP_KEY` value; with a group tuple
+        ``key`` in hand, ``per_seed(**group_fields(key), metric=...)``. Labels are those
+        of :meth:`leaderboard` (the model name unless a model has several
+        configurations in the group). Trials without a value are left out; ``run_id``
+        keeps one run's trials only.
+
+        Args:
+            scene, protocol, recipe, source: the group's fields.
+            metric: the metric's name.
+            pca_fit: the group's PCA fit, "scene" or "train"; None takes the one the
+                trials have (an error when they have both: two groups).
+            split: "test" or "val".
+            study: as in :meth:`leaderboard`.
+            run_id: count only the trials of this run (None: every run).
+
+        Raises:
+            StoreError: ``pca_fit`` is None and the trials hold both PCA fits.
         """
         filters = {
             "scene": scene,
             "protocol": protocol,
             "recipe": recipe,
             "source": source,
+            "pca_fit": pca_fit,
             "run_id": run_id,
         }
         rows = self._metric_rows([metric], split, filters, study)
+        fits = sorted({r.pca_fit for r in rows})
+        if len(fits) > 1:
+            raise StoreError(
+                f"per_seed({scene!r}, {protocol!r}, {recipe!r}, {source!r}): its trials "
+                f"fit PCA on {' and on '.join(fits)}, one group each; name the group's "
+                f"PCA fit (pca_fit={fits[0]!r}, ...)."
+            )
         labels = self._labels(rows)
         out: dict[str, dict[int, float]] = {}
         for r in rows:
-            label = labels[(r.scene, r.protocol, r.recipe, r.source, r.model, r.config_hash)]
+            label = labels[(*group_of(r._mapping), r.model, r.config_hash)]
             values = out.setdefault(label, {})
             if r.value is not None:
                 values[int(r.seed)] = float(r.value)
@@ -978,6 +1002,7 @@ class ResultStore:
             "scene": row.scene,
             "source": row.source,
             "protocol": row.protocol,
+            "pca_fit": row.pca_fit,
             "seed": row.seed,
             "study": row.study,
             "status": row.status,

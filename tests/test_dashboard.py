@@ -19,6 +19,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
+from harness.spec import group_of  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,10 +77,10 @@ def frame(at: AppTest, *columns: str):
     return found[0]
 
 
-def oa_by_setting(table):
-    """Test OA indexed by (model, setting): labels carry a config hash that differs by protocol."""
-    index = [(m.split(" [")[0], s) for m, s in zip(table["Model"], table["Setting"], strict=True)]
-    return table.set_axis(index)["OA (%)"]
+def oa_by_model(table):
+    """Test OA indexed by model: one configuration of each in a group, so bare labels."""
+    assert not any(" [" in m for m in table["Model"]), list(table["Model"])
+    return table.set_axis(list(table["Model"]))["OA (%)"]
 
 
 def sha256(path: Path) -> str:
@@ -183,30 +184,40 @@ def test_leaderboard_filters_change_the_table(synthetic_db, monkeypatch):
     at = open_app(synthetic_db, None, monkeypatch)
     assert_clean(at)
     table = frame(at, "Model", "Seeds", "OA (%)")
-    # two configurations of each model (PCA fitted on the scene or on training pixels)
-    assert {m.split(" [")[0] for m in table["Model"]} == PAPER_MODELS and len(table) == 12
-    assert set(table["Setting"]) == {"pca_fit=scene", "pca_fit=train"}
+    # one configuration of each model: PCA fitted on the scene or on training pixels are
+    # two groups, chosen by the PCA fit selector (the scene, the paper's, first)
+    assert set(table["Model"]) == PAPER_MODELS and len(table) == 6
+    assert "Setting" not in table.columns
     assert at.selectbox(key="lb_scene").value == "indian_pines"
     assert at.selectbox(key="lb_protocol").value == "paper"
     assert at.selectbox(key="lb_recipe").value == "unified"
+    assert at.selectbox(key="lb_pca_fit").value == "scene"
+    assert at.selectbox(key="lb_pca_fit").options == ["scene", "train"]
     assert "real data" in texts(at)  # the badge
-    ip_oa = oa_by_setting(table)
-    assert table["Model"].iloc[0].startswith("claresnet")  # best OA first by default
+    ip_oa = oa_by_model(table)
+    assert table["Model"].iloc[0] == "claresnet"  # best OA first by default
+
+    at.selectbox(key="lb_pca_fit").set_value("train").run()
+    assert_clean(at)
+    ip_train = oa_by_model(frame(at, "Model", "Seeds", "OA (%)"))
+    assert set(ip_train.index) == PAPER_MODELS and not ip_oa.equals(ip_train)
+    at.selectbox(key="lb_pca_fit").set_value("scene").run()
 
     at.selectbox(key="lb_scene").set_value("salinas").run()
     assert_clean(at)
-    sa_oa = oa_by_setting(frame(at, "Model", "Seeds", "OA (%)"))
+    sa_oa = oa_by_model(frame(at, "Model", "Seeds", "OA (%)"))
     assert not ip_oa.equals(sa_oa)
 
     at.selectbox(key="lb_protocol").set_value("disjoint").run()
-    disjoint = oa_by_setting(frame(at, "Model", "Seeds", "OA (%)"))
+    disjoint = oa_by_model(frame(at, "Model", "Seeds", "OA (%)"))
+    assert len(disjoint) == 6
     assert (disjoint < sa_oa.loc[disjoint.index]).all()  # the synthetic leakage effect
 
     at.selectbox(key="lb_sort").set_value("centroid_distance").run()
     at.toggle(key="lb_desc").set_value(False).run()
-    models = [m.split(" [")[0] for m in frame(at, "Model", "Seeds", "OA (%)")["Model"]]
-    assert set(models[:8]) == {"hybridsn", "ssrn", "spectralformer", "claresnet"}
-    assert set(models[8:]) == {"random_forest", "xgboost"}  # no distance: last
+    models = list(frame(at, "Model", "Seeds", "OA (%)")["Model"])
+    assert set(models[:4]) == {"hybridsn", "ssrn", "spectralformer", "claresnet"}
+    assert set(models[4:]) == {"random_forest", "xgboost"}  # no distance: last
 
 
 def test_leaderboard_run_filter(synthetic_db, monkeypatch):
@@ -228,12 +239,17 @@ def test_leaderboard_downloads(synthetic_db, monkeypatch):
     at = open_app(synthetic_db, None, monkeypatch)
     assert [b.label for b in at.download_button] == ["Download CSV", "Download LaTeX"]
     queries.configure(queries.Settings(str(synthetic_db)))
-    rows = [r for r in queries.leaderboard() if r["scene"] == "salinas" and r["recipe"] == "unified"
-            and r["protocol"] == "paper"]  # fmt: skip
-    csv_text, tex = ui.downloads(("salinas", "paper", "unified", "real"), rows, None)
-    assert csv_text.startswith("scene,protocol,recipe,source,model,label,config_hash,metric")
-    assert csv_text.count("\n") == 1 + 12 * 6  # header, 12 rows x 6 metrics
-    assert r"\begin{tabular}" in tex and "claresnet" in tex and "Wilcoxon" in tex
+    for fit in ("scene", "train"):
+        key = ("salinas", "paper", "unified", "real", fit)
+        rows = [r for r in queries.leaderboard() if group_of(r) == key]
+        csv_text, tex = ui.downloads(key, rows, None)
+        assert csv_text.startswith(
+            "scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric"
+        )
+        assert csv_text.count("\n") == 1 + 6 * 6  # header, 6 rows x 6 metrics
+        assert csv_text.count(f",real,{fit},") == 6 * 6
+        assert r"\begin{tabular}" in tex and "claresnet" in tex and "Wilcoxon" in tex
+        assert f"source real, PCA fit on {fit}}}" in tex
 
 
 def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
@@ -241,7 +257,8 @@ def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
 
     queries.configure(queries.Settings(str(synthetic_db)))  # Setting column: reads trial specs
     rows = [r for r in ResultStore(synthetic_db, readonly=True).leaderboard(scene="salinas")
-            if r["protocol"] == "paper" and r["recipe"] == "unified"]  # fmt: skip
+            if r["protocol"] == "paper" and r["recipe"] == "unified"
+            and r["pca_fit"] == "scene"]  # fmt: skip
     table, styler = ui.stats_table(rows, ("oa", "centroid_distance"), sort_by="oa")
     html = styler.to_html()
     marked = re.search(r"([^{}]*)\{\s*" + re.escape(ui.BEST_STYLE.split(";")[0]), html).group(1)
@@ -275,7 +292,18 @@ def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
     assert paired[0].columns.tolist()[:4] == ["Baseline", "Common seeds", "n", "Mean ΔOA (pp)"]
     leak = frames(at, LEAK_DELTA)[0]
     assert len(leak) == 6 and (leak[LEAK_DELTA] > 5).all()
+    settings = leak.drop(columns=["Model", LEAK_DELTA])
+    assert settings.shape[1] == 4 and not (settings == "–").any().any()  # every cell filled
     assert len(plotly_charts(at)) == 2
+    assert at.selectbox(key="pt_pca_fit").value == "scene"
+    assert not [s for s in at.selectbox if s.key == "pt_setting"]  # one configuration each
+
+    at.selectbox(key="pt_pca_fit").set_value("train").run()
+    assert_clean(at)
+    train = frames(at, "Row", "OA (%)")
+    assert len(train) == 2 and len(train[0]) == 3 * 6
+    assert train[0]["OA (%)"].tolist() != tables[0]["OA (%)"].tolist()
+    at.selectbox(key="pt_pca_fit").set_value("scene").run()
 
     at.selectbox(key="pt_recipe").set_value("published").run()
     assert_clean(at)

@@ -170,6 +170,8 @@ def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(
     assert report.returncode == 0, report.stderr
     for model in ("random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet"):
         assert f"| {model}" in report.stdout
+    for fit in ("scene", "train"):  # the column revision 0002 filled: one table each
+        assert f"source real · PCA fit on {fit}\n" in report.stdout
 
     # and the dashboard does: the leaderboard, the paper's tables (leakage), a trial
     pytest.importorskip("streamlit")

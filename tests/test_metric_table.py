@@ -272,7 +272,8 @@ def test_a_new_row_reaches_the_dashboard_helpers(toy_db):
     marked = re.search(r"([^{}]*)\{\s*" + re.escape(ui.BEST_STYLE.split(";")[0]), html).group(1)
     assert f"_row0_col{toy_column}" in marked  # the best toy score is marked
 
-    csv_text, tex = ui.downloads(("indian_pines", "paper", "unified", "surrogate"), rows, None)
+    key = ("indian_pines", "paper", "unified", "surrogate", "scene")
+    csv_text, tex = ui.downloads(key, rows, None)
     assert csv_text.count(",toy_score,") == 2 and r"Toy (\%)" in tex
 
 

@@ -27,7 +27,14 @@ OA = {
 }
 
 
-def spec_for(model: str, seed: int, *, scene: str = "indian_pines", source: str = "surrogate"):
+def spec_for(
+    model: str,
+    seed: int,
+    *,
+    scene: str = "indian_pines",
+    source: str = "surrogate",
+    pca_fit: str = "scene",
+):
     return TrialSpec(
         model=model,
         recipe="unified",
@@ -39,7 +46,7 @@ def spec_for(model: str, seed: int, *, scene: str = "indian_pines", source: str 
         protocol_params={},
         seed=seed,
         n_components=30,
-        pca_fit="scene",
+        pca_fit=pca_fit,
         scale="standard",
         whiten=False,
         patch_size=11,
@@ -121,7 +128,9 @@ def test_identical_models_give_no_test_instead_of_a_crash():
     paired = report.paired_comparison(same, dict(same))
     assert paired.mean_diff == 0 and paired.wilcoxon_p is None and paired.t_p is None
     assert paired.note == "all differences are zero"
-    group = report.Group("s", "p", "r", "real", rows=[], comparisons=[paired], references=[""])
+    group = report.Group(
+        "s", "p", "r", "real", "scene", rows=[], comparisons=[paired], references=[""]
+    )
     assert "– (all differences are zero)" in report.render_markdown([group])
 
 
@@ -144,9 +153,10 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 def test_markdown_tables_and_paired_comparison(populated_db, capsys):
     code, out, err = run_main(capsys, "--db", str(populated_db))
     assert code == 0 and err == ""
-    assert "## Scene indian_pines · protocol paper · recipe unified · source surrogate" in out
+    heading = "Scene {} · protocol paper · recipe unified · source {} · PCA fit on scene\n"
+    assert "## " + heading.format("indian_pines", "surrogate") in out
     assert "SURROGATE: not comparable to published numbers" in out
-    assert "## Scene salinas · protocol paper · recipe unified · source real" in out
+    assert "## " + heading.format("salinas", "real") in out
     assert out.count("SURROGATE") == 1  # the real-data table carries no such note
     header = "| Model | OA (%) | BA (%) | Kappa | MCC | ARI | Avg. Dist. |"
     assert out.count(header) == 2
@@ -196,6 +206,9 @@ def test_latex_uses_tabular_and_pm(populated_db, capsys):
     assert r"OA (\%)" in out and r"$\kappa$" in out
     assert "SURROGATE: not comparable to published numbers" in out
     assert "0.0625 (= $2/2^{5}$)" in out
+    assert out.count("source surrogate, PCA fit on scene} \\\\") == 1
+    heading = "% Scene salinas · protocol paper · recipe unified · source real · PCA fit on scene"
+    assert out.count(heading + "\n") == 1
     assert "±" not in out
 
 
@@ -205,6 +218,8 @@ def test_csv_has_one_row_per_model_and_metric(populated_db, capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 4 * 6  # four models (three + salinas' ssrn), six metrics
     assert set(rows[0]) == set(report.CSV_FIELDS)
+    assert out.startswith("scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric,")
+    assert {r["pca_fit"] for r in rows} == {"scene"}
     oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
     values = list(OA["claresnet"].values())
     assert float(oa["mean"]) == pytest.approx(np.mean(values))  # stored units, not percent
@@ -216,6 +231,38 @@ def test_csv_has_one_row_per_model_and_metric(populated_db, capsys):
     assert dist["mean"] == "" and dist["std"] == "" and dist["n"] == "0"
 
 
+def test_two_pca_fits_are_two_tables(tmp_path, capsys):
+    """PCA fitted on the scene or on the training pixels: one table and one paired
+    comparison each, never a leak-free row beside the paper's setting."""
+    path = tmp_path / "fits.db"
+    with ResultStore(path) as store:
+        for seed in range(3):
+            for fit, drop in (("scene", 0.0), ("train", 0.05)):
+                oa = 0.95 - drop + 0.01 * seed
+                store.write(result_for("claresnet", seed, oa, pca_fit=fit))
+                store.write(result_for("hybridsn", seed, 0.90 - 2 * drop, pca_fit=fit))
+        groups = report.collect(store)
+        (train,) = report.collect(store, pca_fit="train")
+    assert [g.pca_fit for g in groups] == ["scene", "train"]
+    assert train.title == groups[1].title
+    for g, diff in zip(groups, (0.06, 0.11), strict=True):
+        assert g.title.endswith(f"source surrogate · PCA fit on {g.pca_fit}")
+        assert [r["label"] for r in g.rows] == ["hybridsn", "claresnet"]
+        assert {r["pca_fit"] for r in g.rows} == {g.pca_fit}
+        (c,) = g.comparisons
+        assert c.n == 3 and c.mean_diff == pytest.approx(diff)
+
+    code, out, err = run_main(capsys, "--db", str(path))
+    assert code == 0 and err == "" and out.count("## Scene ") == 2
+    assert out.count("### Paired comparison vs claresnet") == 2
+    assert out.index("PCA fit on scene\n") < out.index("PCA fit on train\n")
+    code, out, _ = run_main(capsys, "--db", str(path), "--pca-fit", "train", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 2 * 6 and {r["pca_fit"] for r in rows} == {"train"}
+    oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
+    assert float(oa["mean"]) == pytest.approx(0.91)
+
+
 def test_scene_filter(populated_db, capsys):
     code, out, _ = run_main(capsys, "--db", str(populated_db), "--scene", "salinas")
     assert code == 0 and "indian_pines" not in out and "ssrn" in out
@@ -223,6 +270,10 @@ def test_scene_filter(populated_db, capsys):
     assert code == 2 and out == ""
     assert "--scene pavia matches no completed trial" in err
     assert "indian_pines, salinas" in err
+    code, out, err = run_main(capsys, "--db", str(populated_db), "--pca-fit", "train")
+    assert code == 2 and out == ""
+    assert "--pca-fit train matches no completed trial" in err
+    assert "pca_fits with completed trials: scene" in err
 
 
 @pytest.mark.parametrize("fmt", report.FORMATS)

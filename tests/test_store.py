@@ -16,7 +16,7 @@ from sqlalchemy import event, func, select
 from harness import store as store_module
 from harness.result import TrialResult
 from harness.schema import SCHEMA_VERSION, ArtifactRow, ClassMetricRow, MetricRow, TrialRow
-from harness.spec import TrainingConfig, TrialSpec, make_spec
+from harness.spec import TrainingConfig, TrialSpec, group_fields, group_of, make_spec
 from harness.store import ResultStore, StoreError, collect_provenance, config_hash
 
 # --------------------------------------------------------------------------- fixtures
@@ -32,6 +32,7 @@ def make_test_spec(
     source: str = "surrogate",
     epochs: int = 1,
     study: str = "",
+    pca_fit: str = "scene",
 ) -> TrialSpec:
     """A resolved spec built by hand (no scene files needed)."""
     return TrialSpec(
@@ -45,7 +46,7 @@ def make_test_spec(
         protocol_params={"train": 0.1},
         seed=seed,
         n_components=30,
-        pca_fit="scene",
+        pca_fit=pca_fit,
         scale="standard",
         whiten=False,
         patch_size=11,
@@ -549,12 +550,15 @@ def test_leaderboard_mean_std_n_over_seeds(store):
     assert clares["metrics"]["ba"] == {"mean": None, "std": None, "n": 0}
     assert clares["seeds"] == [0, 1, 2] and clares["n_trials"] == 3
     assert clares["family"] == "claresnet"
+    assert {r["pca_fit"] for r in board} == {"scene"}
     assert forest["metrics"]["oa"] == {"mean": 0.8, "std": None, "n": 1}
     assert forest["metrics"]["centroid_distance"] == {"mean": None, "std": None, "n": 0}
 
     assert [r["scene"] for r in store.leaderboard()] == ["indian_pines"] * 2 + ["salinas"]
     assert store.leaderboard(protocol="other") == []
     assert store.leaderboard(source="real") == []
+    assert store.leaderboard(pca_fit="train") == []
+    assert len(store.leaderboard(pca_fit="scene")) == 3
     searched = store.leaderboard(study="search-1")
     assert [r["model"] for r in searched] == ["ssrn"]
     assert len(store.leaderboard(study=None)) == 4
@@ -572,6 +576,38 @@ def test_leaderboard_never_averages_two_configurations(store):
     assert all(r["label"].startswith("hybridsn [") and r["n_trials"] == 2 for r in board)
     per_seed = store.per_seed("indian_pines", "paper", "unified", "surrogate", "oa")
     assert sorted(per_seed) == sorted(r["label"] for r in board)
+
+
+def test_two_pca_fits_of_a_model_are_two_groups(store):
+    """PCA fitted on the scene or on the training pixels: one comparison each, so each
+    row carries the bare model name, and per_seed keeps to one of them."""
+    for seed in range(2):
+        for fit, oa in (("scene", 0.9), ("train", 0.8)):
+            store.write(metric_result(make_test_spec("hybridsn", seed, pca_fit=fit), oa=oa))
+            store.write(metric_result(make_test_spec("ssrn", seed, pca_fit=fit), oa=oa - 0.1))
+    board = store.leaderboard()
+    assert [(group_of(r), r["label"]) for r in board] == [
+        (("indian_pines", "paper", "unified", "surrogate", fit), model)
+        for fit in ("scene", "train")
+        for model in ("hybridsn", "ssrn")
+    ]
+    assert all(r["n_trials"] == 2 for r in board)
+    train = store.leaderboard(pca_fit="train")
+    assert [(r["label"], r["pca_fit"]) for r in train] == [("hybridsn", "train"), ("ssrn", "train")]
+    assert train[0]["metrics"]["oa"]["mean"] == pytest.approx(0.8)
+
+    group = ("indian_pines", "paper", "unified", "surrogate")
+    assert store.per_seed(*group, "oa", pca_fit="scene") == {
+        "hybridsn": {0: 0.9, 1: 0.9},
+        "ssrn": {0: pytest.approx(0.8), 1: pytest.approx(0.8)},
+    }
+    key = (*group, "train")
+    assert store.per_seed(**group_fields(key), metric="oa")["hybridsn"] == {0: 0.8, 1: 0.8}
+    with pytest.raises(StoreError, match="fit PCA on scene and on train"):
+        store.per_seed(*group, "oa")  # both fits: name one
+    trials = store.trials()
+    assert {t["pca_fit"] for t in trials} == {"scene", "train"}
+    assert store.trial(train[0]["trial_ids"][0])["pca_fit"] == "train"
 
 
 def test_per_seed_values_for_paired_tests(store):

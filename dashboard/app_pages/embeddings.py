@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import charts, queries, ui
+from harness.spec import group_fields, group_of
 
 
 def _candidates(rows: list[dict[str, Any]]) -> list[int]:
@@ -59,8 +60,8 @@ if not rows:
     ui.no_completed_trials()
     st.stop()
 key = ui.group_filters(rows, "emb")
-group = [r for r in rows if (r["scene"], r["protocol"], r["recipe"], r["source"]) == key]
-ui.source_badge(key[3])
+group = [r for r in rows if group_of(r) == key]
+ui.source_badge(group_fields(key)["source"])
 ids = _candidates(group)
 if not ids:
     st.info(

@@ -1,4 +1,5 @@
-"""Leaderboard: one row per model of one scene / protocol / recipe / source group."""
+"""Leaderboard: one row per model configuration of one group (scene / protocol / recipe /
+source / PCA fit: :data:`harness.spec.GROUP_KEY`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, queries, ui
 from harness.metric_table import leaderboard_metrics
+from harness.spec import GROUP_KEY, group_fields, group_of
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
 
@@ -16,15 +18,15 @@ st.caption(
     "green. Click a column header to sort. Avg. Dist. (class-centroid distance of the "
     "embeddings) is None for tree models, which have no embedding."
 )
-filters = st.columns([1, 1, 1, 1, 2])
-run_id = ui.run_filter(container=filters[4], key="lb_run")
+filters = st.columns([1] * len(GROUP_KEY) + [2])
+run_id = ui.run_filter(container=filters[-1], key="lb_run")
 rows = queries.leaderboard(run_id=run_id)
 if not rows:
     ui.no_completed_trials(run_id)
     st.stop()
-key = ui.group_filters(rows, "lb", columns=filters[:4])
-group = [r for r in rows if (r["scene"], r["protocol"], r["recipe"], r["source"]) == key]
-ui.source_badge(key[3])
+key = ui.group_filters(rows, "lb", columns=filters[:-1])
+group = [r for r in rows if group_of(r) == key]
+ui.source_badge(group_fields(key)["source"])
 
 for row in group:
     note = ui.one_class_note(row)

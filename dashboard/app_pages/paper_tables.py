@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard import charts, queries, ui
 from harness import report
 from harness.metric_table import leaderboard_metrics
+from harness.spec import GROUP_KEY, group_of
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
 
@@ -24,7 +25,8 @@ LEAK_SETTINGS = (
     ("disjoint", "train", "disjoint, PCA on train (leak-free)"),
 )
 LEAK_DELTA = "Δ OA (pp)"
-#: Spec fields that make the settings of the leakage table (or differ between seeds).
+#: Spec fields that make the settings of the leakage table (or differ between seeds): the
+#: rest of a spec tells a model's configurations apart across those settings.
 _LEAK_FIELDS = {"protocol", "protocol_params", "pca_fit", "seed", "study", "protocol_version"}
 
 
@@ -100,7 +102,7 @@ def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFra
     return frame, frame.style.hide(axis="index").apply(_delta_colours, axis=1)
 
 
-def _paired(key: tuple[str, str, str, str], rows: list[dict[str, Any]], run_id: int | None) -> None:
+def _paired(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | None) -> None:
     group = report.make_group(key, rows, lambda: queries.per_seed(key, "oa", run_id))
     if not group.references:
         st.info(
@@ -132,7 +134,7 @@ def _table(number: str, scene: str, title: str, rows: list[dict[str, Any]], run_
             icon=":material/info:",
         )
         return
-    key = (rows[0]["scene"], rows[0]["protocol"], rows[0]["recipe"], rows[0]["source"])
+    key = group_of(rows[0])
     frame, styled = comparison_frame(rows, scene)
     st.dataframe(
         styled,
@@ -189,7 +191,7 @@ def leakage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame | None:
         if row["protocol"] not in ("paper", "disjoint"):
             continue
         spec = queries.trial(row["trial_ids"][0])["spec"]
-        pca = spec.get("pca_fit", "scene")
+        pca = row["pca_fit"]
         seen_leak_free |= row["protocol"] == "disjoint" or pca == "train"
         key = (row["model"], _rest_of_spec(spec))
         cells.setdefault(key, {})[(row["protocol"], pca)] = row["metrics"]["oa"]
@@ -258,8 +260,10 @@ st.caption(
     "database's test results (mean ± sample std over seeds) beside the published numbers "
     "for the same cells, with the difference; then the paired comparison against CLAReSNet."
 )
-filters = st.columns([1, 1, 1, 2])
-run_id = ui.run_filter(container=filters[3], key="pt_run")
+#: The group's fields but the scene (each table is one scene).
+FIELDS = tuple(f for f in GROUP_KEY if f != "scene")
+filters = st.columns([1] * len(FIELDS) + [2])
+run_id = ui.run_filter(container=filters[-1], key="pt_run")
 all_rows = queries.leaderboard(run_id=run_id)
 if not all_rows:
     ui.no_completed_trials(run_id)
@@ -272,30 +276,10 @@ if not paper_rows:
         icon=":material/info:",
     )
 else:
-    protocol = ui.choose(
-        "Protocol",
-        sorted({r["protocol"] for r in paper_rows}),
-        key="pt_protocol",
-        preferred=("paper",),
-        container=filters[0],
-    )
-    chosen = [r for r in paper_rows if r["protocol"] == protocol]
-    recipe = ui.choose(
-        "Recipe",
-        sorted({r["recipe"] for r in chosen}),
-        key="pt_recipe",
-        preferred=("unified",),
-        container=filters[1],
-    )
-    chosen = [r for r in chosen if r["recipe"] == recipe]
-    source = ui.choose(
-        "Source",
-        sorted({r["source"] for r in chosen}),
-        key="pt_source",
-        preferred=("real",),
-        container=filters[2],
-    )
-    chosen = [r for r in chosen if r["source"] == source]
+    values = ui.group_filters(paper_rows, "pt", columns=filters[:-1], fields=FIELDS)
+    where = dict(zip(FIELDS, values, strict=True))
+    protocol, recipe, source = where["protocol"], where["recipe"], where["source"]
+    chosen = [r for r in paper_rows if all(r[f] == v for f, v in where.items())]
     settings = ui.config_settings(chosen)
     if settings:
         setting = ui.choose(
@@ -303,9 +287,7 @@ else:
             sorted(set(settings.values())),
             container=st.columns([2, 3])[0],
             key="pt_setting",
-            preferred=("pca_fit=scene",),
-            help="Some models ran in several configurations; one table per configuration "
-            "(the paper fits PCA on the whole scene).",
+            help="Some models ran in several configurations; one table per configuration.",
         )
         chosen = [r for r in chosen if settings.get(r["label"], setting) == setting]
     ui.source_badge(source)
