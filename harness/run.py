@@ -452,6 +452,21 @@ def _oa_or_note(metrics: dict) -> str:
     return f"{note.upper()} (OA {oa:.3f}{rate}: not a result)"
 
 
+def _shown_oa(rows: list[dict]) -> str:
+    """The OA of each leaderboard row of one scene and model; where the run put the
+    model in several groups (protocols, PCA fits, ...), each is named by what differs."""
+    from .spec import GROUP_KEY
+
+    differ = [f for f in GROUP_KEY if len({r[f] for r in rows}) > 1]
+    parts = []
+    for r in rows:
+        where = ", ".join(f"{f} {r[f]}" for f in differ)
+        label = r["label"] if r["label"] != r["model"] else ""
+        tag = " ".join(t for t in (where, label) if t)
+        parts.append(f"{tag}: {_oa_or_note(r['metrics'])}" if tag else _oa_or_note(r["metrics"]))
+    return "  ".join(parts)
+
+
 def _print_summary(store, summary) -> None:
     """A table of this run's trials per scene and model, then the failures."""
     from collections import Counter
@@ -461,14 +476,11 @@ def _print_summary(store, summary) -> None:
 
     rows = [t for t in store.trials() if t["run_id"] == summary.run_id]
     if rows:
-        board = {
-            (b["scene"], b["label"]): b
-            for b in store.leaderboard(
-                run_id=summary.run_id,
-                study=None,
-                metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS),
-            )
-        }
+        board = store.leaderboard(
+            run_id=summary.run_id,
+            study=None,
+            metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS),
+        )
         counts: dict[tuple[str, str, str], Counter] = {}
         for t in rows:
             key = (t["scene"], t["model"], t["study"])
@@ -479,10 +491,14 @@ def _print_summary(store, summary) -> None:
         )
         for (scene, model, study), c in sorted(counts.items()):
             other = sum(c.values()) - c["completed"] - c["pruned"] - c["failed"]
-            shown = "  ".join(
-                _oa_or_note(b["metrics"])
-                for (sc, _label), b in board.items()
-                if sc == scene and b["model"] == model and b["metrics"]["oa"]["mean"] is not None
+            shown = _shown_oa(
+                [
+                    b
+                    for b in board
+                    if b["scene"] == scene
+                    and b["model"] == model
+                    and b["metrics"]["oa"]["mean"] is not None
+                ]
             )
             shown = shown if shown and not study else "-"
             tag = "yes" if study else ""
