@@ -12,6 +12,14 @@ opens the database: the single writer stores the bundle.
 A trial is a pure function of its spec: the seed drives the split, the
 initialisation, the batch order and the augmentation.
 
+:func:`run_trial` reads as that flow, one step per line, each step handing a
+dataclass to the next: :func:`prepare_data` (:class:`PreparedData`) -> the model
+(:class:`TrialModel`) -> :func:`fit_deep` (:class:`DeepFit`; its epochs are
+:class:`EpochStats`, selected by :class:`BestCheckpoint`) or the tree fit
+(:class:`TrialFit`) -> :class:`Predictions` -> :class:`Evaluation` -> the
+:class:`~harness.result.TrialResult`. The validation patches are extracted once
+(:func:`device_patches`) and serve both the fit's validation and the evaluation.
+
     result = run_trial(spec)                  # raises on failure
     result = run_trial_safely(spec)           # failure -> TrialResult(status="failed")
 """
@@ -29,7 +37,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -399,139 +407,411 @@ def train_epoch(
     return float(loss_sum), int(correct), seen, (None if bad < 0 else bad)
 
 
+@dataclass
+class DevicePatches:
+    """The windows of some pixels and their labels, extracted once and moved to the device once.
+
+    Attributes:
+        x: (N, T, P, P) float32 patches on the device.
+        y: (N,) int64 0-based labels on the device.
+    """
+
+    x: Any
+    y: Any
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def device_patches(
+    spec: TrialSpec, data: PreparedData, idx: np.ndarray, device: Any
+) -> DevicePatches:
+    """The spec's windows (size, padding) around the pixels ``idx``, with their labels.
+
+    Args:
+        spec: the trial (``patch_size``, ``pad_mode``).
+        data: the prepared scene.
+        idx: flat pixel indices (e.g. ``data.val``).
+        device: where the tensors go.
+    """
+    import torch
+
+    return DevicePatches(
+        x=_patch_tensor(spec, data, idx, device),
+        y=torch.from_numpy(data.labels(idx)).to(device),
+    )
+
+
+def _patch_tensor(spec: TrialSpec, data: PreparedData, idx: np.ndarray, device: Any) -> Any:
+    import torch
+
+    import datasets
+
+    arr = datasets.extract_patches(data.image, idx, spec.patch_size, pad_mode=spec.pad_mode)
+    return torch.from_numpy(arr).to(device)
+
+
+@dataclass
+class MixedPrecision:
+    """The spec's mixed precision as it runs on the device.
+
+    bf16 autocast runs on CUDA and on the CPU (where it pays on processors with
+    bf16 instructions); fp16 only on CUDA, with a gradient scaler; anything else
+    runs in float32.
+
+    Attributes:
+        mode: "bf16" or "fp16" when autocast runs, else None (the trial's ``info["amp"]``).
+        device_type: "cuda" or "cpu".
+        dtype: the autocast dtype (None without autocast).
+        scaler: fp16's gradient scaler, or None.
+    """
+
+    mode: str | None
+    device_type: str
+    dtype: Any = None
+    scaler: Any = None
+
+    def autocast(self) -> Any:
+        """A new autocast context (a null context without mixed precision)."""
+        import torch
+
+        if self.mode is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+
+def _mixed_precision(cfg: Any, device: Any) -> MixedPrecision:
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp or "")
+    if dtype is None or (device.type != "cuda" and dtype != torch.bfloat16):
+        return MixedPrecision(mode=None, device_type=device.type)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return MixedPrecision(mode=cfg.amp, device_type=device.type, dtype=dtype, scaler=scaler)
+
+
+@dataclass
+class TrainingSetup:
+    """What every epoch of a deep fit uses, built once before the first.
+
+    Attributes:
+        forward: the callable that runs the forward passes (the model or its fast path).
+        optimizer: the recipe's optimizer.
+        step_scheduler: the LR scheduler when it steps after every optimizer step, else None.
+        epoch_scheduler: the LR scheduler when it steps after every epoch, else None.
+        loss_fn: the training loss (cross-entropy).
+        augment: the seeded batch augmenter, or None.
+        generator: the CPU generator of the batch order (seeded with the trial seed).
+        precision: the mixed precision that runs.
+        select_on: the checkpoint selection metric in use ("last" when the spec's
+            needs a validation set and there is none).
+        fast_path: what :func:`fast_forward` applied.
+    """
+
+    forward: Callable[[Any], Any]
+    optimizer: Any
+    step_scheduler: Any
+    epoch_scheduler: Any
+    loss_fn: Any
+    augment: Any
+    generator: Any
+    precision: MixedPrecision
+    select_on: str
+    fast_path: dict[str, Any]
+
+
+def _training_setup(model: Any, spec: TrialSpec, device: Any, n_val: int) -> TrainingSetup:
+    import torch
+
+    from datasets.augment import BatchAugmenter
+
+    cfg = spec.training
+    forward, fast = fast_forward(model, cfg, device)
+    optimizer = _optimizer(model, cfg, fused=fast["fused_optimizer"])
+    scheduler, every = _scheduler(optimizer, cfg)
+    return TrainingSetup(
+        forward=forward,
+        optimizer=optimizer,
+        step_scheduler=scheduler if every == "step" else None,
+        epoch_scheduler=scheduler if every == "epoch" else None,
+        loss_fn=torch.nn.CrossEntropyLoss(),
+        augment=BatchAugmenter(seed=spec.seed) if cfg.augment else None,
+        generator=torch.Generator(device="cpu").manual_seed(spec.seed),
+        precision=_mixed_precision(cfg, device),
+        select_on="last" if cfg.select_on.startswith("val_") and n_val == 0 else cfg.select_on,
+        fast_path=fast,
+    )
+
+
+@dataclass
+class EpochStats:
+    """One epoch of a deep fit: its training steps, then the validation.
+
+    Attributes:
+        epoch: 1-based.
+        train_loss: mean training loss over the epoch's samples.
+        train_acc: training accuracy over the epoch's samples.
+        val_loss: validation loss (NaN without a validation set).
+        val_acc: validation accuracy (NaN without a validation set).
+        lr: the first parameter group's learning rate after the epoch.
+        samples: the training samples of the epoch's steps.
+        train_seconds: wall time of the training steps.
+    """
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    samples: int
+    train_seconds: float
+
+    def selection_value(self, select_on: str) -> float:
+        """The value the checkpoint selection compares ("last": the epoch itself)."""
+        if select_on == "last":
+            return float(self.epoch)
+        if select_on not in ("val_acc", "val_loss", "train_acc"):
+            raise KeyError(select_on)
+        return getattr(self, select_on)
+
+    def progress_stats(self, best_epoch: int) -> dict[str, Any]:
+        """The progress callback's ``stats`` (and so the keys ``tune.report`` gets)."""
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "train_acc": self.train_acc,
+            "val_loss": self.val_loss,
+            "val_acc": self.val_acc,
+            "best_epoch": best_epoch,
+            # training samples of this epoch per second of its training steps
+            "samples_per_second": self.samples / self.train_seconds
+            if self.train_seconds > 0
+            else None,
+        }
+
+
+@dataclass
+class EpochCurves:
+    """The per-epoch curves of a deep fit (``TrialResult.curves``, in this key order)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+
+    def append(self, stats: EpochStats) -> None:
+        """Add one epoch's values."""
+        for curve in fields(self):
+            getattr(self, curve.name).append(float(getattr(stats, curve.name)))
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """The curves as ``TrialResult.curves`` stores them."""
+        return {curve.name: list(getattr(self, curve.name)) for curve in fields(self)}
+
+
+@dataclass
+class BestCheckpoint:
+    """The checkpoint selection of a deep fit: the best epoch so far and its weights.
+
+    Attributes:
+        select_on: the selection metric (:attr:`TrainingSetup.select_on`).
+        value: the selected epoch's value of it (None before the first selection).
+        epoch: the selected epoch (0 before the first selection).
+        state: a CPU copy of the selected epoch's ``state_dict``, or None.
+        stale: epochs since the last selection (what the patience counts).
+    """
+
+    select_on: str
+    value: float | None = None
+    epoch: int = 0
+    state: dict[str, Any] | None = None
+    stale: int = 0
+
+    def update(self, model: Any, stats: EpochStats) -> None:
+        """Select the epoch just run (copying the weights) when it is better, else count it stale."""
+        value = stats.selection_value(self.select_on)
+        if self.select_on == "last" or _better(self.select_on, value, self.value):
+            self.value, self.epoch, self.stale = value, stats.epoch, 0
+            self.state = copy.deepcopy(
+                {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            )
+        else:
+            self.stale += 1
+
+    def patience_spent(self, patience: int | None) -> bool:
+        """Whether early stopping ends the fit now."""
+        return patience is not None and self.stale >= patience
+
+
+@dataclass
+class DeepFit:
+    """What :func:`fit_deep` hands back: the fitted model's record and how to run it.
+
+    Attributes:
+        curves: the per-epoch curves.
+        epochs_run: epochs trained.
+        best_epoch: the epoch whose weights were restored (0 when none was selected).
+        selected_on: the checkpoint selection metric used.
+        stop_reason: "epochs" (every epoch ran) or "patience" (early stopping).
+        fit_seconds: wall time of the epochs.
+        n_train: training samples per epoch.
+        amp: the mixed precision that ran ("bf16", "fp16") or None.
+        fast_path: what :func:`fast_forward` applied.
+        forward: the callable the evaluation runs forward passes with.
+        autocast: the autocast context factory the evaluation runs under.
+    """
+
+    curves: EpochCurves
+    epochs_run: int
+    best_epoch: int
+    selected_on: str
+    stop_reason: str
+    fit_seconds: float
+    n_train: int
+    amp: str | None
+    fast_path: dict[str, Any]
+    forward: Callable[[Any], Any]
+    autocast: Callable[[], Any]
+
+    def info(self) -> dict[str, Any]:
+        """The trial's ``info`` entries about the fit (keys as stored)."""
+        return {
+            "fit_seconds": self.fit_seconds,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "selected_on": self.selected_on,
+            "train_samples_per_second": self.n_train * self.epochs_run / self.fit_seconds
+            if self.fit_seconds > 0
+            else None,
+            "amp": self.amp,
+            "fast_path": dict(self.fast_path),
+        }
+
+
 def fit_deep(
     model: Any,
     spec: TrialSpec,
     data: PreparedData,
     device: Any,
     progress: ProgressCallback | None = None,
-) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any]]:
-    """Train a torch model per the spec; returns (curves, info, tensors for evaluation)."""
-    import torch
+    *,
+    val: DevicePatches | None = None,
+) -> DeepFit:
+    """Train a torch model per the spec and restore its selected checkpoint.
 
-    import datasets
-    from datasets.augment import BatchAugmenter
+    Args:
+        model: the built model (moved to ``device``; left in eval mode).
+        spec: the trial (``spec.training`` is the recipe).
+        data: the prepared scene.
+        device: where the fit runs.
+        progress: called after every epoch with (epoch, stats).
+        val: the validation patches when the caller has them already (they are
+            reused for the evaluation); None extracts them here.
 
+    Raises:
+        FloatingPointError: the training loss became non-finite.
+    """
     cfg = spec.training
-    p = spec.patch_size
-
-    def patches(idx: np.ndarray) -> Any:
-        arr = datasets.extract_patches(data.image, idx, p, pad_mode=spec.pad_mode)
-        return torch.from_numpy(arr).to(device)
-
-    x_train, x_val, x_test = patches(data.train), patches(data.val), patches(data.test)
-    y_train = torch.from_numpy(data.labels(data.train)).to(device)
-    y_val = torch.from_numpy(data.labels(data.val)).to(device)
+    train = device_patches(spec, data, data.train, device)
+    if val is None:
+        val = device_patches(spec, data, data.val, device)
     model.to(device)
-    forward, fast = fast_forward(model, cfg, device)
-    opt = _optimizer(model, cfg, fused=fast["fused_optimizer"])
-    sched, sched_every = _scheduler(opt, cfg)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    augment = BatchAugmenter(seed=spec.seed) if cfg.augment else None
-    gen = torch.Generator(device="cpu").manual_seed(spec.seed)
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp or "")
-    # bf16 autocast runs on CUDA and on the CPU (where it pays on processors with bf16
-    # instructions); fp16 only on CUDA (with a gradient scaler). info["amp"] says which ran.
-    use_amp = amp_dtype is not None and (device.type == "cuda" or amp_dtype == torch.bfloat16)
-
-    def amp():
-        return torch.autocast(device.type, dtype=amp_dtype) if use_amp else contextlib.nullcontext()
-
-    scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
-    select_on = cfg.select_on
-    if select_on.startswith("val_") and x_val.shape[0] == 0:
-        select_on = "last"  # recorded in info
-    curves: dict[str, list[float]] = {
-        k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
-    }
-    best_value, best_state, best_epoch, stale = None, None, 0, 0
-    n = x_train.shape[0]
+    setup = _training_setup(model, spec, device, n_val=len(val))
+    curves, best = EpochCurves(), BestCheckpoint(setup.select_on)
     t_fit = time.perf_counter()
-    epochs_run = 0
+    epochs_run, stop_reason = 0, "epochs"
     bar = _progress_bar(cfg.epochs, spec)
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        perm = torch.randperm(n, generator=gen).to(device)
-        t_epoch = time.perf_counter()
-        loss_sum, correct, seen, bad_step = train_epoch(
-            forward,
-            opt,
-            x_train,
-            y_train,
-            perm,
-            cfg.batch_size,
-            loss_fn=loss_fn,
-            augment=augment,
-            amp=amp,
-            scaler=scaler,
-            step_scheduler=sched if sched_every == "step" else None,
-        )
-        train_seconds = time.perf_counter() - t_epoch  # train_epoch ends with a host read
-        if bad_step is not None:
-            raise FloatingPointError(
-                f"the training loss became non-finite at epoch {epoch} (step {bad_step}); "
-                f"lr={cfg.lr}. Fix: lower the learning rate, or check the input scaling."
-            )
-        if sched is not None and sched_every == "epoch":
-            sched.step()
+        stats = _train_and_validate(model, setup, train, val, epoch, cfg)
         epochs_run = epoch
-        model.eval()
-        val_loss, val_acc = _evaluate_loss(forward, x_val, y_val, cfg.eval_batch_size, amp)
-        train_loss, train_acc = loss_sum / max(seen, 1), correct / max(seen, 1)
-        for key, value in (
-            ("train_loss", train_loss),
-            ("train_acc", train_acc),
-            ("val_loss", val_loss),
-            ("val_acc", val_acc),
-            ("lr", opt.param_groups[0]["lr"]),
-        ):
-            curves[key].append(float(value))
-        value = {
-            "val_acc": val_acc,
-            "val_loss": val_loss,
-            "train_acc": train_acc,
-            "last": float(epoch),
-        }[select_on]
-        if select_on == "last" or _better(select_on, value, best_value):
-            best_value, best_epoch, stale = value, epoch, 0
-            best_state = copy.deepcopy(
-                {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            )
-        else:
-            stale += 1
-        stats = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "best_epoch": best_epoch,
-            # training samples of this epoch per second of its training steps
-            "samples_per_second": seen / train_seconds if train_seconds > 0 else None,
-        }
-        if progress is not None:
-            progress(epoch, stats)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.3f}")
-        if cfg.patience is not None and stale >= cfg.patience:
+        curves.append(stats)
+        best.update(model, stats)
+        _report_epoch(stats, best.epoch, progress, bar)
+        if best.patience_spent(cfg.patience):
+            stop_reason = "patience"
             break
     if bar is not None:
         bar.close()
     fit_seconds = time.perf_counter() - t_fit
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best.state is not None:
+        model.load_state_dict(best.state)
     model.eval()
-    info = {
-        "fit_seconds": fit_seconds,
-        "epochs_run": epochs_run,
-        "best_epoch": best_epoch,
-        "selected_on": select_on,
-        "train_samples_per_second": n * epochs_run / fit_seconds if fit_seconds > 0 else None,
-        "amp": cfg.amp if use_amp else None,
-        "fast_path": fast,
-    }
-    return curves, info, {"x_test": x_test, "amp": amp, "forward": forward}
+    return DeepFit(
+        curves=curves,
+        epochs_run=epochs_run,
+        best_epoch=best.epoch,
+        selected_on=setup.select_on,
+        stop_reason=stop_reason,
+        fit_seconds=fit_seconds,
+        n_train=len(train),
+        amp=setup.precision.mode,
+        fast_path=setup.fast_path,
+        forward=setup.forward,
+        autocast=setup.precision.autocast,
+    )
+
+
+def _train_and_validate(
+    model: Any,
+    setup: TrainingSetup,
+    train: DevicePatches,
+    val: DevicePatches,
+    epoch: int,
+    cfg: Any,
+) -> EpochStats:
+    """One epoch: the training steps in a new seeded order, the epoch's LR step, the validation."""
+    import torch
+
+    model.train()
+    perm = torch.randperm(len(train), generator=setup.generator).to(train.x.device)
+    t_epoch = time.perf_counter()
+    loss_sum, correct, seen, bad_step = train_epoch(
+        setup.forward,
+        setup.optimizer,
+        train.x,
+        train.y,
+        perm,
+        cfg.batch_size,
+        loss_fn=setup.loss_fn,
+        augment=setup.augment,
+        amp=setup.precision.autocast,
+        scaler=setup.precision.scaler,
+        step_scheduler=setup.step_scheduler,
+    )
+    train_seconds = time.perf_counter() - t_epoch  # train_epoch ends with a host read
+    if bad_step is not None:
+        raise FloatingPointError(
+            f"the training loss became non-finite at epoch {epoch} (step {bad_step}); "
+            f"lr={cfg.lr}. Fix: lower the learning rate, or check the input scaling."
+        )
+    if setup.epoch_scheduler is not None:
+        setup.epoch_scheduler.step()
+    model.eval()
+    val_loss, val_acc = _evaluate_loss(
+        setup.forward, val.x, val.y, cfg.eval_batch_size, setup.precision.autocast
+    )
+    return EpochStats(
+        epoch=epoch,
+        train_loss=loss_sum / max(seen, 1),
+        train_acc=correct / max(seen, 1),
+        val_loss=val_loss,
+        val_acc=val_acc,
+        lr=float(setup.optimizer.param_groups[0]["lr"]),
+        samples=seen,
+        train_seconds=train_seconds,
+    )
+
+
+def _report_epoch(
+    stats: EpochStats, best_epoch: int, progress: ProgressCallback | None, bar: Any
+) -> None:
+    if progress is not None:
+        progress(stats.epoch, stats.progress_stats(best_epoch))
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats.train_loss:.3f}", val_acc=f"{stats.val_acc:.3f}")
 
 
 def _progress_bar(total: int, spec: TrialSpec) -> Any:
@@ -542,6 +822,68 @@ def _progress_bar(total: int, spec: TrialSpec) -> Any:
     return tqdm(
         total=total, desc=f"{spec.model} {spec.scene} seed {spec.seed}", unit="epoch", leave=False
     )
+
+
+@dataclass
+class TrialModel:
+    """The spec's model, built for the prepared data, and where it runs.
+
+    Attributes:
+        model: the torch module or the tree model.
+        kind: the registry's kind ("torch" or "sklearn").
+        device: the torch device (always the CPU for tree models).
+    """
+
+    model: Any
+    kind: str
+    device: Any
+
+
+@dataclass
+class TrialFit:
+    """A fit as the trial records it, deep or tree.
+
+    Attributes:
+        curves: the per-epoch curves (empty for tree models).
+        info: the ``info`` entries about the fit (fit_seconds, epochs_run,
+            best_epoch, n_parameters, ...), in their stored order.
+    """
+
+    curves: dict[str, list[float]]
+    info: dict[str, Any]
+
+
+@dataclass
+class Predictions:
+    """A fitted model's class probabilities, (n, C) NumPy arrays.
+
+    Attributes:
+        test: of the test pixels.
+        val: of the validation pixels, or None without a validation set.
+        embeddings: the test pixels' learned features (deep models), or None.
+        scene: of every pixel of the scene, row-major.
+        seconds: wall time of the predictions (``info["inference_seconds"]``).
+    """
+
+    test: np.ndarray
+    val: np.ndarray | None
+    embeddings: np.ndarray | None
+    scene: np.ndarray
+    seconds: float
+
+
+@dataclass
+class Evaluation:
+    """What the trial stores about its predictions (the ``TrialResult`` fields of the same names)."""
+
+    metrics: dict[str, dict[str, Any]]
+    per_class: list[dict[str, Any]]
+    confusion: np.ndarray
+    pr_curves: dict[int, tuple[np.ndarray, np.ndarray]]
+    embedding_2d: np.ndarray | None
+    embedding_labels: np.ndarray | None
+    class_map: np.ndarray
+    entropy_map: np.ndarray
 
 
 def run_trial(
@@ -564,17 +906,30 @@ def run_trial(
         progress: called after every epoch with (epoch, stats) (the Ray runner forwards it).
         map_chunk: pixels per chunk of the full-scene classification map.
     """
-    import torch
-
-    import datasets
-    import models
-
-    from .metrics import classification_metrics, entropy, evaluate
-
     seed_everything(spec.seed)
     data = prepare_data(spec, data_dir, scene=scene)
+    built = _build_model(spec, data, device)
+    if built.kind == "sklearn":
+        fit = _fit_tree(built.model, data)
+        predictions = _predict_tree(built.model, data, map_chunk)
+    else:
+        with backend_flags(spec.training, built.device) as flags:
+            val = device_patches(spec, data, data.val, built.device)  # validation and evaluation
+            deep = fit_deep(built.model, spec, data, built.device, progress, val=val)
+            predictions = _predict_deep(built, spec, data, deep, val, map_chunk)
+        fit = _deep_trial_fit(built.model, deep, flags)
+    evaluation = _evaluate_predictions(spec, data, predictions)
+    info = _trial_info(fit, predictions, data, built.device)
+    return _assemble_result(spec, data, fit, evaluation, info)
+
+
+def _build_model(spec: TrialSpec, data: PreparedData, device: str | None) -> TrialModel:
+    """The spec's model for the data's features and classes, on the requested device."""
+    import torch
+
+    import models
+
     entry = models.get_model_entry(spec.model)
-    t_features = data.image.shape[2]
     dev = _device(device) if entry.kind == "torch" else torch.device("cpu")
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -583,116 +938,196 @@ def run_trial(
         hparams["device"] = "cuda"
     model = models.build_model(
         spec.model,
-        n_bands=t_features,
+        n_bands=data.image.shape[2],
         n_classes=data.n_classes,
         patch_size=spec.patch_size,
         **hparams,
     )
-    y_test = data.labels(data.test)
-    y_val = data.labels(data.val)
+    return TrialModel(model=model, kind=entry.kind, device=dev)
+
+
+def _pixel_table(data: PreparedData) -> np.ndarray:
+    """The preprocessed image as one (H * W, T) row per pixel (a view)."""
+    h, w, t = data.image.shape
+    return data.image.reshape(h * w, t)
+
+
+def _fit_tree(model: Any, data: PreparedData) -> TrialFit:
+    """One ``fit`` on the training pixels, the validation set for early stopping."""
+    x_all = _pixel_table(data)
+    has_val = data.val.size > 0
+    t0 = time.perf_counter()
+    model.fit(
+        x_all[data.train],
+        data.labels(data.train),
+        x_all[data.val] if has_val else None,
+        data.labels(data.val) if has_val else None,
+    )
+    fit_seconds = time.perf_counter() - t0
+    info = {
+        "fit_seconds": fit_seconds,
+        "train_samples_per_second": data.train.size / fit_seconds if fit_seconds > 0 else None,
+        "epochs_run": 1,
+        "best_epoch": 1,
+        "n_parameters": int(model.n_parameters()),
+        "model_info": getattr(model, "fit_info", {}),
+    }
+    return TrialFit(curves={}, info=info)
+
+
+def _predict_tree(model: Any, data: PreparedData, map_chunk: int) -> Predictions:
+    """Test, validation and full-scene probabilities of a fitted tree model."""
+    x_all = _pixel_table(data)
+    t0 = time.perf_counter()
+    test = model.predict_proba(x_all[data.test])
+    val = model.predict_proba(x_all[data.val]) if data.val.size else None
+    scene = np.concatenate(
+        [model.predict_proba(x_all[s : s + map_chunk]) for s in range(0, len(x_all), map_chunk)]
+    )
+    return Predictions(
+        test=test, val=val, embeddings=None, scene=scene, seconds=time.perf_counter() - t0
+    )
+
+
+def _predict_deep(
+    built: TrialModel,
+    spec: TrialSpec,
+    data: PreparedData,
+    fit: DeepFit,
+    val: DevicePatches,
+    map_chunk: int,
+) -> Predictions:
+    """Test probabilities and embeddings, validation probabilities (from the fit's
+    validation patches) and the full-scene probabilities, with the fit's fast path."""
+    x_test = _patch_tensor(spec, data, data.test, built.device)
+    batch = spec.training.eval_batch_size
+    t0 = time.perf_counter()
+    proba, emb = _predict(
+        built.model, x_test, batch, fit.autocast, with_embed=True, forward=fit.forward
+    )
+    proba_val = (
+        _predict(built.model, val.x, batch, fit.autocast, forward=fit.forward)[0].cpu().numpy()
+        if data.val.size
+        else None
+    )
+    scene = _predict_scene(built, spec, data, fit, max(batch, 256), map_chunk)
+    return Predictions(
+        test=proba.cpu().numpy(),
+        val=proba_val,
+        embeddings=emb.cpu().numpy(),
+        scene=scene,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _predict_scene(
+    built: TrialModel,
+    spec: TrialSpec,
+    data: PreparedData,
+    fit: DeepFit,
+    batch_size: int,
+    map_chunk: int,
+) -> np.ndarray:
+    """Probabilities of every pixel of the scene, ``map_chunk`` windows at a time."""
+    import torch
+
+    import datasets
+
+    chunks = []
+    for _idx, patches in datasets.iter_scene_patches(
+        data.image, spec.patch_size, chunk_size=map_chunk, pad_mode=spec.pad_mode
+    ):
+        x = torch.from_numpy(patches).to(built.device)
+        proba = _predict(built.model, x, batch_size, fit.autocast, forward=fit.forward)[0]
+        chunks.append(proba.cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def _deep_trial_fit(model: Any, fit: DeepFit, flags: dict[str, bool]) -> TrialFit:
+    """The record of a deep fit, with the backend flags it ran under and the parameter count."""
+    info = fit.info()
+    info["fast_path"] = {**fit.fast_path, **flags}
+    info["n_parameters"] = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    return TrialFit(curves=fit.curves.as_dict(), info=info)
+
+
+def _evaluate_predictions(
+    spec: TrialSpec, data: PreparedData, predictions: Predictions
+) -> Evaluation:
+    """Test metrics, per-class scores, confusion, PR curves, t-SNE, validation metrics and maps."""
+    from .metrics import classification_metrics, entropy, evaluate
+
     h, w = data.gt.shape
-    if entry.kind == "sklearn":
-        x_all = data.image.reshape(h * w, t_features)
-        t0 = time.perf_counter()
-        model.fit(
-            x_all[data.train],
-            data.labels(data.train),
-            x_all[data.val] if data.val.size else None,
-            y_val if data.val.size else None,
-        )
-        fit_seconds = time.perf_counter() - t0
-        curves: dict[str, list[float]] = {}
-        info: dict[str, Any] = {
-            "fit_seconds": fit_seconds,
-            "train_samples_per_second": data.train.size / fit_seconds if fit_seconds > 0 else None,
-            "epochs_run": 1,
-            "best_epoch": 1,
-            "n_parameters": int(model.n_parameters()),
-            "model_info": getattr(model, "fit_info", {}),
-        }
-        t0 = time.perf_counter()
-        proba_test = model.predict_proba(x_all[data.test])
-        proba_val = model.predict_proba(x_all[data.val]) if data.val.size else None
-        embeddings = None
-        full = np.concatenate(
-            [model.predict_proba(x_all[s : s + map_chunk]) for s in range(0, h * w, map_chunk)]
-        )
-        infer_seconds = time.perf_counter() - t0
-    else:
-        with backend_flags(spec.training, dev) as flags:
-            curves, info, tensors = fit_deep(model, spec, data, dev, progress)
-            info["n_parameters"] = int(
-                sum(p.numel() for p in model.parameters() if p.requires_grad)
-            )
-            amp = tensors["amp"]
-            eval_bs = spec.training.eval_batch_size
-            t0 = time.perf_counter()
-            fwd = tensors["forward"]
-            proba_t, emb_t = _predict(
-                model, tensors["x_test"], eval_bs, amp, with_embed=True, forward=fwd
-            )
-            proba_test, embeddings = proba_t.cpu().numpy(), emb_t.cpu().numpy()
-            if data.val.size:
-                x_val = torch.from_numpy(
-                    datasets.extract_patches(
-                        data.image, data.val, spec.patch_size, pad_mode=spec.pad_mode
-                    )
-                ).to(dev)
-                proba_val = _predict(model, x_val, eval_bs, amp, forward=fwd)[0].cpu().numpy()
-            else:
-                proba_val = None
-            chunks = []
-            for _idx, patches in datasets.iter_scene_patches(
-                data.image, spec.patch_size, chunk_size=map_chunk, pad_mode=spec.pad_mode
-            ):
-                chunks.append(
-                    _predict(
-                        model,
-                        torch.from_numpy(patches).to(dev),
-                        max(eval_bs, 256),
-                        amp,
-                        forward=fwd,
-                    )[0]
-                    .cpu()
-                    .numpy()
-                )
-            full = np.concatenate(chunks)
-            infer_seconds = time.perf_counter() - t0
-        info["fast_path"].update(flags)
     evaluation = evaluate(
-        y_test, proba_test, data.n_classes, data.class_names, embeddings=embeddings, seed=spec.seed
+        data.labels(data.test),
+        predictions.test,
+        data.n_classes,
+        data.class_names,
+        embeddings=predictions.embeddings,
+        seed=spec.seed,
     )
     metrics = {"test": dict(evaluation["metrics"])}
     metrics["test"]["centroid_distance"] = evaluation["centroid_distance"]
-    if proba_val is not None:
-        metrics["val"] = classification_metrics(y_val, proba_val.argmax(1), data.n_classes)
-    info.update(
-        inference_seconds=infer_seconds,
-        inference_samples_per_second=(h * w + data.test.size) / infer_seconds
-        if infer_seconds > 0
-        else None,
-        device=_device_name(dev),
-        peak_memory_bytes=_peak_memory(dev),
-        n_train=int(data.train.size),
-        n_val=int(data.val.size),
-        n_test=int(data.test.size),
-        n_features=t_features,
-        preprocessing=data.preprocess_info,
-        torch_version=torch.__version__,
-        deterministic=dev.type == "cpu",
-    )
-    return TrialResult(
-        spec=spec,
-        status="completed",
+    if predictions.val is not None:
+        metrics["val"] = classification_metrics(
+            data.labels(data.val), predictions.val.argmax(1), data.n_classes
+        )
+    return Evaluation(
         metrics=metrics,
         per_class=evaluation["per_class"],
         confusion=evaluation["confusion"],
         pr_curves=evaluation["pr_curves"],
         embedding_2d=evaluation["embedding_2d"],
         embedding_labels=evaluation["embedding_labels"],
-        class_map=(full.argmax(1) + 1).reshape(h, w).astype(np.int16),
-        entropy_map=entropy(full).reshape(h, w).astype(np.float16),
-        curves=curves,
+        class_map=(predictions.scene.argmax(1) + 1).reshape(h, w).astype(np.int16),
+        entropy_map=entropy(predictions.scene).reshape(h, w).astype(np.float16),
+    )
+
+
+def _trial_info(
+    fit: TrialFit, predictions: Predictions, data: PreparedData, device: Any
+) -> dict[str, Any]:
+    """The result's ``info``: the fit's entries, then inference, device, sizes and versions."""
+    import torch
+
+    h, w = data.gt.shape
+    seconds = predictions.seconds
+    return {
+        **fit.info,
+        "inference_seconds": seconds,
+        "inference_samples_per_second": (h * w + data.test.size) / seconds if seconds > 0 else None,
+        "device": _device_name(device),
+        "peak_memory_bytes": _peak_memory(device),
+        "n_train": int(data.train.size),
+        "n_val": int(data.val.size),
+        "n_test": int(data.test.size),
+        "n_features": data.image.shape[2],
+        "preprocessing": data.preprocess_info,
+        "torch_version": torch.__version__,
+        "deterministic": device.type == "cpu",
+    }
+
+
+def _assemble_result(
+    spec: TrialSpec,
+    data: PreparedData,
+    fit: TrialFit,
+    evaluation: Evaluation,
+    info: dict[str, Any],
+) -> TrialResult:
+    """The completed trial's result bundle."""
+    return TrialResult(
+        spec=spec,
+        status="completed",
+        metrics=evaluation.metrics,
+        per_class=evaluation.per_class,
+        confusion=evaluation.confusion,
+        pr_curves=evaluation.pr_curves,
+        embedding_2d=evaluation.embedding_2d,
+        embedding_labels=evaluation.embedding_labels,
+        class_map=evaluation.class_map,
+        entropy_map=evaluation.entropy_map,
+        curves=fit.curves,
         info=info,
         split_counts=data.split_counts,
     )

@@ -152,11 +152,11 @@ def test_every_deep_model_trains_on_sensor_units(ip_crop, model_name, recipe, on
         return _evaluate_loss(model, x, y, 64, lambda: torch.autocast("cpu", enabled=False))[0]
 
     before = train_loss()
-    curves, _info, _ = fit_deep(model, spec, data, torch.device("cpu"))
+    curves = fit_deep(model, spec, data, torch.device("cpu")).curves
     after = train_loss()
-    assert all(math.isfinite(v) for v in curves["train_loss"]), curves
+    assert all(math.isfinite(v) for v in curves.train_loss), curves
     assert math.isfinite(before) and math.isfinite(after)
-    assert after < before, (before, after, curves["train_loss"])
+    assert after < before, (before, after, curves.train_loss)
 
 
 @pytest.mark.slow
