@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import platform
 import random
 import resource
 import sys
@@ -38,7 +37,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -101,7 +100,7 @@ def prepare_data(
             warnings.simplefilter("ignore", datasets.SurrogateWarning)
             scene = datasets.load_scene(
                 spec.scene,
-                source=spec.source,
+                source=cast(Any, spec.source),  # "real" or "surrogate": made by make_spec
                 data_dir=data_dir,
                 surrogate_seed=spec.surrogate_seed,
             )
@@ -132,8 +131,11 @@ def prepare_data(
             f"The '{spec.protocol}' split of scene '{spec.scene}' left no test pixel. Fix: use a "
             "larger scene or crop, or another protocol."
         )
-    cfg = datasets.PreprocessConfig(
-        n_components=spec.n_components, fit=spec.pca_fit, scale=spec.scale, whiten=spec.whiten
+    cfg = datasets.PreprocessConfig(  # the values were checked when the spec was made
+        n_components=spec.n_components,
+        fit=cast(Any, spec.pca_fit),
+        scale=cast(Any, spec.scale),
+        whiten=spec.whiten,
     )
     pre = datasets.preprocess(scene.cube, cfg, train_indices=train, seed=spec.seed)
     counts = np.zeros(
@@ -177,12 +179,9 @@ def _device_name(device: Any) -> str:
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    from .provenance import cpu_model
+
+    cpu = cpu_model() or "unknown CPU"
     return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
 
 
