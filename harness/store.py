@@ -47,6 +47,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ _RUN_COLUMNS = (
     "cuda_version",
     "python_version",
 )
+
+
+#: The :data:`~harness.spec.GROUP_KEY` values of a result row (attribute access: the
+#: leaderboard calls it once per metric value).
+_row_group = attrgetter(*GROUP_KEY)
 
 
 class StoreError(RuntimeError):
@@ -842,7 +848,7 @@ class ResultStore:
         head when a model has several configs in one group."""
         configs: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for r in rows:
-            configs[(*group_of(r._mapping), r.model)].add(r.config_hash)
+            configs[(*_row_group(r), r.model)].add(r.config_hash)
         labels = {}
         for key, hashes in configs.items():
             for h in hashes:
@@ -899,7 +905,7 @@ class ResultStore:
         labels = self._labels(rows)
         groups: dict[tuple[str, ...], dict[str, Any]] = {}
         for r in rows:
-            key = (*group_of(r._mapping), r.model, r.config_hash)
+            key = (*_row_group(r), r.model, r.config_hash)
             group = groups.setdefault(
                 key, {"family": r.family, "trials": {}, "values": defaultdict(list)}
             )
@@ -982,7 +988,7 @@ class ResultStore:
         labels = self._labels(rows)
         out: dict[str, dict[int, float]] = {}
         for r in rows:
-            label = labels[(*group_of(r._mapping), r.model, r.config_hash)]
+            label = labels[(*_row_group(r), r.model, r.config_hash)]
             values = out.setdefault(label, {})
             if r.value is not None:
                 values[int(r.seed)] = float(r.value)
