@@ -120,13 +120,13 @@ def _protocol_params(pairs: list[str]) -> dict[str, int | float]:
 
 
 def _split(args: argparse.Namespace, name: str) -> int:
-    from .matio import read_mat
+    from .formats import label_map, read_array
     from .protocols import split
     from .scene import find_file, validate_gt
 
     info = get_scene_info(name)
     gt_path = find_file(info, info.gt, args.data_dir)
-    gt = validate_gt(read_mat(gt_path, info.gt.key), info, gt_path)
+    gt = validate_gt(label_map(read_array(gt_path, info.gt.key)), info, gt_path)
     result = split(gt, args.protocol, seed=args.seed, **_protocol_params(args.param))
     rows = result.summary(info.class_names)
     if args.json:

@@ -19,6 +19,10 @@ Optional top-level keys: ``title``, ``sensor``, ``description``, ``shape``
 ([rows, cols]), ``n_bands``, ``rgb_bands`` (three 0-based band indices),
 ``wavelengths_nm`` (one per band) or ``wavelength_range_nm``, ``class_counts``;
 per file: ``url``, ``sha256``, ``git_blob``; and a ``[surrogate]`` table.
+
+The file's extension chooses its reader (:mod:`datasets.formats`): ``.mat`` and
+``.npz`` need ``key``; ``.npy``, ENVI (``.hdr`` or a binary with its ``.hdr``
+beside it) and GeoTIFF (``.tif``/``.tiff``) hold one array and need none.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ SURROGATE_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One file of a scene: its name, the MATLAB variable, and what is known of it."""
+    """One file of a scene: its name, the variable (``.mat``/``.npz``; "" for single-array
+    formats), and what is known of it."""
 
     file: str
     key: str
@@ -156,10 +161,16 @@ def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
     if not isinstance(table, dict):
         raise _err(origin, f"missing table [{which}] with at least 'file' and 'key'.")
     _check_keys(origin, table, _FILE_KEYS, f"[{which}]")
-    for k in ("file", "key"):
-        if not isinstance(table.get(k), str) or not table[k]:
-            raise _err(origin, f"[{which}] needs a non-empty string '{k}', got {table.get(k)!r}.")
+    if not isinstance(table.get("file"), str) or not table["file"]:
+        raise _err(origin, f"[{which}] needs a non-empty string 'file', got {table.get('file')!r}.")
+    # MATLAB files and NumPy archives hold named variables: they need a key; the other
+    # formats (.npy, ENVI, GeoTIFF) hold one array and take none.
+    needs_key = Path(table["file"]).suffix.lower() in (".mat", ".npz")
+    has_key = isinstance(table.get("key"), str) and bool(table["key"])
+    if (needs_key or "key" in table) and not has_key:
+        raise _err(origin, f"[{which}] needs a non-empty string 'key', got {table.get('key')!r}.")
     fields: dict[str, Any] = {k: table.get(k) for k in _FILE_KEYS}
+    fields["key"] = fields["key"] or ""
     return FileSpec(**fields)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import DatasetNotFoundError, SceneFileError
+from .formats import ArrayFile, display_bands, label_map, read_array
 from .matio import read_mat, sha256_file
 from .registry import FileSpec, SceneInfo, get_scene_info
 from .surrogate import (
@@ -69,6 +70,10 @@ class Scene:
         info: the registry facts.
         surrogate: generator settings and seed for a surrogate, else None.
         crop: (row0, row1, col0, col1) when this is a crop of the full scene.
+        wavelengths_nm: band centres in nm, from the cube file (ENVI header, GeoTIFF
+            band descriptions) or else the scene file's ``wavelengths_nm``; None if unknown.
+        band_names: band names from the cube file, when it gives them.
+        georef: ``{"crs": WKT, "transform": GDAL geotransform}`` of a GeoTIFF cube, else None.
     """
 
     name: str
@@ -80,6 +85,9 @@ class Scene:
     info: SceneInfo
     surrogate: dict[str, Any] | None = None
     crop: tuple[int, int, int, int] | None = None
+    wavelengths_nm: tuple[float, ...] | None = None
+    band_names: tuple[str, ...] | None = None
+    georef: dict[str, Any] | None = None
     _fingerprint: str | None = field(default=None, repr=False)
 
     @property
@@ -153,9 +161,17 @@ class Scene:
             self._fingerprint = hashlib.sha256(blob).hexdigest()
         return self._fingerprint
 
+    @property
+    def display_bands(self) -> tuple[int, int, int] | None:
+        """The (red, green, blue) band indices: the scene file's ``rgb_bands``, else the
+        bands nearest 640/550/460 nm when the wavelengths are known, else None."""
+        if self.info.rgb_bands is not None:
+            return self.info.rgb_bands
+        return display_bands(self.wavelengths_nm)
+
     def rgb(self, percentile: float = 2.0) -> np.ndarray:
         """An (H, W, 3) float32 display composite in [0, 1] (percentile stretch per channel)."""
-        bands = self.info.rgb_bands
+        bands = self.display_bands
         if bands is None or max(bands) >= self.n_bands:
             b = self.n_bands
             bands = (int(b * 0.6), int(b * 0.3), int(b * 0.1))
@@ -188,10 +204,24 @@ class Scene:
             info=self.info,
             surrogate=self.surrogate,
             crop=(r + row0, r + row1, c + col0, c + col1),
+            wavelengths_nm=self.wavelengths_nm,
+            band_names=self.band_names,
+            georef=_crop_georef(self.georef, row0, col0),
         )
 
 
+def _crop_georef(georef: dict[str, Any] | None, row0: int, col0: int) -> dict[str, Any] | None:
+    """The geotransform of a crop starting at (row0, col0)."""
+    if georef is None:
+        return None
+    x0, dx, rx, y0, ry, dy = georef["transform"]
+    shifted = [x0 + col0 * dx + row0 * rx, dx, rx, y0 + col0 * ry + row0 * dy, ry, dy]
+    return {**georef, "transform": shifted}
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
+    if not a.dtype.isnative:  # a big-endian file: native byte order for the models
+        a = a.astype(a.dtype.newbyteorder("="))
     a = np.ascontiguousarray(a)
     a.flags.writeable = False
     return a
@@ -261,14 +291,19 @@ def validate_gt(
         The labels as int64.
     """
     key = info.gt.key
+    if gt.dtype.kind not in "biuf":
+        raise SceneFileError(
+            f"Ground truth '{path}'{_key(key)} has dtype {gt.dtype}; expected integer labels "
+            "0..C (an integer or integer-valued float array). Fix: save the label map as integers."
+        )
     if gt.ndim != 2:
         raise SceneFileError(
-            f"Ground truth '{path}' (key '{key}') has shape {gt.shape}; expected a 2-D label map "
+            f"Ground truth '{path}'{_key(key)} has shape {gt.shape}; expected a 2-D label map "
             "(rows x cols). Fix: point gt.key at the label variable."
         )
     if not np.all(np.isfinite(gt)) or not np.all(np.equal(np.mod(gt, 1), 0)):
         raise SceneFileError(
-            f"Ground truth '{path}' (key '{key}') holds non-integer or non-finite values; "
+            f"Ground truth '{path}'{_key(key)} holds non-integer or non-finite values; "
             "expected integer labels 0..C. Fix: use the label map, not the spectral cube."
         )
     labels = gt.astype(np.int64)
@@ -277,7 +312,7 @@ def validate_gt(
     bad = present[(present < 0) | (present > c)]
     if bad.size:
         raise SceneFileError(
-            f"Ground truth '{path}' (key '{key}') has labels {bad.tolist()} outside 0..{c} "
+            f"Ground truth '{path}'{_key(key)} has labels {bad.tolist()} outside 0..{c} "
             f"({c} class names are defined for scene '{info.name}'). Fix: give one class name per "
             "label 1..C in the scene file, or use the matching ground-truth file."
         )
@@ -289,7 +324,7 @@ def validate_gt(
         )
     if info.shape is not None and full_scene and tuple(labels.shape) != tuple(info.shape):
         raise SceneFileError(
-            f"Ground truth '{path}' (key '{key}') is {labels.shape[0]} x {labels.shape[1]}; scene "
+            f"Ground truth '{path}'{_key(key)} is {labels.shape[0]} x {labels.shape[1]}; scene "
             f"'{info.name}' is {info.shape[0]} x {info.shape[1]}. Fix: use the ground truth of this scene."
         )
     if info.class_counts is not None and full_scene:
@@ -308,9 +343,15 @@ def validate_cube(
 ) -> np.ndarray:
     """Check a cube: 3-D, matching the label map's size and the expected band count, finite."""
     key = info.cube.key
+    if cube.dtype.kind not in "iuf":
+        raise SceneFileError(
+            f"Cube '{cube_path}'{_key(key)} has dtype {cube.dtype}; expected real numbers "
+            "(an integer or floating-point array). Fix: save the cube as integers (digital "
+            "numbers) or floats (radiance, reflectance)."
+        )
     if cube.ndim != 3:
         raise SceneFileError(
-            f"Cube '{cube_path}' (key '{key}') has shape {cube.shape}; expected rows x cols x bands. "
+            f"Cube '{cube_path}'{_key(key)} has shape {cube.shape}; expected rows x cols x bands. "
             "Fix: point cube.key at the spectral cube."
         )
     if cube.shape[:2] != gt.shape:
@@ -321,7 +362,7 @@ def validate_cube(
         )
     if info.n_bands is not None and cube.shape[2] != info.n_bands:
         raise SceneFileError(
-            f"Cube '{cube_path}' (key '{key}') has {cube.shape[2]} bands; scene '{info.name}' expects "
+            f"Cube '{cube_path}'{_key(key)} has {cube.shape[2]} bands; scene '{info.name}' expects "
             f"{info.n_bands} (the corrected cube, water-absorption bands removed). Fix: use "
             f"'{info.cube.file}', or describe this variant in its own scene file."
         )
@@ -330,7 +371,7 @@ def validate_cube(
         n_bad = int((~finite).sum())
         r, c, b = np.argwhere(~finite)[0].tolist()
         raise SceneFileError(
-            f"Cube '{cube_path}' (key '{key}') has {n_bad} non-finite values (NaN or inf), the first at "
+            f"Cube '{cube_path}'{_key(key)} has {n_bad} non-finite values (NaN or inf), the first at "
             f"row {r}, col {c}, band {b}. Fix: repair or re-download the file."
         )
     if cube.dtype.kind in "iu":
@@ -338,7 +379,38 @@ def validate_cube(
     return cube.astype(np.float32, copy=False)
 
 
-def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, SceneFile]:
+def _key(key: str) -> str:
+    return f" (key '{key}')" if key else ""
+
+
+def _records(role: str, path: Path, array: ArrayFile) -> list[SceneFile]:
+    """The file records of an array: its file, and an ENVI file's other half (header or
+    binary), so a change to either changes the scene's fingerprint."""
+    out = [_file_record(role, path)]
+    if array.format == "envi":
+        from .formats import envi_binary_for, envi_header_for
+
+        header = envi_header_for(path)
+        if header is not None:
+            other = envi_binary_for(header) if header == path else header
+            out.append(_file_record(f"{role} {'binary' if header == path else 'header'}", other))
+    return out
+
+
+def _check_wavelengths(
+    info: SceneInfo, array: ArrayFile, n_bands: int, path: Path
+) -> tuple[float, ...] | None:
+    """The cube's wavelengths (nm): the file's, else the scene file's; their count must match."""
+    wl = array.wavelengths_nm or info.wavelengths_nm
+    if wl is not None and len(wl) != n_bands:
+        raise SceneFileError(
+            f"Scene '{info.name}' gives {len(wl)} wavelengths (wavelengths_nm) but cube '{path}' has "
+            f"{n_bands} bands. Fix: give one wavelength per band in the scene file."
+        )
+    return tuple(wl) if wl is not None else None
+
+
+def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, list[SceneFile]]:
     gt_path = find_file(info, info.gt, data_dir)
     record = _file_record("gt", gt_path)
     if info.gt.sha256 and record.sha256 != info.gt.sha256:
@@ -347,29 +419,33 @@ def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, SceneFile]:
             f"of scene '{info.name}'.",
             stacklevel=3,
         )
-    gt = validate_gt(read_mat(gt_path, info.gt.key), info, gt_path)
-    return gt, record
+    array = read_array(gt_path, info.gt.key)
+    gt = validate_gt(label_map(array), info, gt_path)
+    return gt, [record, *_records("gt", gt_path, array)[1:]]
 
 
 def _load_real(info: SceneInfo, data_dir) -> Scene:
-    gt, gt_rec = _load_gt(info, data_dir)
+    gt, gt_recs = _load_gt(info, data_dir)
     cube_path = find_file(info, info.cube, data_dir)
-    cube = validate_cube(read_mat(cube_path, info.cube.key), gt, info, cube_path, Path(gt_rec.path))
+    array = read_array(cube_path, info.cube.key)
+    cube = validate_cube(array.data, gt, info, cube_path, Path(gt_recs[0].path))
     return Scene(
         name=info.name,
         cube=_readonly(cube),
         gt=_readonly(gt),
         class_names=info.class_names,
         source="real",
-        files=(_file_record("cube", cube_path), gt_rec),
+        files=(*_records("cube", cube_path, array), *gt_recs),
         info=info,
+        wavelengths_nm=_check_wavelengths(info, array, int(cube.shape[2]), cube_path),
+        band_names=array.band_names,
+        georef=array.georef,
     )
 
 
 @functools.lru_cache(maxsize=4)
 def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: SurrogateParams):
-    gt, gt_rec = _load_gt(info, data_dir)
-    files = [gt_rec]
+    gt, files = _load_gt(info, data_dir)
     sur = info.surrogate
     if sur.signatures_file:
         sig_path = find_file(info, sur.signatures_file, data_dir)
@@ -458,6 +534,11 @@ def _load_surrogate(info: SceneInfo, data_dir, seed: int, params: SurrogateParam
         files=files,
         info=info,
         surrogate={"seed": seed, **params.as_dict(), "units": _units_record(info.surrogate)},
+        wavelengths_nm=(
+            info.wavelengths_nm
+            if info.wavelengths_nm and len(info.wavelengths_nm) == cube.shape[2]
+            else None
+        ),
     )
 
 

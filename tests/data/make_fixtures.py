@@ -137,8 +137,169 @@ def write_field_scene(out: Path) -> dict[str, Path]:
     return paths
 
 
+#: Band centres of the ``tiny`` cube written in the non-MATLAB formats (nm).
+WAVELENGTHS = tuple(float(w) for w in np.linspace(420.0, 970.0, B))
+#: The GeoTIFF fixture's georeferencing: UTM 33N, 30 m pixels.
+GEO_CRS = "EPSG:32633"
+GEO_ORIGIN = (500000.0, 4200000.0, 30.0)
+
+FORMAT_TOML = """\
+name = "{name}"
+title = "Tiny test scene ({name})"
+shape = [24, 20]
+n_bands = {n_bands}
+class_names = ["Meadow", "Forest", "Water"]
+class_counts = [70, 70, 112]
+{extra}
+[cube]
+file = "{cube}"
+{cube_key}
+[gt]
+file = "{gt}"
+{gt_key}"""
+
+
+def format_toml(
+    name: str, cube: str, gt: str = "tiny_gt.mat", n_bands: int = B, extra: str = ""
+) -> str:
+    """A scene file for the ``tiny`` arrays stored as ``cube`` / ``gt`` (any format)."""
+
+    def key(file: str, value: str) -> str:
+        return f'key = "{value}"\n' if file.endswith((".mat", ".npz")) else ""
+
+    return FORMAT_TOML.format(
+        name=name,
+        n_bands=n_bands,
+        extra=extra,
+        cube=cube,
+        cube_key=key(cube, "cube"),
+        gt=gt,
+        gt_key=key(gt, "gt"),
+    )
+
+
+def _envi(path: Path, array: np.ndarray, interleave: str, byteorder: int, bands: bool) -> None:
+    import spectral.io.envi as envi
+
+    meta = {"description": "tiny fixture"}
+    if bands:
+        meta |= {
+            "wavelength": [f"{w:.1f}" for w in WAVELENGTHS],
+            "wavelength units": "Nanometers",
+            "band names": [f"band {i + 1}" for i in range(B)],
+        }
+    envi.save_image(
+        str(path),
+        array,
+        interleave=interleave,
+        byteorder=byteorder,
+        ext=".img",
+        force=True,
+        metadata=meta,
+    )
+
+
+def _geotiff(path: Path, array: np.ndarray, wavelengths: bool = True) -> None:
+    import rasterio
+    from affine import Affine
+
+    x0, y0, size = GEO_ORIGIN
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=array.shape[0],
+        width=array.shape[1],
+        count=array.shape[2],
+        dtype=array.dtype.name,
+        crs=GEO_CRS,
+        transform=Affine(size, 0.0, x0, 0.0, -size, y0),
+    ) as ds:
+        ds.write(np.moveaxis(array, -1, 0))
+        if wavelengths:
+            for i, w in enumerate(WAVELENGTHS[: array.shape[2]]):
+                ds.set_band_description(i + 1, f"{w:.1f} nm")
+
+
+def write_format_fixtures(out: Path) -> dict[str, Path]:
+    """Write the ``tiny`` scene in every non-MATLAB format, and broken variants, into ``out``.
+
+    Good scenes (TOML ``tiny_<fmt>.toml``, scene ``tiny_<fmt>``): ``envi_bsq`` (the cube as
+    ``.hdr`` + ``.img``, little-endian, with wavelengths and band names; the label map in
+    ENVI too), ``envi_bil`` (big-endian; the TOML names the binary ``.img``), ``envi_bip``,
+    ``geotiff`` (float64, EPSG:32633, 30 m pixels, wavelengths as band descriptions; label
+    map a one-band GeoTIFF), ``npy`` (cube and label map) and ``npz`` (key ``cube``). The
+    other scenes use ``tiny_gt.mat``, written here too.
+
+    Broken scenes (``bad_<what>.toml``): ``npy_truncated``, ``envi_truncated`` (binary shorter
+    than its header says), ``envi_header`` (header names 13 bands), ``npz_key`` (no such
+    array), ``dtype`` (complex cube), ``bands`` (TOML expects 10 bands), ``nan`` (a NaN
+    value), ``shape`` (a 2-D cube), ``tif_truncated``, ``extension`` (``.xyz``).
+    """
+    import scipy.io
+
+    out.mkdir(parents=True, exist_ok=True)
+    cube, gt = make_arrays()
+    scipy.io.savemat(out / "tiny_gt.mat", {"gt": gt})
+    scipy.io.savemat(out / "tiny_cube.mat", {"cube": cube}, do_compression=True)
+    paths: dict[str, Path] = {"gt": out / "tiny_gt.mat", "cube": out / "tiny_cube.mat"}
+
+    def scene(name: str, cube_file: str, gt_file: str = "tiny_gt.mat", **kw) -> None:
+        path = out / f"{name}.toml"
+        path.write_text(format_toml(name, cube_file, gt_file, **kw), encoding="utf-8")
+        paths[name] = path
+
+    _envi(out / "cube_bsq.hdr", cube, "bsq", 0, bands=True)
+    _envi(out / "gt_bsq.hdr", gt[:, :, None], "bsq", 0, bands=False)
+    _envi(out / "cube_bil.hdr", cube, "bil", 1, bands=True)
+    _envi(out / "cube_bip.hdr", cube, "bip", 0, bands=False)
+    scene("tiny_envi_bsq", "cube_bsq.hdr", "gt_bsq.hdr")
+    scene("tiny_envi_bil", "cube_bil.img")
+    scene("tiny_envi_bip", "cube_bip.hdr", extra=f"wavelengths_nm = {list(WAVELENGTHS)}\n")
+    _geotiff(out / "cube.tif", cube)
+    _geotiff(out / "gt.tif", gt[:, :, None], wavelengths=False)
+    scene("tiny_geotiff", "cube.tif", "gt.tif")
+    np.save(out / "cube.npy", cube)
+    np.save(out / "gt.npy", gt)
+    scene("tiny_npy", "cube.npy", "gt.npy")
+    np.savez(out / "cube.npz", cube=cube, other=gt)
+    scene("tiny_npz", "cube.npz")
+
+    # broken variants
+    blob = (out / "cube.npy").read_bytes()
+    (out / "truncated.npy").write_bytes(blob[: len(blob) // 2])
+    scene("bad_npy_truncated", "truncated.npy")
+    _envi(out / "short.hdr", cube, "bsq", 0, bands=False)
+    with open(out / "short.img", "r+b") as f:
+        f.truncate((out / "short.img").stat().st_size - 100)
+    scene("bad_envi_truncated", "short.hdr")
+    _envi(out / "wronghdr.hdr", cube, "bip", 0, bands=False)
+    text = (out / "wronghdr.hdr").read_text()
+    (out / "wronghdr.hdr").write_text(text.replace("bands = 12", "bands = 13"))
+    scene("bad_envi_header", "wronghdr.hdr")
+    np.savez(out / "nokey.npz", data=cube)
+    scene("bad_npz_key", "nokey.npz")
+    np.save(out / "complex.npy", cube.astype(np.complex64))
+    scene("bad_dtype", "complex.npy")
+    scene("bad_bands", "cube.npy", n_bands=10)
+    nan = cube.copy()
+    nan[3, 4, 5] = np.nan
+    np.save(out / "nan.npy", nan)
+    scene("bad_nan", "nan.npy")
+    np.save(out / "flat.npy", cube[:, :, 0])
+    scene("bad_shape", "flat.npy")
+    blob = (out / "cube.tif").read_bytes()
+    (out / "truncated.tif").write_bytes(blob[:300])
+    scene("bad_tif_truncated", "truncated.tif")
+    (out / "cube.xyz").write_bytes(b"\0" * 64)
+    scene("bad_extension", "cube.xyz")
+    return paths
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/data/make_fixtures.py OUT_DIR")
     for name, path in write_fixtures(Path(sys.argv[1])).items():
+        print(f"{name}: {path}")
+    for name, path in write_format_fixtures(Path(sys.argv[1]) / "formats").items():
         print(f"{name}: {path}")
