@@ -174,9 +174,22 @@ def test_import_datasets_does_not_import_spectral_or_rasterio():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_field_scene_in_envi_matches_its_mat_version(tmp_path):
+    from make_fixtures import write_field_envi, write_field_scene
+
+    mat = load_scene(str(write_field_scene(tmp_path / "mat")["toml"]), source="real")
+    envi = load_scene(str(write_field_envi(tmp_path / "envi")["toml"]), source="real")
+    assert envi.cube.dtype == mat.cube.dtype == np.uint16 and envi.cube.dtype.isnative
+    assert np.array_equal(envi.cube, mat.cube) and np.array_equal(envi.gt, mat.gt)
+
+
 @pytest.mark.slow
-def test_envi_user_scene_runs_through_ray(fmt, tmp_path):
-    """A user scene with an ENVI cube, through the quick suite (real data) on Ray."""
+def test_envi_user_scene_runs_through_ray(tmp_path):
+    """A user scene with an ENVI cube and a .npy label map, through the quick suite
+    (the real cube) on Ray, by the command line."""
+    from make_fixtures import write_field_envi
+
+    paths = write_field_envi(tmp_path / "mine")
     db = tmp_path / "r.db"
     cmd = [
         sys.executable,
@@ -185,11 +198,13 @@ def test_envi_user_scene_runs_through_ray(fmt, tmp_path):
         "--suite",
         "quick",
         "--scene-file",
-        str(fmt["tiny_envi_bsq"]),
+        str(paths["toml"]),
         "--scenes",
-        "tiny_envi_bsq",
+        "field_envi",
         "--models",
         "random_forest_tiny",
+        "--seeds",
+        "1",
         "--db",
         str(db),
     ]
@@ -199,5 +214,5 @@ def test_envi_user_scene_runs_through_ray(fmt, tmp_path):
 
     with ResultStore(db, readonly=True) as store:
         rows = store.trials()
-    assert {r["scene"] for r in rows} == {"tiny_envi_bsq"}
-    assert {r["status"] for r in rows} == {"completed"}
+    assert len(rows) == 1 and rows[0]["scene"] == "field_envi"
+    assert rows[0]["status"] == "completed"

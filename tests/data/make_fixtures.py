@@ -296,6 +296,33 @@ def write_format_fixtures(out: Path) -> dict[str, Path]:
     return paths
 
 
+def write_field_envi(out: Path) -> dict[str, Path]:
+    """Write the ``field`` scene as scene ``field_envi``: the cube as big-endian BIL ENVI
+    (``field_cube.hdr`` + ``.img``, uint16), the label map as ``field_gt.npy``."""
+    out.mkdir(parents=True, exist_ok=True)
+    cube, gt = field_arrays()
+    _envi_plain(out / "field_cube.hdr", cube, "bil", 1)
+    np.save(out / "field_gt.npy", gt)
+    text = FIELD_TOML.replace('name = "field"', 'name = "field_envi"')
+    text = text.replace('file = "field_cube.mat"\nkey = "radiance"', 'file = "field_cube.hdr"')
+    text = text.replace('file = "field_gt.mat"\nkey = "labels"', 'file = "field_gt.npy"')
+    paths = {
+        "cube": out / "field_cube.hdr",
+        "gt": out / "field_gt.npy",
+        "toml": out / "field_envi.toml",
+    }
+    paths["toml"].write_text(text, encoding="utf-8")
+    return paths
+
+
+def _envi_plain(path: Path, array: np.ndarray, interleave: str, byteorder: int) -> None:
+    import spectral.io.envi as envi
+
+    envi.save_image(
+        str(path), array, interleave=interleave, byteorder=byteorder, ext=".img", force=True
+    )
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/data/make_fixtures.py OUT_DIR")
