@@ -383,18 +383,19 @@ def _key(key: str) -> str:
     return f" (key '{key}')" if key else ""
 
 
-def _records(role: str, path: Path, array: ArrayFile) -> list[SceneFile]:
-    """The file records of an array: its file, and an ENVI file's other half (header or
-    binary), so a change to either changes the scene's fingerprint."""
-    out = [_file_record(role, path)]
-    if array.format == "envi":
-        from .formats import envi_binary_for, envi_header_for
+def _companion(role: str, path: Path, array: ArrayFile) -> list[SceneFile]:
+    """The record of an ENVI file's other half (its header, or its binary), so a change
+    to either changes the scene's fingerprint; no record for the other formats."""
+    if array.format != "envi":
+        return []
+    from .formats import envi_binary_for, envi_header_for
 
-        header = envi_header_for(path)
-        if header is not None:
-            other = envi_binary_for(header) if header == path else header
-            out.append(_file_record(f"{role} {'binary' if header == path else 'header'}", other))
-    return out
+    header = envi_header_for(path)
+    if header is None:
+        return []
+    if header == path:
+        return [_file_record(f"{role} binary", envi_binary_for(header))]
+    return [_file_record(f"{role} header", header)]
 
 
 def _check_wavelengths(
@@ -421,7 +422,7 @@ def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, list[SceneFile]]:
         )
     array = read_array(gt_path, info.gt.key)
     gt = validate_gt(label_map(array), info, gt_path)
-    return gt, [record, *_records("gt", gt_path, array)[1:]]
+    return gt, [record, *_companion("gt", gt_path, array)]
 
 
 def _load_real(info: SceneInfo, data_dir) -> Scene:
@@ -435,7 +436,7 @@ def _load_real(info: SceneInfo, data_dir) -> Scene:
         gt=_readonly(gt),
         class_names=info.class_names,
         source="real",
-        files=(*_records("cube", cube_path, array), *gt_recs),
+        files=(_file_record("cube", cube_path), *_companion("cube", cube_path, array), *gt_recs),
         info=info,
         wavelengths_nm=_check_wavelengths(info, array, int(cube.shape[2]), cube_path),
         band_names=array.band_names,

@@ -62,7 +62,7 @@ def test_envi_wavelengths_band_names_and_header_record(fmt):
 
 def test_display_bands_from_wavelengths(fmt):
     scene = load_scene(str(fmt["tiny_envi_bsq"]), source="real")
-    # 420..970 nm in 50 nm steps: nearest 640 -> 620 (4), 550 -> 570 (3; 520 ties later), 460 -> 470 (1)
+    # 420..970 nm in 50 nm steps: nearest 640 -> 620 (4), 550 -> 570 (3), 460 -> 470 (1)
     assert scene.info.rgb_bands is None
     assert scene.display_bands == display_bands(WAVELENGTHS) == (4, 3, 1)
     assert scene.rgb().shape == (24, 20, 3)
