@@ -25,7 +25,14 @@ def fmt(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def mat_scene(fmt):
-    return load_scene(str(fmt["cube"].with_name("tiny_mat.toml")), source="real")
+    """The MATLAB version of the fixture scene; its registration is undone after the
+    module (conftest's per-test isolation snapshots the registry with it inside)."""
+    from datasets import registry
+
+    before = set(registry.list_scenes())
+    yield load_scene(str(fmt["cube"].with_name("tiny_mat.toml")), source="real")
+    for name in set(registry.list_scenes()) - before:
+        registry._REGISTRY.pop(name, None)
 
 
 @pytest.fixture(scope="module", autouse=True)
