@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,45 +37,39 @@ def engine_of(db: str):
     return create_engine(url)
 
 
+@contextmanager
+def connected(db: str):
+    engine = engine_of(db)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def schema_diff(db: str) -> list:
     """Alembic's own comparison of the database with ``Base.metadata``."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = engine_of(db)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
-    finally:
-        engine.dispose()
+    with connected(db) as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                Base.metadata)  # fmt: skip
 
 
 def query(db: str, sql: str) -> list[tuple]:
-    engine = engine_of(db)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
+    with connected(db) as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def tables(db: str) -> set[str]:
-    engine = engine_of(db)
-    try:
-        with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
+    with connected(db) as conn:
+        return set(inspect(conn).get_table_names())
 
 
 def columns(db: str, table: str) -> set[str]:
-    engine = engine_of(db)
-    try:
-        with engine.connect() as conn:
-            return {c["name"] for c in inspect(conn).get_columns(table)}
-    finally:
-        engine.dispose()
+    with connected(db) as conn:
+        return {c["name"] for c in inspect(conn).get_columns(table)}
 
 
 # --------------------------------------------------------------------------- revisions
