@@ -9,6 +9,11 @@ Typical use::
     sp = datasets.split(scene.gt, "paper", seed=0)         # train/val/test flat indices
     pre = datasets.preprocess(scene.cube, datasets.PreprocessConfig(n_components=30))
     x_train = datasets.extract_patches(pre.image, sp.train, patch_size=11)   # N x T x P x P
+
+    # a published split, from label-map files (declared in the scene file, or ad hoc):
+    fixed = datasets.load_split(scene, "spectralformer",
+                                split_files={"train": "TR.npy", "test": "TE.npy"})
+    sp = datasets.split(scene.gt, "fixed:spectralformer", seed=0, fixed=fixed)
 """
 
 from .errors import (
@@ -19,6 +24,7 @@ from .errors import (
     ProtocolError,
     SceneFileError,
     SceneSpecError,
+    SplitFileError,
     UnknownSceneError,
 )
 from .patches import extract_patches, extract_spectra, iter_scene_patches, pad_image
@@ -26,6 +32,14 @@ from .preprocessing import PreprocessConfig, Preprocessed, preprocess
 from .protocols import PROTOCOLS, Split, SplitWarning, protocol_params, split
 from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
 from .scene import Scene, SurrogateWarning, load_scene, search_dirs
+from .splits import (
+    FixedSplit,
+    SplitFileWarning,
+    fixed_name,
+    is_fixed,
+    load_split,
+    split_files_from_args,
+)
 from .surrogate import SurrogateParams
 
 __all__ = [
@@ -33,6 +47,7 @@ __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
     "DownloadError",
+    "FixedSplit",
     "PreprocessConfig",
     "Preprocessed",
     "PreprocessingError",
@@ -42,20 +57,26 @@ __all__ = [
     "SceneInfo",
     "SceneSpecError",
     "Split",
+    "SplitFileError",
+    "SplitFileWarning",
     "SplitWarning",
     "SurrogateParams",
     "SurrogateWarning",
     "UnknownSceneError",
     "extract_patches",
     "extract_spectra",
+    "fixed_name",
     "get_scene_info",
+    "is_fixed",
     "iter_scene_patches",
     "list_scenes",
     "load_scene",
+    "load_split",
     "pad_image",
     "preprocess",
     "protocol_params",
     "register_scene_file",
     "search_dirs",
     "split",
+    "split_files_from_args",
 ]

@@ -4,6 +4,7 @@
     python -m datasets info SCENE [--source real|surrogate|auto] [--scene-file F] [--data-dir DIR] [--json]
     python -m datasets download SCENE --to DIR [--scene-file F] [--mirror URL] [--force]
     python -m datasets split SCENE [--protocol P] [--seed N] [--param NAME=VALUE ...] [--json]
+    python -m datasets split SCENE --protocol fixed:NAME [--split-file [ROLE=]PATH[:KEY] ...]
 
 Errors print one message naming the value and the fix, and exit with status 2.
 """
@@ -85,7 +86,18 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, metavar="DIR", help="folder searched first for the files"
     )
     sp.add_argument(
-        "--protocol", default="paper", help="paper, fraction, per_class or disjoint (default paper)"
+        "--protocol",
+        default=None,
+        help="paper, fraction, per_class, disjoint or fixed:NAME (a split read from label-map "
+        "files; default paper, or fixed:NAME with --split-file)",
+    )
+    sp.add_argument(
+        "--split-file",
+        action="append",
+        default=[],
+        metavar="[ROLE=]PATH[:KEY]",
+        help="a label map of a fixed split, ROLE train, test or val (repeatable); or one "
+        ".mat/.npz holding TR and TE maps",
     )
     sp.add_argument("--seed", type=int, default=0, metavar="N", help="split seed (default 0)")
     sp.add_argument(
@@ -123,11 +135,25 @@ def _split(args: argparse.Namespace, name: str) -> int:
     from .formats import label_map, read_array
     from .protocols import split
     from .scene import find_file, validate_gt
+    from .splits import fixed_name, is_fixed, read_split, split_files_from_args, split_spec_for
 
     info = get_scene_info(name)
     gt_path = find_file(info, info.gt, args.data_dir)
     gt = validate_gt(label_map(read_array(gt_path, info.gt.key)), info, gt_path)
-    result = split(gt, args.protocol, seed=args.seed, **_protocol_params(args.param))
+    protocol = args.protocol or "paper"
+    split_files = split_files_from_args(args.split_file) if args.split_file else None
+    if split_files:
+        if args.protocol is not None and not is_fixed(args.protocol):
+            raise DatasetError(
+                f"--split-file gives a fixed split, but --protocol is {args.protocol!r}. Fix: "
+                "pass --protocol fixed:NAME, or leave --split-file out."
+            )
+        protocol = args.protocol or "fixed:" + Path(split_files["train"].file).stem
+    fixed = None
+    if is_fixed(protocol):
+        spec, ad_hoc = split_spec_for(info, fixed_name(protocol), split_files)
+        fixed = read_split(info, spec, gt.shape, gt=gt, data_dir=args.data_dir, ad_hoc=ad_hoc)
+    result = split(gt, protocol, seed=args.seed, fixed=fixed, **_protocol_params(args.param))
     rows = result.summary(info.class_names)
     if args.json:
         print(
@@ -140,14 +166,27 @@ def _split(args: argparse.Namespace, name: str) -> int:
                     "classes": rows,
                     "missing": result.missing,
                     "gt": {"path": str(gt_path)},
+                    "split": fixed.describe() if fixed is not None else None,
                 },
                 indent=2,
             )
         )
         return 0
-    print(
-        f"{info.title or name}: protocol '{result.protocol}', seed {result.seed}, params {result.params}"
-    )
+    shown = {k: v for k, v in result.params.items() if k != "files"}
+    print(f"{info.title or name}: protocol '{result.protocol}', seed {result.seed}, params {shown}")
+    if fixed is not None:
+        if fixed.citation:
+            print(f"  split      {fixed.citation}")
+        for f in fixed.files:
+            where = f" (key '{f.key}')" if f.key else (f" (band {f.band})" if f.band else "")
+            print(f"  {f.role:<10} {f.path}{where}  sha256 {f.sha256[:16]}...")
+        if not fixed.has_val:
+            print(
+                f"  val        {shown['val_fraction']:g} of each class's training pixels "
+                f"(seed {result.seed})"
+            )
+        if fixed.disagreements:
+            print(f"  note       {fixed.disagreements} pixels labelled otherwise in the scene's gt")
     width = max(len(r["name"]) for r in rows)
     print(f"  {'label':>5}  {'class':<{width}}  {'train':>7} {'val':>7} {'test':>7} {'dropped':>7}")
     for r in rows:

@@ -60,6 +60,11 @@ class ProtocolError(DatasetError, ValueError):
     """An unknown split protocol or invalid protocol parameters."""
 
 
+class SplitFileError(DatasetError, ValueError):
+    """A label-map file of a fixed split that cannot be used (overlap, labels, shape, key,
+    checksum)."""
+
+
 class PreprocessingError(DatasetError, ValueError):
     """Invalid preprocessing configuration."""
 

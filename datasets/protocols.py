@@ -12,6 +12,9 @@ Protocols:
         validation pixels (never more than half of what is left), the rest test.
     disjoint: spatially separated blocks, with a buffer so that no P x P window of one
         set contains a pixel of another (see :func:`disjoint_split`).
+    fixed:NAME: the sets of a split read from label-map files (:mod:`datasets.splits`);
+        without a validation map, ``val_fraction`` of each class's training pixels
+        (seeded) is held out for validation (see :func:`fixed_split`).
 """
 
 from __future__ import annotations
@@ -300,8 +303,49 @@ PROTOCOLS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
 }
 
 
+#: Validation share of a fixed split's training pixels when it has no validation map:
+#: the paper protocol's 10 % of what is not test.
+FIXED_VAL_FRACTION = 0.1
+
+
+def fixed_split(
+    fixed: Any, seed: int, val_fraction: float | None = FIXED_VAL_FRACTION
+) -> dict[str, np.ndarray]:
+    """The sets of a fixed split (:class:`datasets.splits.FixedSplit`).
+
+    With a validation map, its pixels are the validation set (``val_fraction`` must
+    be None). Without one, each class gives ``round(val_fraction * n)`` of its ``n``
+    training pixels (seeded; never all of them) to validation.
+    """
+    train = fixed.indices("train")
+    test = fixed.indices("test")
+    if fixed.has_val:
+        if val_fraction is not None:
+            raise ProtocolError(
+                f"Split '{fixed.name}' has its own validation map, so val_fraction={val_fraction!r} "
+                "cannot apply. Fix: leave val_fraction out."
+            )
+        return {"train": train, "val": fixed.indices("val"), "test": test}
+    frac = _check_fraction("val_fraction", val_fraction)
+    labels = fixed.labels.ravel()[train]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF1ED]))
+    held = []
+    for label in np.unique(labels):
+        members = rng.permutation(train[labels == label])
+        n_val = min(int(frac * members.size + 0.5), members.size - 1)
+        held.append(members[:n_val])
+    val = np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+    return {"train": np.setdiff1d(train, val), "val": val, "test": test}
+
+
 def protocol_params(protocol: str) -> dict[str, Any]:
-    """The parameters a protocol takes, with their defaults."""
+    """The parameters a protocol takes, with their defaults (``fixed:NAME``: its
+    ``val_fraction``; the split's files are recorded when a spec is made)."""
+    from .splits import fixed_name, is_fixed
+
+    if is_fixed(protocol):
+        fixed_name(protocol)
+        return {"val_fraction": FIXED_VAL_FRACTION}
     fn = _get(protocol)
     return {
         n: p.default for n, p in inspect.signature(fn).parameters.items() if n not in ("gt", "seed")
@@ -315,19 +359,32 @@ def _get(protocol: str) -> Callable[..., dict[str, np.ndarray]]:
         close = difflib.get_close_matches(str(protocol), list(PROTOCOLS), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ProtocolError(
-            f"Unknown protocol {protocol!r}.{hint} Available: {', '.join(PROTOCOLS)}."
+            f"Unknown protocol {protocol!r}.{hint} Available: {', '.join(PROTOCOLS)}, or "
+            "fixed:NAME (a split read from label-map files)."
         )
     return PROTOCOLS[protocol]
 
 
-def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any) -> Split:
+def split(
+    gt: np.ndarray,
+    protocol: str = "paper",
+    seed: int = 0,
+    *,
+    fixed: Any = None,
+    **params: Any,
+) -> Split:
     """Split the labelled pixels of ``gt`` into train, validation and test sets.
 
     Args:
-        gt: (H, W) integer label map, 0 = unlabelled.
-        protocol: "paper", "fraction", "per_class" or "disjoint".
+        gt: (H, W) integer label map, 0 = unlabelled. For ``fixed:NAME`` the split's
+            own labels (``fixed.labels``) are used instead.
+        protocol: "paper", "fraction", "per_class", "disjoint" or "fixed:NAME".
         seed: the seed (an int); the same seed gives the same split.
-        **params: protocol parameters (see :func:`protocol_params`).
+        fixed: with ``fixed:NAME``, the :class:`datasets.splits.FixedSplit` (e.g.
+            ``scene.splits[NAME]``).
+        **params: protocol parameters (see :func:`protocol_params`); for a fixed split
+            also ``files``, the split's :meth:`~datasets.splits.FixedSplit.identity` a
+            spec recorded, checked against ``fixed``.
 
     Returns:
         A :class:`Split`; a :class:`SplitWarning` is emitted when a class present in
@@ -337,9 +394,13 @@ def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any)
         ProtocolError: unknown protocol, unknown or invalid parameter, or a split
             that cannot be made (e.g. a class too small to stratify).
     """
-    fn = _get(protocol)
+    from .splits import fixed_name, is_fixed
+
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ProtocolError(f"seed={seed!r} must be an integer.")
+    if is_fixed(protocol):
+        return _split_fixed(protocol, fixed_name(protocol), int(seed), fixed, params)
+    fn = _get(protocol)
     defaults = protocol_params(protocol)
     unknown = sorted(set(params) - set(defaults))
     if unknown:
@@ -350,7 +411,43 @@ def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any)
         )
     used = {**defaults, **params}
     sets = fn(np.asarray(gt), int(seed), **used)
-    gt_flat = np.asarray(gt).ravel()
+    return _result(np.asarray(gt), protocol, int(seed), used, sets)
+
+
+def _split_fixed(protocol: str, name: str, seed: int, fixed: Any, params: dict[str, Any]) -> Split:
+    if fixed is None:
+        raise ProtocolError(
+            f"Protocol '{protocol}' needs its split's label maps: pass fixed=scene.splits['{name}'] "
+            f"(datasets.load_split(scene, '{name}') reads them)."
+        )
+    if fixed.name != name:
+        raise ProtocolError(f"Protocol '{protocol}' was given the split '{fixed.name}'.")
+    unknown = sorted(set(params) - {"val_fraction", "files"})
+    if unknown:
+        raise ProtocolError(
+            f"Protocol '{protocol}' has no parameter(s) {unknown}. Its parameter: val_fraction "
+            f"(default {FIXED_VAL_FRACTION}, only for a split without a validation map)."
+        )
+    identity = fixed.identity()
+    if "files" in params and params["files"] != identity:
+        raise ProtocolError(
+            f"Split '{name}' was read from files other than the ones recorded: recorded "
+            f"{params['files']}, read {identity}. Fix: use the recorded files, or re-create the "
+            "trial specs (re-run the suite) on these."
+        )
+    default = None if fixed.has_val else FIXED_VAL_FRACTION
+    val_fraction = params.get("val_fraction", default)
+    sets = fixed_split(fixed, seed, val_fraction)
+    used = {"val_fraction": val_fraction, "files": identity}
+    return _result(np.asarray(fixed.labels), protocol, seed, used, sets)
+
+
+def _result(
+    gt: np.ndarray, protocol: str, seed: int, used: dict[str, Any], sets: dict[str, np.ndarray]
+) -> Split:
+    """The :class:`Split` of ``sets``: counts per class, and a warning for each class
+    present in ``gt`` with no training or no test pixel."""
+    gt_flat = gt.ravel()
     n_labels = int(gt_flat.max())
     counts = np.zeros((n_labels, 4), dtype=np.int64)
     for j, name in enumerate(("train", "val", "test")):
@@ -363,12 +460,14 @@ def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any)
         for j, name in enumerate(("train", "val", "test"))
     }
     missing = {k: v for k, v in missing.items() if v}
+    shown = {k: v for k, v in used.items() if k != "files"}
     for name in ("train", "test"):
         if name in missing:
             warnings.warn(
-                f"Split '{protocol}' (seed {seed}, {used}): label(s) {missing[name]} have no {name} pixel.",
+                f"Split '{protocol}' (seed {seed}, {shown}): label(s) {missing[name]} have no "
+                f"{name} pixel.",
                 SplitWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
     return Split(
         train=sets["train"],
@@ -376,7 +475,7 @@ def split(gt: np.ndarray, protocol: str = "paper", seed: int = 0, **params: Any)
         test=sets["test"],
         protocol=protocol,
         params=used,
-        seed=int(seed),
+        seed=seed,
         counts=counts,
         missing=missing,
     )

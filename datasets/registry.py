@@ -18,7 +18,14 @@ TOML file of the same form passed as ``--scene-file PATH`` (or
 Optional top-level keys: ``title``, ``sensor``, ``description``, ``shape``
 ([rows, cols]), ``n_bands``, ``rgb_bands`` (three 0-based band indices),
 ``wavelengths_nm`` (one per band) or ``wavelength_range_nm``, ``class_counts``;
-per file: ``url``, ``sha256``, ``git_blob``; and a ``[surrogate]`` table.
+per file: ``url``, ``sha256``, ``git_blob``; a ``[surrogate]`` table; and named
+fixed splits, each a table of label maps (``--protocol fixed:NAME``)::
+
+    [splits.official]
+    citation = "Who published the split, and where."
+    train = { file = "IndianPine.mat", key = "TR" }
+    test = { file = "IndianPine.mat", key = "TE", sha256 = "..." }  # sha256: enforced
+    # val = { file = "val.npy" }   # optional; else drawn from the training pixels
 
 The file's extension chooses its reader (:mod:`datasets.formats`): ``.mat`` and
 ``.npz`` need ``key``; ``.npy``, ENVI (``.hdr`` or a binary with its ``.hdr``
@@ -28,6 +35,7 @@ beside it) and GeoTIFF (``.tif``/``.tiff``) hold one array and need none.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -51,6 +59,7 @@ _TOP_KEYS = {
     "cube",
     "gt",
     "surrogate",
+    "splits",
 }
 _FILE_KEYS = {"file", "key", "url", "sha256", "git_blob"}
 _SURROGATE_KEYS = {
@@ -63,6 +72,11 @@ _SURROGATE_KEYS = {
     "band_mean",
     "band_std",
 }
+_SPLIT_KEYS = {"citation", "description", "train", "val", "test"}
+_SPLIT_FILE_KEYS = {"file", "key", "band", "sha256"}
+#: The sets a fixed split's label maps define; "val" is optional.
+SPLIT_ROLES = ("train", "val", "test")
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Cube dtypes a surrogate can be written in (the real files' sensor units).
 SURROGATE_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
@@ -77,6 +91,39 @@ class FileSpec:
     url: str | None = None
     sha256: str | None = None
     git_blob: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitFileSpec:
+    """One label map of a fixed split: its file, the variable (``.mat``/``.npz``) or the
+    1-based band (multi-band ENVI/GeoTIFF), and its sha256 when declared (then enforced)."""
+
+    file: str
+    key: str = ""
+    band: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """A named train/test (and optionally validation) split read from label-map files.
+
+    Each set is a label map of the scene's size: a pixel labelled k > 0 in the train
+    map is a training pixel of class k. Without a ``val`` map, validation pixels are
+    drawn from the training pixels (a seeded, stratified fraction).
+    """
+
+    name: str
+    train: SplitFileSpec
+    test: SplitFileSpec
+    val: SplitFileSpec | None = None
+    citation: str = ""
+    description: str = ""
+
+    def files(self) -> dict[str, SplitFileSpec]:
+        """The label maps by role ("train", "val", "test"), the absent ``val`` left out."""
+        out = {"train": self.train, "val": self.val, "test": self.test}
+        return {role: spec for role, spec in out.items() if spec is not None}
 
 
 @dataclass(frozen=True)
@@ -115,6 +162,8 @@ class SceneInfo:
     wavelength_range_nm: tuple[float, float] | None = None
     class_counts: tuple[int, ...] | None = None
     surrogate: SurrogateSpec = field(default_factory=SurrogateSpec)
+    #: Named fixed splits (``[splits.NAME]`` tables), used by ``--protocol fixed:NAME``.
+    splits: tuple[SplitSpec, ...] = ()
     #: The TOML file the scene came from; relative file names resolve against its folder.
     origin: Path | None = None
     builtin: bool = False
@@ -122,6 +171,10 @@ class SceneInfo:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def split_spec(self, name: str) -> SplitSpec | None:
+        """The declared split ``name``, or None."""
+        return next((s for s in self.splits if s.name == name), None)
 
     def download_hint(self) -> str | None:
         """The command that fetches this scene's real files, if their URLs are known."""
@@ -172,6 +225,78 @@ def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
     fields: dict[str, Any] = {k: table.get(k) for k in _FILE_KEYS}
     fields["key"] = fields["key"] or ""
     return FileSpec(**fields)
+
+
+def _split_file_spec(origin: str, table: Any, where: str) -> SplitFileSpec:
+    if isinstance(table, str):
+        table = {"file": table}
+    if not isinstance(table, dict):
+        raise _err(origin, f'{where} must be a table such as {{ file = "train.mat", key = "TR" }}.')
+    _check_keys(origin, table, _SPLIT_FILE_KEYS, where)
+    name = table.get("file")
+    if not isinstance(name, str) or not name:
+        raise _err(origin, f"{where} needs a non-empty string 'file', got {name!r}.")
+    key = table.get("key", "")
+    if not isinstance(key, str):
+        raise _err(origin, f"{where}: 'key' must be a string, got {key!r}.")
+    if Path(name).suffix.lower() in (".mat", ".npz") and not key:
+        raise _err(
+            origin,
+            f"{where}: '{name}' holds named variables, so 'key' is needed (e.g. key = \"TR\").",
+        )
+    band = table.get("band")
+    if band is not None and (isinstance(band, bool) or not isinstance(band, int) or band < 1):
+        raise _err(origin, f"{where}: 'band' must be a 1-based band number, got {band!r}.")
+    digest = table.get("sha256")
+    if digest is not None and (
+        not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest)
+    ):
+        raise _err(origin, f"{where}: 'sha256' must be 64 hex digits, got {digest!r}.")
+    return SplitFileSpec(file=name, key=key, band=band, sha256=digest.lower() if digest else None)
+
+
+def _splits(origin: str, value: Any) -> tuple[SplitSpec, ...]:
+    """The ``[splits.NAME]`` tables of a scene file."""
+    if not isinstance(value, dict):
+        raise _err(origin, f"[splits] must hold tables [splits.NAME], got {value!r}.")
+    out = []
+    for name, table in value.items():
+        where = f"[splits.{name}]"
+        if not _SPLIT_NAME.fullmatch(name):
+            raise _err(
+                origin,
+                f"split name {name!r} must start with a letter or digit and hold only letters, "
+                "digits, '_', '.' and '-' (it is written --protocol fixed:NAME).",
+            )
+        if not isinstance(table, dict):
+            raise _err(origin, f"{where} must be a table with 'train' and 'test' label maps.")
+        _check_keys(origin, table, _SPLIT_KEYS, where)
+        for role in ("train", "test"):
+            if role not in table:
+                raise _err(
+                    origin,
+                    f"{where} has no '{role}' label map. Fix: add "
+                    f'{role} = {{ file = "...", key = "..." }} (val is optional).',
+                )
+        texts = {}
+        for k in ("citation", "description"):
+            if not isinstance(table.get(k, ""), str):
+                raise _err(origin, f"{where}: '{k}' must be a string, got {table[k]!r}.")
+            texts[k] = table.get(k, "")
+        out.append(
+            SplitSpec(
+                name=name,
+                train=_split_file_spec(origin, table["train"], f"{where} train"),
+                test=_split_file_spec(origin, table["test"], f"{where} test"),
+                val=(
+                    _split_file_spec(origin, table["val"], f"{where} val")
+                    if "val" in table
+                    else None
+                ),
+                **texts,
+            )
+        )
+    return tuple(out)
 
 
 def _numbers(origin: str, value: Any, key: str) -> tuple[float, ...]:
@@ -230,7 +355,7 @@ def _surrogate_units(origin: str, sur: dict[str, Any], n_bands: int | None) -> d
         raise _err(
             origin,
             "surrogate units (value_range, band_mean, band_std) need surrogate.dtype, the real "
-            "cube's dtype. Fix: add e.g. dtype = \"uint16\".",
+            'cube\'s dtype. Fix: add e.g. dtype = "uint16".',
         )
     return out
 
@@ -310,6 +435,8 @@ def scene_info_from_dict(
         drop_bands=tuple(drops),
         **_surrogate_units(where, sur, kw.get("n_bands")),
     )
+    if "splits" in data:
+        kw["splits"] = _splits(where, data["splits"])
     return SceneInfo(
         name=name,
         cube=_file_spec(where, data.get("cube"), "cube"),

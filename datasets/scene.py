@@ -74,6 +74,11 @@ class Scene:
             band descriptions) or else the scene file's ``wavelengths_nm``; None if unknown.
         band_names: band names from the cube file, when it gives them.
         georef: ``{"crs": WKT, "transform": GDAL geotransform}`` of a GeoTIFF cube, else None.
+        splits: the fixed splits read for this scene, by name (:func:`datasets.load_split`),
+            cut to its crop; they travel with the scene to the trials. Not part of the
+            fingerprint: a trial's spec records the split files' checksums itself.
+        full_shape: (rows, cols) of the whole scene this one is a crop of (its own shape
+            when it is not a crop).
     """
 
     name: str
@@ -88,11 +93,18 @@ class Scene:
     wavelengths_nm: tuple[float, ...] | None = None
     band_names: tuple[str, ...] | None = None
     georef: dict[str, Any] | None = None
+    splits: dict[str, Any] = field(default_factory=dict, repr=False)
+    _full_shape: tuple[int, int] | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.gt.shape
+
+    @property
+    def full_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the whole scene (this one may be a crop of it)."""
+        return self._full_shape or self.shape
 
     @property
     def n_bands(self) -> int:
@@ -207,6 +219,10 @@ class Scene:
             wavelengths_nm=self.wavelengths_nm,
             band_names=self.band_names,
             georef=_crop_georef(self.georef, row0, col0),
+            splits={
+                name: fixed.crop_to(row0, row1, col0, col1) for name, fixed in self.splits.items()
+            },
+            _full_shape=self.full_shape,
         )
 
 

@@ -65,6 +65,8 @@ class RunConfig:
     download: bool = False
     #: With ``download``: fetch FILE from ``mirror/FILE`` instead of each scene's own address.
     mirror: str | None = None
+    #: ``--split-file``: an ad hoc fixed split's label maps, by role.
+    split_files: tuple[tuple[str, object], ...] = ()
 
 
 class FlagError(ValueError):
@@ -93,7 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--seeds", type=int, metavar="N", help="number of seeds, 0..N-1 (default: the suite's)"
     )
-    ap.add_argument("--protocol", help="split protocol: paper, fraction, per_class or disjoint")
+    ap.add_argument(
+        "--protocol",
+        help="split protocol: paper, fraction, per_class, disjoint, or fixed:NAME (a split "
+        "read from label-map files: declared in the scene file, or given with --split-file)",
+    )
+    ap.add_argument(
+        "--split-file",
+        action="append",
+        default=[],
+        metavar="[ROLE=]PATH[:KEY]",
+        help="a label map of a fixed split, ROLE train, test or val (repeatable); or one "
+        ".mat/.npz holding TR and TE maps. With --protocol fixed:NAME (NAME defaults to the "
+        "train file's name); one scene only",
+    )
     ap.add_argument(
         "--recipe", choices=("unified", "published"), help="training recipe (default: the suite's)"
     )
@@ -255,12 +270,50 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
                 f"--data-dir {args.data_dir!r} exists and is not a folder, so --download cannot "
                 "save files in it. Fix: pass a folder (it is created if missing)."
             )
-    if args.protocol is not None:
+    split_files: dict[str, object] = {}
+    protocol = args.protocol
+    if protocol is not None:
         import datasets
 
-        if args.protocol not in datasets.PROTOCOLS:
+        if datasets.is_fixed(protocol):
+            try:
+                datasets.fixed_name(protocol)
+            except datasets.SplitFileError as exc:
+                raise FlagError(str(exc)) from None
+        elif protocol not in datasets.PROTOCOLS:
             raise FlagError(
-                f"--protocol {args.protocol!r} is not one of {', '.join(datasets.PROTOCOLS)}."
+                f"--protocol {protocol!r} is not one of {', '.join(datasets.PROTOCOLS)}, or "
+                "fixed:NAME (a split read from label-map files)."
+            )
+    if args.split_file:
+        import datasets
+
+        if protocol is not None and not datasets.is_fixed(protocol):
+            raise FlagError(
+                f"--split-file gives a fixed split, but --protocol is {protocol!r}. Fix: pass "
+                "--protocol fixed:NAME, or leave --split-file out."
+            )
+        try:
+            split_files = dict(datasets.split_files_from_args(args.split_file))
+        except datasets.SplitFileError as exc:
+            raise FlagError(str(exc)) from None
+        if protocol is None:
+            first = split_files["train"]
+            protocol = "fixed:" + Path(getattr(first, "file", str(first))).stem
+        from .suites import PAPER_SCENES
+
+        one = ("indian_pines",)
+        suite_scenes = args.scenes or {"smoke": one, "search": one}.get(args.suite, PAPER_SCENES)
+        if args.suite == "leakage":
+            raise FlagError(
+                "--split-file: the leakage suite compares its own protocols (paper and disjoint). "
+                "Fix: run the fixed split with another suite (smoke, quick, paper, published, search)."
+            )
+        if not suite_scenes or len(suite_scenes) != 1:
+            raise FlagError(
+                f"--split-file gives the split of one scene, but the {args.suite} suite would run "
+                f"on {', '.join(suite_scenes or ())}. Fix: pass --scenes with the one scene whose "
+                "split the files are."
             )
     if args.scene_file:
         import datasets
@@ -288,7 +341,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
         scenes=tuple(args.scenes) if args.scenes else None,
         models=tuple(args.models) if args.models else None,
         seeds=args.seeds,
-        protocol=args.protocol,
+        protocol=protocol,
         recipe=args.recipe,
         source=args.source or "auto",
         source_given=args.source is not None,
@@ -303,6 +356,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
         sampler_seed=args.sampler_seed,
         download=args.download,
         mirror=args.mirror,
+        split_files=tuple(split_files.items()),
     )
 
 
@@ -546,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             models=cfg.models,
             seeds=cfg.seeds,
             protocol=cfg.protocol,
+            split_files=cfg.split_files,
             recipe=cfg.recipe,
             source=cfg.source,
             source_given=cfg.source_given,

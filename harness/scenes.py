@@ -32,8 +32,17 @@ class SceneMismatchError(ValueError):
 
 
 def remember(scene: Any) -> None:
-    """Keep ``scene`` (a :class:`datasets.Scene`) for the trials of the specs made from it."""
-    _RESOLVED.setdefault(scene.fingerprint, scene)
+    """Keep ``scene`` (a :class:`datasets.Scene`) for the trials of the specs made from it.
+
+    Another object of the same data (same fingerprint) already kept gains the fixed
+    splits of this one, so every split a spec names travels with the scene.
+    """
+    import datasets
+
+    known = _RESOLVED.setdefault(scene.fingerprint, scene)
+    if known is not scene:
+        for fixed in scene.splits.values():
+            datasets.splits.attach_split(known, fixed)
 
 
 def forget_all() -> None:
@@ -51,6 +60,7 @@ def resolve(spec: Any, data_dir: str | None = None) -> Any:
     """
     scene = _RESOLVED.get(spec.scene_fingerprint)
     if scene is not None:
+        ensure_split(scene, spec, data_dir)
         return scene
     import datasets
 
@@ -68,8 +78,39 @@ def resolve(spec: Any, data_dir: str | None = None) -> Any:
             "the data files or the surrogate generator changed. Fix: re-create the trial specs "
             "(re-run the suite) so that results are never mixed across different data."
         )
+    ensure_split(scene, spec, data_dir)
     remember(scene)
     return scene
+
+
+def ensure_split(scene: Any, spec: Any, data_dir: str | None) -> None:
+    """Give ``scene`` the fixed split ``spec`` names (``fixed:NAME``) when it lacks it:
+    the one its scene file declares, which must be the files the spec recorded.
+
+    Raises:
+        SceneMismatchError: no such split can be read, or its files changed.
+    """
+    import datasets
+
+    if not datasets.is_fixed(spec.protocol):
+        return
+    name = datasets.fixed_name(spec.protocol)
+    if name not in scene.splits:
+        try:
+            datasets.load_split(scene, name, data_dir=data_dir)
+        except datasets.SplitFileError as exc:
+            raise SceneMismatchError(
+                f"Trial {spec.spec_hash[:12]} uses the split '{name}' of scene '{spec.scene}', "
+                f"which cannot be read here: {exc} If the split was given with --split-file, "
+                "pass the same --split-file again."
+            ) from exc
+    recorded = spec.protocol_params.get("files")
+    if scene.splits[name].identity() != recorded:
+        raise SceneMismatchError(
+            f"Trial {spec.spec_hash[:12]} was specified on the split '{name}' read from files "
+            f"{recorded}, but the split now reads {scene.splits[name].identity()}: the split "
+            "files changed. Fix: re-create the trial specs (re-run the suite) on these files."
+        )
 
 
 def _relative_crop(scene: Any, crop: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

@@ -224,6 +224,26 @@ def _to_json_data(value: Any) -> Any:
         raise SpecError(f"a trial spec cannot hold the non-finite number {exc.value!r}.") from exc
 
 
+def _fixed_params(
+    scene: Any, protocol: str, given: dict[str, Any], split_files: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The recorded parameters of a ``fixed:NAME`` spec: its validation share and the
+    split files' identity (checksums and keys), reading the split when the scene lacks it."""
+    import datasets
+
+    name = datasets.fixed_name(protocol)
+    fixed = scene.splits.get(name)
+    if fixed is None or split_files:
+        fixed = datasets.load_split(scene, name, split_files)
+    if fixed.has_val and given.get("val_fraction") is not None:
+        raise SpecError(
+            f"split '{name}' has its own validation map, so val_fraction="
+            f"{given['val_fraction']!r} cannot apply. Fix: leave val_fraction out."
+        )
+    default = None if fixed.has_val else datasets.protocol_params(protocol)["val_fraction"]
+    return {"val_fraction": given.get("val_fraction", default), "files": fixed.identity()}
+
+
 def make_spec(
     model: str,
     scene: Any,
@@ -237,6 +257,7 @@ def make_spec(
     pca_fit: str | None = None,
     max_train_per_class: int | None = None,
     study: str = "",
+    split_files: dict[str, Any] | None = None,
 ) -> TrialSpec:
     """Resolve a trial from a model's recipe and a loaded scene.
 
@@ -247,12 +268,18 @@ def make_spec(
             :mod:`harness.scenes`).
         recipe: "unified" or "published".
         seed: trial seed.
-        protocol: split protocol; ``protocol_params`` override its defaults.
+        protocol: split protocol; ``protocol_params`` override its defaults. For
+            ``fixed:NAME`` the split is the scene's (``scene.splits[NAME]``), else read
+            from ``split_files`` or from the scene file's declaration and kept with the
+            scene; its files' checksums are recorded in ``protocol_params["files"]``.
         hparams: model hyperparameters on top of the recipe's.
         training: overrides of the recipe's training fields (e.g. ``{"epochs": 2}``).
         pca_fit: override of the recipe's PCA fit scope ("scene" or "train").
         max_train_per_class: subsample training pixels per class.
         study: search study name (stored, not hashed).
+        split_files: with ``fixed:NAME``, the split's label maps
+            (``{"train": path, "test": path, "val": path}``), for a split the scene
+            file does not declare.
 
     Raises:
         SpecError: an unknown training field or a bad value; model/recipe/protocol
@@ -274,6 +301,8 @@ def make_spec(
             f"protocol '{protocol}' has no parameter(s) {unknown}; it takes "
             f"{sorted(datasets.protocol_params(protocol))}."
         )
+    if datasets.is_fixed(protocol):
+        params = _fixed_params(scene, protocol, protocol_params or {}, split_files)
     if protocol == "disjoint" and "patch_size" not in (protocol_params or {}):
         params["patch_size"] = rec.patch_size  # the buffer follows the window actually used
     base = TrainingConfig(

@@ -5,7 +5,8 @@ A suite expands :class:`SuiteOptions` (what the command line chose) into
 prints them.
 
 - ``smoke``: every tiny model variant on a small Indian Pines surrogate crop,
-  1 seed, 1 epoch, 20 training pixels per class (CI and tests).
+  1 seed, 1 epoch, 20 training pixels per class (CI and tests); an explicit
+  ``--source`` (e.g. ``real`` for a scene file's own cube) replaces the surrogate.
 - ``quick``: the six models on 64 x 64 crops of Indian Pines and Salinas (real
   when found, else surrogate), 1 seed, 80 training pixels per class, the deep
   baselines up to 30 epochs at lr 1e-3 with early stopping (patience 6), and
@@ -61,6 +62,9 @@ class SuiteOptions:
     models: tuple[str, ...] | None = None
     seeds: int | None = None
     protocol: str | None = None
+    #: ``--split-file``: the label maps of an ad hoc ``fixed:NAME`` split, by role
+    #: (paths or :class:`datasets.registry.SplitFileSpec`); one scene only.
+    split_files: tuple[tuple[str, Any], ...] = ()
     recipe: str | None = None
     source: Source = "auto"
     source_given: bool = False
@@ -98,13 +102,23 @@ def _scene(name: str, opts: SuiteOptions, crop: tuple[int, int] | None = None):
     for w in caught:
         if issubclass(w.category, datasets.SurrogateWarning):
             warnings.warn(w.message, datasets.SurrogateWarning, stacklevel=3)
+    fixed = None
+    if opts.protocol is not None and datasets.is_fixed(opts.protocol):
+        fixed = datasets.load_split(
+            scene,
+            datasets.fixed_name(opts.protocol),
+            dict(opts.split_files) or None,
+            data_dir=opts.data_dir,
+        )
     if crop is not None:
-        scene = _crop_with_most_classes(scene, *crop)
+        scene = _crop_with_most_classes(scene, *crop, fixed=fixed)
     return scene
 
 
-def _crop_with_most_classes(scene, height: int, width: int):
-    """The ``height`` x ``width`` window (on a coarse grid) holding the most classes, then most pixels."""
+def _crop_with_most_classes(scene, height: int, width: int, fixed=None):
+    """The ``height`` x ``width`` window (on a coarse grid) holding the most classes, then
+    most pixels; with a fixed split, the most classes with both training and test
+    pixels, then the most training pixels."""
     import numpy as np
 
     h, w = scene.shape
@@ -112,9 +126,17 @@ def _crop_with_most_classes(scene, height: int, width: int):
     best = None
     for r in range(0, h - height + 1, max(1, height // 4)):
         for c in range(0, w - width + 1, max(1, width // 4)):
-            window = scene.gt[r : r + height, c : c + width]
-            counts = np.bincount(window.ravel(), minlength=scene.n_classes + 1)[1:]
-            key = (int((counts >= 4).sum()), int(counts.sum()))
+            if fixed is not None:
+                roles = fixed.roles[r : r + height, c : c + width].ravel()
+                labels = fixed.labels[r : r + height, c : c + width].ravel()
+                n = scene.n_classes + 1
+                train = np.bincount(labels[roles == 1], minlength=n)[1:]
+                test = np.bincount(labels[roles == 3], minlength=n)[1:]
+                key = (int(((train >= 2) & (test >= 1)).sum()), int(train.sum()))
+            else:
+                window = scene.gt[r : r + height, c : c + width]
+                counts = np.bincount(window.ravel(), minlength=scene.n_classes + 1)[1:]
+                key = (int((counts >= 4).sum()), int(counts.sum()))
             if best is None or key > best[0]:
                 best = (key, r, c)
     assert best is not None  # the window fits: h >= height and w >= width
@@ -180,8 +202,9 @@ def _smoke(opts: SuiteOptions) -> list[TrialSpec]:
     import models
 
     tiny = tuple(n for n in models.list_models() if models.get_model_entry(n).tiny)
-    surrogate = replace(opts, source="surrogate")
-    scenes = [_scene(name, surrogate, crop=(32, 32)) for name in opts.scenes or ("indian_pines",)]
+    # a surrogate, unless --source was given (a user scene's own cube file, read for real)
+    chosen = opts if opts.source_given else replace(opts, source="surrogate")
+    scenes = [_scene(name, chosen, crop=(32, 32)) for name in opts.scenes or ("indian_pines",)]
     return _grid(
         opts,
         scenes,
@@ -325,7 +348,10 @@ SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
         Suite(
-            "smoke", "every tiny model on a 32 x 32 surrogate crop, 1 seed, 1 epoch (CI)", _smoke
+            "smoke",
+            "every tiny model on a 32 x 32 surrogate crop (--source real: the real cube's), "
+            "1 seed, 1 epoch (CI)",
+            _smoke,
         ),
         Suite(
             "quick",

@@ -82,9 +82,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare_data(
-    spec: TrialSpec, data_dir: str | None = None, scene: Any = None
-) -> PreparedData:
+def prepare_data(spec: TrialSpec, data_dir: str | None = None, scene: Any = None) -> PreparedData:
     """Check, split and preprocess the spec's scene.
 
     Args:
@@ -95,6 +93,7 @@ def prepare_data(
     """
     import datasets
 
+    loaded_here = scene is None
     if scene is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", datasets.SurrogateWarning)
@@ -113,14 +112,17 @@ def prepare_data(
             "surrogate generator changed. Fix: re-create the trial spec (re-run the suite) so that "
             "results are never mixed across different data."
         )
+    if loaded_here:
+        from .scenes import ensure_split
+
+        ensure_split(scene, spec, data_dir)  # a fixed split the scene file declares
+    gt, fixed = _labels_of(scene, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", datasets.SplitWarning)  # recorded in split_counts instead
-        sp = datasets.split(scene.gt, spec.protocol, seed=spec.seed, **spec.protocol_params)
+        sp = datasets.split(gt, spec.protocol, seed=spec.seed, fixed=fixed, **spec.protocol_params)
     train = sp.train
     if spec.max_train_per_class is not None:
-        train = _subsample_per_class(
-            train, scene.gt.ravel()[train], spec.max_train_per_class, spec.seed
-        )
+        train = _subsample_per_class(train, gt.ravel()[train], spec.max_train_per_class, spec.seed)
     if train.size == 0:
         raise TrialError(
             f"The '{spec.protocol}' split of scene '{spec.scene}' left no training pixel. Fix: use a "
@@ -144,7 +146,7 @@ def prepare_data(
     counts[: sp.counts.shape[0]] = sp.counts
     return PreparedData(
         image=pre.image,
-        gt=np.asarray(scene.gt, dtype=np.int64),
+        gt=np.asarray(gt, dtype=np.int64),
         train=train,
         val=sp.val,
         test=sp.test,
@@ -158,6 +160,34 @@ def prepare_data(
             "n_features": pre.n_features,
         },
     )
+
+
+def _labels_of(scene: Any, spec: TrialSpec) -> tuple[np.ndarray, Any]:
+    """The label map a trial's sets are drawn from, and its fixed split (or None): the
+    scene's ground truth, or for ``fixed:NAME`` the split's own labels.
+
+    Raises:
+        TrialError: the scene carries no such split, or one read from other files.
+    """
+    import datasets
+
+    if not datasets.is_fixed(spec.protocol):
+        return scene.gt, None
+    name = datasets.fixed_name(spec.protocol)
+    fixed = scene.splits.get(name)
+    if fixed is None:
+        raise TrialError(
+            f"Trial {spec.spec_hash[:12]} uses the split '{name}', which the scene handed to it "
+            "does not carry. Fix: run the trial through harness.execute.run_specs (or make its "
+            "spec with make_spec), which reads the split and hands it on with the scene."
+        )
+    if fixed.identity() != spec.protocol_params.get("files"):
+        raise TrialError(
+            f"Trial {spec.spec_hash[:12]} was specified on the split '{name}' read from files "
+            f"{spec.protocol_params.get('files')}, but the scene carries one read from "
+            f"{fixed.identity()}. Fix: re-create the trial specs (re-run the suite)."
+        )
+    return fixed.labels, fixed
 
 
 def _subsample_per_class(idx: np.ndarray, labels: np.ndarray, n: int, seed: int) -> np.ndarray:

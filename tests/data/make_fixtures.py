@@ -9,7 +9,9 @@ Writes a 24 x 20 pixel, 12-band, 3-class scene ``tiny``:
   column-major as MATLAB does (axes reversed on disk);
 - ``tiny.toml``, the scene file describing them (cube = the v5 file).
 
-and, with :func:`write_field_scene`, a user scene ``field`` large enough for every
+and, with :func:`write_field_splits`, the ``field`` scene with a declared fixed
+split in three cube formats plus broken split files; and, with
+:func:`write_field_scene`, a user scene ``field`` large enough for every
 suite's recipes (48 x 40 pixels, 40 bands in sensor units: uint16 digital numbers
 in the thousands, 4 classes in rectangular fields; PCA to 30 components and 11 x
 11 windows fit): ``field_cube.mat``, ``field_gt.mat`` and ``field.toml``.
@@ -323,10 +325,131 @@ def _envi_plain(path: Path, array: np.ndarray, interleave: str, byteorder: int) 
     )
 
 
+def field_split_maps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fixed split of the ``field`` scene: (train, val, test) uint8 label maps of 48 x 40.
+
+    Columns in stripes of 8: the first two of each stripe train, the third validates,
+    the fourth is a gap, the other four test; so every class has pixels in every set.
+    """
+    _, gt = field_arrays()
+    stripe = np.arange(gt.shape[1]) % 8
+    train = np.where(stripe[None, :] < 2, gt, 0).astype(np.uint8)
+    val = np.where(stripe[None, :] == 2, gt, 0).astype(np.uint8)
+    test = np.where(stripe[None, :] >= 4, gt, 0).astype(np.uint8)
+    return train, val, test
+
+
+SPLIT_TABLE = """
+[splits.stripes]
+citation = "Stripes of 8 columns: 2 train, 1 validation, 1 gap, 4 test (tests/data/make_fixtures.py)."
+train = {{ {train} }}
+test = {{ {test} }}
+{val}"""
+
+
+def write_field_splits(out: Path) -> dict[str, Path]:
+    """Write the ``field`` scene with a declared fixed split ``stripes`` in three cube
+    formats, the split's label maps in several formats, and broken label maps.
+
+    Scenes (each a TOML in ``out``):
+
+    - ``field_envi_split``: the cube as ENVI (BIL, big-endian), the split as one MATLAB
+      file holding ``TR`` and ``TE`` (SpectralFormer's layout); validation drawn from
+      the training pixels;
+    - ``field_tif_split``: the cube as a GeoTIFF, the split as single-band GeoTIFFs;
+    - ``field_npy_split``: the cube as ``.npy``, the split as ``.npy`` maps with a
+      validation map.
+
+    Split files also written: ``split_TR_TE.npz`` (TR and TE), and broken ones:
+    ``overlap_test.npy`` (test pixels that are also training pixels),
+    ``bad_labels_train.npy`` (label 7 of a 4-class scene), ``small_train.npy``
+    (40 x 40), ``split_other_keys.mat`` (no ``TR`` variable). The TOML
+    ``field_bad_sha_split.toml`` declares a sha256 its test map does not have.
+    """
+    import scipy.io
+
+    out.mkdir(parents=True, exist_ok=True)
+    cube, gt = field_arrays()
+    train, val, test = field_split_maps()
+    paths: dict[str, Path] = {}
+    # label maps in every format
+    scipy.io.savemat(out / "split_TR_TE.mat", {"TR": train, "TE": test})
+    np.savez(out / "split_TR_TE.npz", TR=train, TE=test)
+    for name, arr in (("train", train), ("val", val), ("test", test)):
+        np.save(out / f"split_{name}.npy", arr)
+        _geotiff(out / f"split_{name}.tif", arr[:, :, None], wavelengths=False)
+        paths[f"{name}_npy"] = out / f"split_{name}.npy"
+        paths[f"{name}_tif"] = out / f"split_{name}.tif"
+    paths["mat"] = out / "split_TR_TE.mat"
+    paths["npz"] = out / "split_TR_TE.npz"
+    # cubes
+    _envi_plain(out / "field_cube.hdr", cube, "bil", 1)
+    _geotiff(out / "field_cube.tif", cube, wavelengths=False)
+    np.save(out / "field_cube.npy", cube)
+    np.save(out / "field_gt.npy", gt)
+    base = FIELD_TOML.replace('file = "field_gt.mat"\nkey = "labels"', 'file = "field_gt.npy"')
+
+    def scene(name: str, cube_file: str, split: str) -> None:
+        text = base.replace('name = "field"', f'name = "{name}"')
+        text = text.replace('file = "field_cube.mat"\nkey = "radiance"', f'file = "{cube_file}"')
+        paths[name] = out / f"{name}.toml"
+        paths[name].write_text(text + split, encoding="utf-8")
+
+    scene(
+        "field_envi_split",
+        "field_cube.hdr",
+        SPLIT_TABLE.format(
+            train='file = "split_TR_TE.mat", key = "TR"',
+            test='file = "split_TR_TE.mat", key = "TE"',
+            val="",
+        ),
+    )
+    scene(
+        "field_tif_split",
+        "field_cube.tif",
+        SPLIT_TABLE.format(
+            train='file = "split_train.tif"', test='file = "split_test.tif"', val=""
+        ),
+    )
+    scene(
+        "field_npy_split",
+        "field_cube.npy",
+        SPLIT_TABLE.format(
+            train='file = "split_train.npy"',
+            test='file = "split_test.npy"',
+            val='val = { file = "split_val.npy" }\n',
+        ),
+    )
+    scene(
+        "field_bad_sha_split",
+        "field_cube.npy",
+        SPLIT_TABLE.format(
+            train='file = "split_train.npy"',
+            test=f'file = "split_test.npy", sha256 = "{"0" * 64}"',
+            val="",
+        ),
+    )
+    # broken label maps
+    overlap = test.copy()
+    overlap[:, 1] = gt[:, 1]  # column 1 is a training column
+    np.save(out / "overlap_test.npy", overlap)
+    bad = train.copy()
+    bad[5, 0] = 7
+    np.save(out / "bad_labels_train.npy", bad)
+    np.save(out / "small_train.npy", train[:40])
+    scipy.io.savemat(out / "split_other_keys.mat", {"train_labels": train, "TE": test})
+    for name in ("overlap_test", "bad_labels_train", "small_train"):
+        paths[name] = out / f"{name}.npy"
+    paths["other_keys"] = out / "split_other_keys.mat"
+    return paths
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/data/make_fixtures.py OUT_DIR")
     for name, path in write_fixtures(Path(sys.argv[1])).items():
         print(f"{name}: {path}")
     for name, path in write_format_fixtures(Path(sys.argv[1]) / "formats").items():
+        print(f"{name}: {path}")
+    for name, path in write_field_splits(Path(sys.argv[1]) / "splits").items():
         print(f"{name}: {path}")
