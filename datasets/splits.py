@@ -332,10 +332,10 @@ def _read_map(
         if fmt in ("mat", "npz"):
             names = _array_names(path)
             if spec.key not in names:
-                present = ", ".join(repr(n) for n in names) or "(none)"
+                listed = ", ".join(repr(n) for n in names) or "(none)"
                 raise SplitFileError(
                     f"Split file '{path}' ({role} map) has no variable '{spec.key}'. Variables "
-                    f'present: {present}. Fix: give the right key (key = "..." in the scene '
+                    f'present: {listed}. Fix: give the right key (key = "..." in the scene '
                     f"file, or --split-file {role}=PATH:KEY)."
                 )
         array = read_array(path, spec.key)

@@ -182,9 +182,7 @@ class UpgradeReport:
     def line(self) -> str:
         if not self.changed:
             return f"{self.location} is already at the newest revision {_title(self.after)}."
-        text = (
-            f"Upgraded {self.location} from {self.before.description} to {_title(self.after)}."
-        )
+        text = f"Upgraded {self.location} from {self.before.description} to {_title(self.after)}."
         if self.backup is not None:
             text += f" The database as it was before: {self.backup}"
         return text

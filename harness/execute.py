@@ -825,7 +825,9 @@ def _search_one(ctx: _RunContext, plan: Any) -> None:
             points_to_evaluate=[t["params"] for t in told] or None,
             evaluated_rewards=[t["value"] for t in told] or None,
         )
-        concurrent = max(1, min(plan.max_concurrent, ctx.options.max_concurrent or plan.max_concurrent))
+        concurrent = max(
+            1, min(plan.max_concurrent, ctx.options.max_concurrent or plan.max_concurrent)
+        )
         info = plan.scheduler_info()
         scheduler = _pruning_asha(
             time_attr="training_iteration",
