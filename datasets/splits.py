@@ -218,9 +218,9 @@ def split_files_from_args(values: list[str]) -> dict[str, SplitFileSpec]:
             continue
         if sep and "/" not in role and not Path(value).exists():
             raise SplitFileError(
-                f"--split-file {value!r}: {role!r} is not a set. Expected ROLE=PATH[:KEY] "
-                f"with ROLE one of {', '.join(SPLIT_ROLES)}, or one .mat/.npz PATH holding "
-                "TR and TE maps."
+                f"--split-file {value!r}: {role!r} is not a set. Fix: write ROLE=PATH[:KEY] "
+                f"with ROLE one of {', '.join(SPLIT_ROLES)}, or give one .mat/.npz PATH "
+                "holding TR and TE maps."
             )
         path, key = _path_and_key(value, value)
         if key:
@@ -561,16 +561,8 @@ def load_split(
 
 
 def attach_split(scene: Any, fixed: FixedSplit) -> None:
-    """Keep ``fixed`` with ``scene`` (so it travels with the scene to the trials).
-
-    Raises:
-        SplitFileError: a split of that name with other files is already attached.
-    """
-    known = scene.splits.get(fixed.name)
-    if known is not None and known.identity() != fixed.identity():
-        raise SplitFileError(
-            f"Scene '{scene.name}' already has a split named '{fixed.name}' read from other "
-            f"files ({', '.join(f.path for f in known.files)}). Fix: give this split another "
-            "name (--protocol fixed:OTHER)."
-        )
+    """Keep ``fixed`` with ``scene`` (so it travels with the scene to the trials),
+    replacing a split of that name read before. Specs made on the one it replaces
+    record other files, and are refused before their trials start
+    (:func:`harness.scenes.resolve`)."""
     scene.splits[fixed.name] = fixed

@@ -35,7 +35,8 @@ def remember(scene: Any) -> None:
     """Keep ``scene`` (a :class:`datasets.Scene`) for the trials of the specs made from it.
 
     Another object of the same data (same fingerprint) already kept gains the fixed
-    splits of this one, so every split a spec names travels with the scene.
+    splits of this one (they replace its splits of the same names), so every split a
+    spec names travels with the scene.
     """
     import datasets
 
