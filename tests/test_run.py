@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from make_fixtures import write_field_scene
+from make_fixtures import write_field_scene, write_field_splits
 from procs import finish, reap_session, spawn, tail
 
 from harness import run as run_cli
@@ -55,6 +55,8 @@ SMOKE_MODELS = {
     "xgboost_tiny",
 }
 TREE_MODELS = {"random_forest_tiny", "xgboost_tiny"}
+
+
 def _trials(db: Path, status: str | None = None) -> list[dict]:
     """The trial rows, read from a database another process may be writing ([] if absent)."""
     import sqlalchemy.exc
@@ -87,7 +89,6 @@ def _smoke_cli(db: Path, data_dir: Path, *extra: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +260,11 @@ def test_the_writer_takes_a_result_as_it_is_and_returns_what_it_stored(ray_sessi
         "completed",
         None,
     )
-    assert (lost.spec_hash, lost.status, lost.error) == (bad.spec_hash, "failed", "ValueError: boom")
+    assert (lost.spec_hash, lost.status, lost.error) == (
+        bad.spec_hash,
+        "failed",
+        "ValueError: boom",
+    )
     with ResultStore(db, readonly=True) as store:
         np.testing.assert_array_equal(store.artifact(stored.trial_id, "class_map"), big.class_map)
         assert store.trial(lost.trial_id)["error"] == "ValueError: boom"
@@ -536,7 +541,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
     from harness.execute import RunOptions, run_specs
     from harness.suites import SuiteOptions, get_suite
 
-    db, data_dir, storage, out, field_dir = sys.argv[1:6]
+    db, data_dir, storage, out, field_dir, splits_dir = sys.argv[1:7]
     chosen = {"random_forest_tiny", "xgboost_tiny", "hybridsn_tiny", "ssrn_tiny"}
     specs = [
         s for s in get_suite("smoke").build(SuiteOptions(data_dir=data_dir)) if s.model in chosen
@@ -548,7 +553,23 @@ CLUSTER_SCRIPT = textwrap.dedent(
     user_specs = get_suite("paper").build(user)
     assert {s.source for s in user_specs} == {"real"}
     specs += user_specs
+    # fixed splits, declared in a scene file and given ad hoc: their label maps too are
+    # read on the driver only and travel with the scene
+    datasets.register_scene_file(splits_dir + "/field_npy_split.toml")
+    datasets.register_scene_file(splits_dir + "/field_tif_split.toml")
+    two = ("random_forest_tiny", "hybridsn_tiny")
+    fixed_specs = get_suite("paper").build(
+        SuiteOptions(scenes=("field_npy_split",), models=two, seeds=1, epochs=1,
+                     protocol="fixed:stripes")
+    ) + get_suite("paper").build(
+        SuiteOptions(scenes=("field_tif_split",), models=two, seeds=1, epochs=1,
+                     protocol="fixed:adhoc",
+                     split_files=(("train", splits_dir + "/split_train.tif"),
+                                  ("test", splits_dir + "/split_test.npy")))
+    )
+    specs += fixed_specs
     shutil.rmtree(field_dir)
+    shutil.rmtree(splits_dir)
     cluster = Cluster(
         initialize_head=True,
         connect=True,
@@ -584,6 +605,7 @@ CLUSTER_SCRIPT = textwrap.dedent(
             "failed": summary.failed,
             "specs": [s.spec_hash for s in specs],
             "user_specs": [s.spec_hash for s in user_specs],
+            "fixed_specs": [s.spec_hash for s in fixed_specs],
             "actors": actors,
         }
         with open(out, "w") as handle:
@@ -601,7 +623,8 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     script.write_text(CLUSTER_SCRIPT)
     db, out, log = tmp_path / "cluster.db", tmp_path / "cluster.json", tmp_path / "cluster.log"
     field = write_field_scene(tmp_path / "field")["toml"].parent
-    args = [str(db), str(shared_data), str(tmp_path / "tune"), str(out), str(field)]
+    splits = write_field_splits(tmp_path / "splits")["mat"].parent
+    args = [str(db), str(shared_data), str(tmp_path / "tune"), str(out), str(field), str(splits)]
     proc = spawn([sys.executable, str(script), *args], ray_env, log)
     rc = finish(proc, timeout=300, log=log)
     assert rc == 0 and out.exists(), tail(log)
@@ -612,6 +635,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     assert res["resources"]["CPU"] == 2.0
     assert res["failed"] == {} and sorted(res["completed"]) == sorted(res["specs"])
     assert len(res["user_specs"]) == 4 and not field.exists()
+    assert len(res["fixed_specs"]) == 4 and not splits.exists()
 
     # every result reached the database, through the one writer on the driver's node
     rows = _trials(db)
@@ -634,3 +658,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
         recorded[i] for i, r in enumerate(rows) if r["spec_hash"] in set(res["user_specs"])
     }
     assert user_nodes == {head, worker}, user_nodes
+    # the fixed splits' trials: completed from label maps only the driver ever read
+    fixed = [r for r in rows if r["spec_hash"] in set(res["fixed_specs"])]
+    assert sorted(r["protocol"] for r in fixed) == ["fixed:adhoc"] * 2 + ["fixed:stripes"] * 2
+    assert {r["status"] for r in fixed} == {"completed"}
