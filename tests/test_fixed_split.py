@@ -494,3 +494,67 @@ def test_split_file_flag_errors(files, tmp_path, capsys):
         assert run_cli.main(base + extra) == run_cli.EXIT_USAGE
         err = capsys.readouterr().err
         assert expected in err and err.count("error:") == 1, err
+
+
+# --------------------------------------------------------------------------- the Houston 2013 example
+
+HOUSTON = ROOT / "docs" / "examples" / "houston2013.toml"
+
+
+def test_houston_example_declares_its_official_split_and_ships_no_data():
+    from datasets.registry import load_scene_file
+
+    info = load_scene_file(HOUSTON)
+    assert info.name == "houston2013" and info.shape == (349, 1905) and info.n_bands == 144
+    assert info.n_classes == 15
+    split = info.split_spec("official")
+    assert (
+        split is not None
+        and split.val is None
+        and "2013 GRSS Data Fusion Contest" in split.citation
+    )
+    # no download address anywhere, and no data file beside the example
+    assert info.cube.url is None and info.gt.url is None
+    assert "http" not in HOUSTON.read_text()
+    assert sorted(p.name for p in HOUSTON.parent.iterdir()) == ["houston2013.toml"]
+    with pytest.raises(datasets.DatasetNotFoundError, match="Samples_VA.tif. was not found"):
+        datasets.load_scene(str(HOUSTON), source="real", data_dir=HOUSTON.parent)
+
+
+def test_houston_example_split_counts_from_label_maps_of_its_size(tmp_path, capsys):
+    """Label maps of the real size (written here: the real ones are not distributable)
+    give the per-class counts of the split through the command line."""
+    rng = np.random.default_rng(0)
+    train = np.zeros((349, 1905), dtype=np.uint8)
+    test = np.zeros_like(train)
+    flat = rng.permutation(349 * 1905)
+    train.ravel()[flat[:2832]] = np.arange(2832) % 15 + 1
+    test.ravel()[flat[2832 : 2832 + 12197]] = np.arange(12197) % 15 + 1
+    import rasterio
+
+    for name, arr in (("TR", train), ("VA", test)):
+        with rasterio.open(
+            tmp_path / f"2013_IEEE_GRSS_DF_Contest_Samples_{name}.tif",
+            "w",
+            driver="GTiff",
+            height=349,
+            width=1905,
+            count=1,
+            dtype="uint8",
+        ) as ds:
+            ds.write(arr[None])
+    argv = [
+        "split",
+        "--scene-file",
+        str(HOUSTON),
+        "--protocol",
+        "fixed:official",
+        "--data-dir",
+        str(tmp_path),
+    ]
+    assert datasets_cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "protocol 'fixed:official'" in out and "Running Track" in out
+    total = next(line for line in out.splitlines() if line.strip().startswith("total")).split()
+    train_n, val_n, test_n, dropped = (int(v) for v in total[1:])
+    assert (train_n + val_n, test_n, dropped) == (2832, 12197, 0)
