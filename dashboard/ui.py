@@ -202,7 +202,9 @@ GROUP_SELECTORS: Mapping[str, tuple[str, tuple[str, ...], str | None]] = {
     "protocol": (
         "Protocol",
         ("paper",),
-        "paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks.",
+        "paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks; "
+        "fixed:NAME: the published split NAME, read from label-map files (their checksums "
+        "are in each trial's spec).",
     ),
     "recipe": (
         "Recipe",

@@ -420,7 +420,7 @@ def test_resolving_a_spec_whose_split_files_changed_is_refused(files, tmp_path):
 
 @pytest.mark.slow
 def test_smoke_suite_on_envi_geotiff_and_npy_cubes_with_a_fixed_split(
-    files, ray_session, tmp_path, capsys
+    files, ray_session, tmp_path, capsys, monkeypatch
 ):
     """The three scene files with their real cubes (--source real) and the split they
     declare, through the command line and Ray; the report names the split."""
@@ -446,6 +446,17 @@ def test_smoke_suite_on_envi_geotiff_and_npy_cubes_with_a_fixed_split(
     out = capsys.readouterr().out
     for name in SCENES:
         assert f"## Scene {name} · protocol fixed:stripes" in out
+    # the dashboard's leaderboard offers the split by name, and shows its results
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import queries
+
+    monkeypatch.setenv(queries.ENV_DB, str(db))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="lb_protocol").options == ["fixed:stripes"]
+    assert at.selectbox(key="lb_protocol").value == "fixed:stripes"
 
 
 @pytest.mark.slow
