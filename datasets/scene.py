@@ -155,6 +155,10 @@ class Scene:
             "surrogate": self.surrogate,
             "crop": list(self.crop) if self.crop else None,
             "fingerprint": self.fingerprint,
+            "splits": [
+                {"name": sp.name, "protocol": f"fixed:{sp.name}", "citation": sp.citation}
+                for sp in self.info.splits
+            ],
         }
 
     @property

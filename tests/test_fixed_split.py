@@ -569,3 +569,13 @@ def test_houston_example_split_counts_from_label_maps_of_its_size(tmp_path, caps
     total = next(line for line in out.splitlines() if line.strip().startswith("total")).split()
     train_n, val_n, test_n, dropped = (int(v) for v in total[1:])
     assert (train_n + val_n, test_n, dropped) == (2832, 12197, 0)
+
+
+def test_datasets_info_lists_the_declared_splits(files, capsys):
+    assert (
+        datasets_cli.main(
+            ["info", "--scene-file", str(files["field_npy_split"]), "--source", "real"]
+        )
+        == 0
+    )
+    assert "split      fixed:stripes  (Stripes of 8 columns" in capsys.readouterr().out
