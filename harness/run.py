@@ -272,6 +272,13 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             )
     split_files: dict[str, object] = {}
     protocol = args.protocol
+    if args.suite == "leakage" and (protocol is not None or args.split_file):
+        raise FlagError(
+            "--protocol/--split-file: the leakage suite runs its own protocols (paper and "
+            "disjoint, each with PCA fitted on the scene and on the training pixels). Fix: "
+            "leave them out, or run the protocol with another suite (smoke, quick, paper, "
+            "published, search)."
+        )
     if protocol is not None:
         import datasets
 
@@ -304,11 +311,6 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
 
         one = ("indian_pines",)
         suite_scenes = args.scenes or {"smoke": one, "search": one}.get(args.suite, PAPER_SCENES)
-        if args.suite == "leakage":
-            raise FlagError(
-                "--split-file: the leakage suite compares its own protocols (paper and disjoint). "
-                "Fix: run the fixed split with another suite (smoke, quick, paper, published, search)."
-            )
         if not suite_scenes or len(suite_scenes) != 1:
             raise FlagError(
                 f"--split-file gives the split of one scene, but the {args.suite} suite would run "

@@ -500,6 +500,7 @@ def test_split_file_flag_errors(files, tmp_path, capsys):
             ["--protocol", "fixed:stripes", "--scenes", "indian_pines"],
             "declares no split 'stripes'",
         ),
+        (["--protocol", "fixed:x", "--suite", "leakage"], "runs its own protocols"),
     ]
     for extra, expected in cases:
         assert run_cli.main(base + extra) == run_cli.EXIT_USAGE
@@ -579,3 +580,25 @@ def test_datasets_info_lists_the_declared_splits(files, capsys):
         == 0
     )
     assert "split      fixed:stripes  (Stripes of 8 columns" in capsys.readouterr().out
+
+
+def test_search_suite_plans_on_a_fixed_split(files, capsys, tmp_path):
+    argv = [
+        "--suite",
+        "search",
+        "--scene-file",
+        str(files["field_npy_split"]),
+        "--scenes",
+        "field_npy_split",
+        "--protocol",
+        "fixed:stripes",
+        "--trials",
+        "2",
+        "--seeds",
+        "2",
+        "--db",
+        str(tmp_path / "r.db"),
+        "--dry-run",
+    ]
+    assert run_cli.main(argv) == 0, capsys.readouterr().err
+    assert "fixed:stripes" in capsys.readouterr().out
