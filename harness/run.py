@@ -453,13 +453,19 @@ def _download_scenes(cfg: RunConfig) -> None:
 
 
 def _print_dry_run(specs: list, done: set[str], fresh: bool) -> int:
+    # columns as wide as their longest value (a user scene's or a fixed split's name)
+    wm = max([22, *(len(s.model) + 1 for s in specs)])
+    ws = max([14, *(len(s.scene) + 1 for s in specs)])
+    wp = max([9, *(len(s.protocol) + 1 for s in specs)])
     print(
-        f"{'spec_hash':<14} {'done':<5} {'model':<22} {'scene':<14} {'source':<10} {'protocol':<9} seed"
+        f"{'spec_hash':<14} {'done':<5} {'model':<{wm}} {'scene':<{ws}} {'source':<10} "
+        f"{'protocol':<{wp}} seed"
     )
     for s in specs:
         mark = "yes" if s.spec_hash in done else "no"
         print(
-            f"{s.spec_hash[:12]:<14} {mark:<5} {s.model:<22} {s.scene:<14} {s.source:<10} {s.protocol:<9} {s.seed}"
+            f"{s.spec_hash[:12]:<14} {mark:<5} {s.model:<{wm}} {s.scene:<{ws}} {s.source:<10} "
+            f"{s.protocol:<{wp}} {s.seed}"
         )
     return sum(s.spec_hash not in done or fresh for s in specs)
 
