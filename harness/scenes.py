@@ -124,7 +124,7 @@ class SceneRefs:
     """The scenes of a run in Ray's object store: fingerprint -> ObjectRef."""
 
     refs: dict[str, Any] = field(default_factory=dict)
-    #: Bytes of the scenes' arrays put into the object store.
+    #: Bytes of the scenes' arrays (their fixed splits' maps included) put into the object store.
     nbytes: int = 0
     #: Seconds the driver spent resolving and putting them.
     seconds: float = 0.0
@@ -151,6 +151,7 @@ class SceneRefs:
         for fp, scene in new.items():
             self.refs[fp] = ray.put(scene)
             self.nbytes += int(scene.cube.nbytes + scene.gt.nbytes)
+            self.nbytes += sum(int(f.roles.nbytes + f.labels.nbytes) for f in scene.splits.values())
             self.names.append(_label(scene))
         self.seconds += time.perf_counter() - t0
         return {spec.scene_fingerprint: self.refs[spec.scene_fingerprint] for spec in specs}
