@@ -278,6 +278,37 @@ def test_surrogate_is_deterministic_and_seeded(shared_data, ip_surrogate):
     assert rebuilt.fingerprint == ip_surrogate.fingerprint
 
 
+def test_surrogate_values_do_not_depend_on_the_row_blocks(shared_data, monkeypatch):
+    """The generator and the conversion to sensor units work a block of rows at a time
+    (bounded memory on Pavia Centre's 784k pixels); the whole scene as one block, as
+    the cube was made before, and blocks of 6 rows (the last one shorter) give the
+    same values, bit for bit."""
+    from datasets import surrogate
+
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt")  # 145 x 145
+    spectra = surrogate.smooth_class_spectra(17, 40, seed=0)
+    mean, std = np.linspace(1000, 5000, 40), np.linspace(50, 900, 40)
+
+    def build():
+        cube = surrogate.make_surrogate_cube(gt, spectra, seed=3)
+        return (
+            cube,
+            surrogate.to_sensor_units(cube, "int16", (0, 9200)),
+            surrogate.to_sensor_units(cube, "uint16", (955, 9604), mean, std),
+            surrogate.to_sensor_units(cube, "float32", (0.0, 0.5)),
+        )
+
+    monkeypatch.setattr(surrogate, "_BLOCK_PIXELS", 10**9)
+    assert surrogate._row_blocks(145, 145) == [(0, 145)]
+    whole = build()
+    monkeypatch.setattr(surrogate, "_BLOCK_PIXELS", 1000)
+    blocks = surrogate._row_blocks(145, 145)
+    assert len(blocks) == 25 and blocks[-1] == (144, 145)
+    for one, many in zip(whole, build(), strict=True):
+        assert one.dtype == many.dtype
+        np.testing.assert_array_equal(one, many)
+
+
 def test_surrogate_uses_the_real_signatures(ip_surrogate, shared_data):
     from datasets.surrogate import select_bands, signatures_from_image
 
