@@ -3,11 +3,11 @@
 A fresh clone must be able to build every registry scene's surrogate with nothing
 beside it, so the package carries what surrogates need, and nothing more:
 
-- the real ground-truth maps of the registry scenes, byte for byte as distributed
-  by the GIC group: each copied file's sha256 must equal the scene TOML's
-  ``gt.sha256`` or, for the scenes known only from public copies, its
-  ``gt.known_sha256`` (these are the project's own shipped copies, so a file that
-  differs stops the script; a user's download is only told that it differs);
+- the real ground-truth maps of the registry scenes, byte for byte: the GIC
+  group's files for Indian Pines and Salinas (checked against the TOML's
+  ``gt.sha256``) and public copies for the others (checked against its
+  ``gt.known_sha256``). These are the project's own shipped copies, so a file that
+  differs stops the script; a user's download is only told that it differs;
 - the Indian Pines class signatures reduced to what the surrogate uses: the 17
   per-label spectra (label 0 = background) of the "simulated Indian Pines" image
   ``Indian_pines_class_spectra_224.mat`` (key ``Ori_H``, 145 x 145 x 224), with
