@@ -4,11 +4,18 @@
 
 Each file (ground truth first, then the cube) is streamed into a hidden temporary
 file beside its destination, flushed to disk, checked, and only then renamed into
-place. The checks: a readable MAT file holding the scene's variable, a label map
-or cube that fits the scene (and the cube fits the label map), and the known
-sha256 when the scene file gives one. A failed or interrupted download removes
-its temporary file, so the destination never holds a partial file; a file that
-was already there is left as it was.
+place. The checks: a readable file (MAT, NumPy or GeoTIFF, read by
+:func:`datasets.formats.read_array` as when the scene is loaded) holding the
+scene's variable, a label map or cube that fits the scene (and the cube fits the
+label map), and the sha256 when the scene file gives one. A failed or interrupted
+download removes its temporary file, so the destination never holds a partial
+file; a file that was already there is left as it was.
+
+Checksums of public copies that were never checked against the original
+(``known_sha256``, ``git_blob``) are only reported: "matches the known public
+copy", or "differs ...; validated by content". An ENVI file is a header and a
+binary file, two downloads that this command does not pair up: a scene whose file
+is ENVI is refused before anything is fetched, naming the fix.
 
 Only the standard library talks to the network (``urllib.request``), so a mirror
 may be any URL it understands, ``file:///path/to/folder`` included.
@@ -31,13 +38,16 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import DownloadError, SceneFileError
-from .matio import git_blob_id, read_mat, sha256_file
+from .formats import ENVI_BINARY_SUFFIXES, label_map, read_array
+from .matio import git_blob_id, sha256_file
 from .registry import FileSpec, SceneInfo
 from .scene import validate_cube, validate_gt
 
 _CHUNK = 1 << 16
 _USER_AGENT = "hsi-harness-datasets (python urllib)"
 _ROLE_WORDS = {"gt": "ground truth", "cube": "cube"}
+#: Extensions of the formats a download can fetch and validate as one file.
+_SINGLE_FILE_SUFFIXES = (".mat", ".npy", ".npz", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -99,11 +109,14 @@ def download_scene(
         One result per file: the ground truth, then the cube.
 
     Raises:
-        DownloadError: no address for a file, a network or HTTP failure, a truncated
+        DownloadError: a file in a format that is not one file (ENVI) or not
+            supported, no address for a file, a network or HTTP failure, a truncated
             body, a file that fails validation, or a folder that cannot be written.
             Nothing is written for the failing file; a ground truth downloaded before
             a failing cube stays (it is complete and valid).
     """
+    for role in ("gt", "cube"):
+        _check_downloadable(info, role)
     folder = Path(to).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +129,30 @@ def download_scene(
     gt_result, gt = fetcher.fetch("gt", None)
     cube_result, _ = fetcher.fetch("cube", gt)
     return [gt_result, cube_result]
+
+
+def _check_downloadable(info: SceneInfo, role: str) -> None:
+    """Refuse, before any download, a file that is not one self-contained file of a
+    supported format (an ENVI header and its binary are two)."""
+    spec = info.gt if role == "gt" else info.cube
+    suffix = Path(spec.file).suffix.lower()
+    if suffix in _SINGLE_FILE_SUFFIXES:
+        return
+    what = _ROLE_WORDS[role]
+    if suffix == ".hdr" or suffix in ENVI_BINARY_SUFFIXES or not suffix:
+        raise DownloadError(
+            f"Scene '{info.name}': the {what} file '{spec.file}' is ENVI, a header (.hdr) and "
+            "a binary file that go together, which `python -m datasets download` cannot "
+            "fetch as one file. Fix: download both files by hand into one folder and pass "
+            "--data-dir FOLDER, or convert the array to one file (.mat, .npy, .npz or .tif) "
+            f"and name that file in [{role}] of the scene file '{info.origin}'."
+        )
+    raise DownloadError(
+        f"Scene '{info.name}': the {what} file '{spec.file}' has the extension '{suffix}', "
+        "which is not a scene format a download can fetch and check; expected one of "
+        f"{', '.join(_SINGLE_FILE_SUFFIXES)}. Fix: name a file in one of these formats in "
+        f"[{role}] of the scene file '{info.origin}'."
+    )
 
 
 class _Fetcher:
@@ -191,8 +228,9 @@ class _Fetcher:
         """Check one file of the scene.
 
         Raises:
-            SceneFileError: a sha256 other than the known one, an unreadable file, a
-                missing variable, or content that does not fit the scene.
+            SceneFileError: a sha256 other than the scene file's ``sha256``, an
+                unreadable file, a missing variable, or content that does not fit the
+                scene. (A ``known_sha256`` or ``git_blob`` that differs is only noted.)
         """
         spec = self._spec(role)
         digest = sha256_file(path)
@@ -201,23 +239,19 @@ class _Fetcher:
                 f"File '{path}' has sha256 {digest}; the scene file expects {spec.sha256}. "
                 "Fix: fetch the file distributed for this scene."
             )
-        data = read_mat(path, spec.key)
+        array = read_array(path, spec.key)
         if role == "gt":
-            gt = validate_gt(data, self.info, path)
+            gt = validate_gt(label_map(array), self.info, path)
         else:
             assert gt is not None, "the ground truth is validated before the cube"
-            validate_cube(data, gt, self.info, path, self.folder / self.info.gt.file)
-        note = ""
+            validate_cube(array.data, gt, self.info, path, self.folder / self.info.gt.file)
+        del array  # a memory map (.npy) of the file, which is renamed next
+        notes = []
+        if spec.known_sha256:
+            notes.append(_public_copy_note("sha256", digest, spec.known_sha256))
         if spec.git_blob:
-            blob = git_blob_id(path)
-            if blob == spec.git_blob.lower():
-                note = "matches the known public copy"
-            else:
-                note = (
-                    f"differs from the known public copy (git blob {blob}, known "
-                    f"{spec.git_blob}); validated by content"
-                )
-        return _Checked(digest, note, gt)
+            notes.append(_public_copy_note("git blob", git_blob_id(path), spec.git_blob))
+        return _Checked(digest, "; ".join(notes), gt)
 
     def _result(
         self, role: str, path: Path, status: str, checked: _Checked, notes: list[str]
@@ -249,8 +283,12 @@ class _Fetcher:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             # Closed by `with tmp` below; removed in `finally` unless it became `dest`.
+            # ".part" marks it unfinished; the real extension after it picks the reader
             tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
+                dir=dest.parent,
+                prefix=f".{dest.name}.",
+                suffix=f".part{dest.suffix}",
+                delete=False,
             )
         except OSError as exc:
             raise DownloadError(
@@ -277,7 +315,7 @@ class _Fetcher:
                     url,
                     f"the server sent {sent}, which is not a valid {_ROLE_WORDS[role]} file "
                     f"for the scene ({exc})",
-                    f"check that {url} serves the MAT file itself and not a web page; retry; "
+                    f"check that {url} serves the file itself and not a web page; retry; "
                     f"or pass --mirror URL (which must serve URL/{spec.file}); or download the "
                     f"file by hand and save it as '{dest}'.",
                 ) from exc
@@ -388,6 +426,16 @@ class _Fetcher:
             f"Cannot write the temporary file '{path}': {exc}. Nothing was kept. "
             "Fix: free disk space, or pass --to a folder on another disk."
         )
+
+
+def _public_copy_note(kind: str, actual: str, known: str) -> str:
+    """How a file compares with the checksum of a public copy that was never checked
+    against the original: a report, never a reason to refuse the file."""
+    if actual == known.lower():
+        return "matches the known public copy"
+    return (
+        f"differs from the known public copy ({kind} {actual}, known {known}); validated by content"
+    )
 
 
 def _content_length(value: str | None) -> int | None:

@@ -18,14 +18,20 @@ TOML file of the same form passed as ``--scene-file PATH`` (or
 Optional top-level keys: ``title``, ``sensor``, ``description``, ``shape``
 ([rows, cols]), ``n_bands``, ``rgb_bands`` (three 0-based band indices),
 ``wavelengths_nm`` (one per band) or ``wavelength_range_nm``, ``class_counts``;
-per file: ``url``, ``sha256``, ``git_blob``; a ``[surrogate]`` table; and named
-fixed splits, each a table of label maps (``--protocol fixed:NAME``)::
+per file: ``url``, ``sha256``, ``known_sha256``, ``git_blob``; a ``[surrogate]``
+table; and named fixed splits, each a table of label maps (``--protocol fixed:NAME``)::
 
     [splits.official]
     citation = "Who published the split, and where."
     train = { file = "IndianPine.mat", key = "TR" }
     test = { file = "IndianPine.mat", key = "TE", sha256 = "..." }  # sha256: enforced
     # val = { file = "val.npy" }   # optional; else drawn from the training pixels
+
+``sha256`` is the file's checksum as distributed: a file that differs is refused by
+``python -m datasets download`` and warned about on load. ``known_sha256`` and
+``git_blob`` (the id ``git hash-object`` gives) are those of a public copy that was
+never checked against the original: a download is reported as matching it or not,
+and never refused for differing; loading does not warn.
 
 The file's extension chooses its reader (:mod:`datasets.formats`): ``.mat`` and
 ``.npz`` need ``key``; ``.npy``, ENVI (``.hdr`` or a binary with its ``.hdr``
@@ -61,7 +67,7 @@ _TOP_KEYS = {
     "surrogate",
     "splits",
 }
-_FILE_KEYS = {"file", "key", "url", "sha256", "git_blob"}
+_FILE_KEYS = {"file", "key", "url", "sha256", "known_sha256", "git_blob"}
 _SURROGATE_KEYS = {
     "signatures_file",
     "signatures_key",
@@ -90,6 +96,8 @@ class FileSpec:
     key: str
     url: str | None = None
     sha256: str | None = None
+    #: sha256 of an unchecked public copy: reported, never enforced (see the module doc).
+    known_sha256: str | None = None
     git_blob: str | None = None
 
 

@@ -14,18 +14,23 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
-from make_fixtures import write_fixtures
+import scipy.io
+from make_fixtures import write_fixtures, write_format_fixtures
 
+import datasets
 from datasets import download
 from datasets.download import DownloadResult, download_scene
 from datasets.errors import DownloadError
 from datasets.matio import git_blob_id, sha256_file
 from datasets.registry import load_scene_file
+from datasets.scene import PACKAGE_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE = "http://127.0.0.1:1/"  # nothing listens on port 1: connection refused
@@ -202,7 +207,7 @@ def test_truncated_body_leaves_nothing(server, tmp_path, role):
         _download(server, tmp_path, dest)
     assert f"{size // 2} of the {size} bytes" in str(err.value)
     assert f"tiny_{role}.mat" not in _leftovers(dest)
-    assert not [n for n in _leftovers(dest) if n.endswith(".part")]
+    assert not [n for n in _leftovers(dest) if ".part" in n]  # e.g. .tiny_gt.mat.abc.part.mat
 
 
 def test_html_instead_of_mat_file_leaves_nothing(server, tmp_path):
@@ -294,3 +299,128 @@ def test_git_blob_note(server, tmp_path, known):
     else:
         assert "differs" in cube.note and git_blob_id(cube.path) in cube.note
     assert results[0].note == ""
+
+
+@pytest.mark.parametrize("known", ["fixture", "other"])
+def test_known_sha256_is_reported_never_refused(server, tmp_path, known):
+    """``known_sha256`` (a public copy's checksum, never checked against the original):
+    a gt that differs is downloaded, kept and reported, and loads without a warning."""
+    digest = sha256_file(server.files["gt"])
+    known_digest = digest if known == "fixture" else "e" * 64
+    toml = _scene_file(
+        server, tmp_path, {'key = "gt"\n': f'key = "gt"\nknown_sha256 = "{known_digest}"\n'}
+    )
+    dest = tmp_path / "dest"
+    gt, cube = _download(server, tmp_path, dest, scene=toml)
+    assert (gt.status, cube.status) == ("downloaded", "downloaded")
+    assert (dest / "tiny_gt.mat").read_bytes() == server.files["gt"].read_bytes()
+    if known == "fixture":
+        assert gt.note == "matches the known public copy"
+    else:
+        assert gt.note == (
+            f"differs from the known public copy (sha256 {digest}, known {known_digest}); "
+            "validated by content"
+        )
+    assert cube.note == ""
+    # a second run keeps the file (it is valid) and says the same
+    again = _download(server, tmp_path, dest, scene=toml)
+    assert [r.status for r in again] == ["present", "present"] and again[0].note == gt.note
+    # loading it: no warning (unlike a differing `sha256`), the file's own checksum recorded
+    datasets.register_scene_file(toml)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scene = datasets.load_scene("tiny", source="real", data_dir=dest)
+    assert scene.checksums["gt"] == digest
+
+
+def test_cli_reports_a_known_sha256_mismatch(server, tmp_path):
+    toml = _scene_file(
+        server, tmp_path, {'key = "gt"\n': f'key = "gt"\nknown_sha256 = "{"e" * 64}"\n'}
+    )
+    run = _cli("download", "--scene-file", toml, "--to", tmp_path / "dest", "--quiet")
+    assert run.returncode == 0, run.stderr
+    (gt_line,) = [line for line in run.stdout.splitlines() if "tiny_gt.mat" in line]
+    assert "differs from the known public copy" in gt_line and "e" * 64 in gt_line
+
+
+#: The four scenes known from public copies: the real ground truth is served (the
+#: package's copy) with a cube of the real shape in uint8, which is what a download
+#: validates (its size against the label map, its band count, finite values).
+PUBLIC_COPY_SCENES = ["pavia_university", "pavia_centre", "ksc", "botswana"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_COPY_SCENES)
+def test_cli_downloads_a_registry_scene_from_a_mirror(server, tmp_path, name):
+    info = datasets.get_scene_info(name)
+    assert info.shape is not None and info.n_bands is not None
+    (server.root / info.gt.file).write_bytes((PACKAGE_DATA / info.gt.file).read_bytes())
+    ramp = np.arange(info.n_bands, dtype=np.uint8)
+    cube = np.ascontiguousarray(np.broadcast_to(ramp, (*info.shape, info.n_bands)))
+    scipy.io.savemat(server.root / info.cube.file, {info.cube.key: cube}, do_compression=True)
+    dest = tmp_path / "data"
+
+    run = _cli("download", name, "--to", dest, "--mirror", server.base_url, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert server.requests == [info.gt.file, info.cube.file]
+    assert _leftovers(dest) == sorted([info.gt.file, info.cube.file])
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("downloaded") and info.gt.file in lines[0]
+    assert "(matches the known public copy)" in lines[0]
+    assert lines[1].startswith("downloaded") and info.cube.file in lines[1]
+
+    scene = datasets.load_scene(name, source="real", data_dir=dest)
+    assert scene.cube.shape == (*info.shape, info.n_bands) and scene.cube.dtype == np.uint8
+    assert tuple(scene.class_counts().tolist()) == info.class_counts
+    assert scene.checksums["gt"] == info.gt.known_sha256
+
+
+@pytest.fixture
+def format_scenes(server) -> dict[str, Path]:
+    """The 'tiny' scene in the non-MATLAB formats, served by ``server``."""
+    return write_format_fixtures(server.root)
+
+
+@pytest.mark.parametrize("name", ["tiny_npy", "tiny_npz", "tiny_geotiff"])
+def test_single_file_formats_download_and_validate(server, format_scenes, tmp_path, name):
+    info = load_scene_file(format_scenes[name])
+    dest = tmp_path / "dest"
+    results = download_scene(info, dest, mirror=server.base_url, progress=False, timeout=5)
+    assert [(r.role, r.status) for r in results] == [("gt", "downloaded"), ("cube", "downloaded")]
+    for r in results:
+        assert r.path.read_bytes() == (server.root / r.path.name).read_bytes()
+    assert _leftovers(dest) == sorted([info.gt.file, info.cube.file])
+    scene = datasets.load_scene(str(format_scenes[name]), source="real", data_dir=dest)
+    assert scene.cube.shape == (24, 20, 12) and scene.class_counts().tolist() == [70, 70, 112]
+
+
+def test_a_broken_npy_download_leaves_nothing(server, format_scenes, tmp_path):
+    """The .npy reader validates a download too: a truncated array is refused."""
+    info = load_scene_file(format_scenes["tiny_npy"])
+    (server.root / "cube.npy").write_bytes((server.root / "truncated.npy").read_bytes())
+    dest = tmp_path / "dest"
+    with pytest.raises(DownloadError, match="not a valid cube file") as err:
+        download_scene(info, dest, mirror=server.base_url, progress=False, timeout=5)
+    assert "not a readable NumPy .npy array" in str(err.value)
+    assert _leftovers(dest) == ["gt.npy"]
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("tiny_envi_bsq", "ground truth file 'gt_bsq.hdr' is ENVI"),
+        ("tiny_envi_bil", "cube file 'cube_bil.img' is ENVI"),
+        ("bad_extension", "the extension '.xyz'"),
+    ],
+)
+def test_files_that_are_not_one_downloadable_file_are_refused_first(
+    server, format_scenes, tmp_path, name, needle
+):
+    info = load_scene_file(format_scenes[name])
+    dest = tmp_path / "dest"
+    with pytest.raises(DownloadError, match="Fix:") as err:
+        download_scene(info, dest, mirror=server.base_url, progress=False, timeout=5)
+    msg = str(err.value)
+    assert needle in msg and str(format_scenes[name]) in msg
+    if "ENVI" in needle:
+        assert "--data-dir" in msg and "(.mat, .npy, .npz or .tif)" in msg
+    assert server.requests == [] and not dest.exists()  # nothing fetched, nothing made

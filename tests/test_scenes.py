@@ -44,21 +44,79 @@ def write_scene(folder: Path, cube=None, gt=None, toml_extra: str = "", **replac
 # ---------------------------------------------------------------- registry
 
 
+#: The built-in scenes: (rows, cols, bands), the class counts of their label maps,
+#: and the sensor units their surrogates are written in.
+BUILTIN_SCENES = {
+    "indian_pines": (
+        (145, 145, 200),
+        [46, 1428, 830, 237, 483, 730, 28, 478, 20, 972, 2455, 593, 205, 1265, 386, 93],
+        "uint16",
+    ),
+    "salinas": (
+        (512, 217, 204),
+        [2009, 3726, 1976, 1394, 2678, 3959, 3579, 11271, 6203, 3278, 1068, 1927, 916, 1070]
+        + [7268, 1807],
+        "int16",
+    ),
+    "pavia_university": (
+        (610, 340, 103),
+        [6631, 18649, 2099, 3064, 1345, 5029, 1330, 3682, 947],
+        "uint16",
+    ),
+    "pavia_centre": (
+        (1096, 715, 102),
+        [65971, 7598, 3090, 2685, 6584, 9248, 7287, 42826, 2863],
+        "uint16",
+    ),
+    "ksc": (
+        (512, 614, 176),
+        [761, 243, 256, 252, 161, 229, 105, 431, 520, 404, 419, 503, 927],
+        "uint16",
+    ),
+    "botswana": (
+        (1476, 256, 145),
+        [270, 101, 251, 215, 269, 269, 259, 203, 314, 248, 305, 181, 268, 95],
+        "uint16",
+    ),
+}
+
+
 def test_builtin_scenes_hold_the_published_facts():
-    assert datasets.list_scenes() == ["indian_pines", "salinas"]
+    assert datasets.list_scenes() == sorted(BUILTIN_SCENES)
+    for name, (shape, counts, dtype) in BUILTIN_SCENES.items():
+        info = datasets.get_scene_info(name)
+        assert (*info.shape, info.n_bands) == shape, name
+        assert list(info.class_counts) == counts and info.n_classes == len(counts), name
+        assert info.surrogate.dtype == dtype, name
+        # one checksum for the ground truth: enforced (sha256) or a public copy's (known_sha256)
+        assert bool(info.gt.sha256) != bool(info.gt.known_sha256), name
+        assert info.rgb_bands is not None and max(info.rgb_bands) < info.n_bands, name
     ip = datasets.get_scene_info("indian_pines")
     assert ip.n_classes == 16 and ip.shape == (145, 145) and ip.n_bands == 200
     assert sum(ip.class_counts) == 10249 and ip.class_names[8] == "Oats"
     sa = datasets.get_scene_info("salinas")
     assert sa.shape == (512, 217) and sa.n_bands == 204 and sum(sa.class_counts) == 54129
     assert ip.cube.key == "indian_pines_corrected" and sa.gt.key == "salinas_gt"
+    pu = datasets.get_scene_info("pavia_university")
+    assert pu.sensor == "ROSIS" and pu.cube.key == "paviaU" and pu.gt.key == "paviaU_gt"
+    assert pu.class_names[4] == "Painted metal sheets" and sum(pu.class_counts) == 42776
+    pc = datasets.get_scene_info("pavia_centre")
+    assert (pc.cube.file, pc.cube.key, pc.gt.key) == ("Pavia.mat", "pavia", "pavia_gt")
+    assert pc.class_names[0] == "Water" and sum(pc.class_counts) == 148152
+    ksc = datasets.get_scene_info("ksc")
+    assert ksc.sensor == "AVIRIS" and (ksc.cube.key, ksc.gt.key) == ("KSC", "KSC_gt")
+    assert ksc.class_names[2] == "CP hammock" and sum(ksc.class_counts) == 5211
+    bw = datasets.get_scene_info("botswana")
+    assert (bw.cube.key, bw.gt.key) == ("Botswana", "Botswana_gt")
+    assert bw.class_names[6] == "Firescar2" and sum(bw.class_counts) == 3248
 
 
 def test_unknown_scene_suggests_close_names():
     with pytest.raises(UnknownSceneError) as err:
         datasets.get_scene_info("indian_pine")
     msg = str(err.value)
-    assert "'indian_pines'" in msg and "Available: indian_pines, salinas" in msg
+    assert "'indian_pines'" in msg
+    assert f"Available: {', '.join(sorted(BUILTIN_SCENES))}." in msg
 
 
 def test_scene_file_registers_a_new_scene(tiny_files):
@@ -243,17 +301,17 @@ def test_auto_falls_back_to_a_surrogate_with_a_warning(shared_data, tmp_path, mo
     assert scene.source == "surrogate"
 
 
-@pytest.mark.parametrize(
-    ("name", "shape"), [("indian_pines", (145, 145, 200)), ("salinas", (512, 217, 204))]
-)
-def test_surrogates_have_the_real_geometry(shared_data, name, shape):
+@pytest.mark.parametrize("name", sorted(BUILTIN_SCENES))
+def test_surrogates_have_the_real_geometry(shared_data, name):
+    shape, counts, dtype = BUILTIN_SCENES[name]
     scene = load_scene(name, source="surrogate", data_dir=shared_data)
     info = datasets.get_scene_info(name)
-    assert scene.cube.shape == shape and scene.cube.dtype == np.dtype(info.surrogate.dtype)
-    assert tuple(scene.class_counts().tolist()) == info.class_counts
+    assert scene.cube.shape == shape and scene.cube.dtype == np.dtype(dtype)
+    assert scene.n_bands == info.n_bands and scene.class_counts().tolist() == counts
     assert np.isfinite(scene.cube).all()
-    assert scene.checksums["gt"] == info.gt.sha256
+    assert scene.checksums["gt"] == (info.gt.sha256 or info.gt.known_sha256)
     assert scene.surrogate["seed"] == 0 and scene.surrogate["version"] >= 1
+    assert scene.surrogate["units"]["dtype"] == dtype
 
 
 def test_surrogate_is_deterministic_and_seeded(shared_data, ip_surrogate):
@@ -276,6 +334,37 @@ def test_surrogate_is_deterministic_and_seeded(shared_data, ip_surrogate):
     rebuilt = load_scene("indian_pines", source="surrogate", data_dir=shared_data)
     np.testing.assert_array_equal(rebuilt.cube, ip_surrogate.cube)
     assert rebuilt.fingerprint == ip_surrogate.fingerprint
+
+
+def test_surrogate_values_do_not_depend_on_the_row_blocks(shared_data, monkeypatch):
+    """The generator and the conversion to sensor units work a block of rows at a time
+    (bounded memory on Pavia Centre's 784k pixels); the whole scene as one block, as
+    the cube was made before, and blocks of 6 rows (the last one shorter) give the
+    same values, bit for bit."""
+    from datasets import surrogate
+
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt")  # 145 x 145
+    spectra = surrogate.smooth_class_spectra(17, 40, seed=0)
+    mean, std = np.linspace(1000, 5000, 40), np.linspace(50, 900, 40)
+
+    def build():
+        cube = surrogate.make_surrogate_cube(gt, spectra, seed=3)
+        return (
+            cube,
+            surrogate.to_sensor_units(cube, "int16", (0, 9200)),
+            surrogate.to_sensor_units(cube, "uint16", (955, 9604), mean, std),
+            surrogate.to_sensor_units(cube, "float32", (0.0, 0.5)),
+        )
+
+    monkeypatch.setattr(surrogate, "_BLOCK_PIXELS", 10**9)
+    assert surrogate._row_blocks(145, 145) == [(0, 145)]
+    whole = build()
+    monkeypatch.setattr(surrogate, "_BLOCK_PIXELS", 1000)
+    blocks = surrogate._row_blocks(145, 145)
+    assert len(blocks) == 25 and blocks[-1] == (144, 145)
+    for one, many in zip(whole, build(), strict=True):
+        assert one.dtype == many.dtype
+        np.testing.assert_array_equal(one, many)
 
 
 def test_surrogate_uses_the_real_signatures(ip_surrogate, shared_data):
@@ -324,14 +413,15 @@ def test_package_signatures_are_the_image_spectra_without_water_bands(shared_dat
     np.testing.assert_array_equal(shipped, expected)
 
     sums = dict(
-        reversed(line.split("  ")) for line in (PACKAGE_DATA / "SHA256SUMS").read_text().splitlines()
+        reversed(line.split("  "))
+        for line in (PACKAGE_DATA / "SHA256SUMS").read_text().splitlines()
     )
     assert sorted(sums) == sorted(p.name for p in PACKAGE_DATA.iterdir() if p.name != "SHA256SUMS")
     for name, digest in sums.items():
         assert hashlib.sha256((PACKAGE_DATA / name).read_bytes()).hexdigest() == digest
-    for scene in ("indian_pines", "salinas"):
+    for scene in BUILTIN_SCENES:  # every built-in scene's ground truth is shipped
         info = datasets.get_scene_info(scene)
-        assert sums[info.gt.file] == info.gt.sha256
+        assert sums[info.gt.file] == (info.gt.sha256 or info.gt.known_sha256)
     ip = datasets.get_scene_info("indian_pines").surrogate
     assert sums[ip.signatures_file] == ip.signatures_sha256
 
@@ -351,7 +441,26 @@ def test_package_signatures_are_the_image_spectra_without_water_bands(shared_dat
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert (proj / "datasets/data/SHA256SUMS").read_text() == (PACKAGE_DATA / "SHA256SUMS").read_text()
+    assert (proj / "datasets/data/SHA256SUMS").read_text() == (
+        PACKAGE_DATA / "SHA256SUMS"
+    ).read_text()
+
+    # the copies are shipped: one that differs from its TOML's checksum stops the script
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in shared_data.iterdir():
+        (src / f.name).symlink_to(f)
+    (src / "KSC_gt.mat").unlink()
+    (src / "KSC_gt.mat").write_bytes((shared_data / "KSC_gt.mat").read_bytes() + b"\0")
+    out = subprocess.run(
+        [sys.executable, str(proj / "scripts/make_package_data.py"), "--from", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert str(src / "KSC_gt.mat") in out.stderr and "ksc.toml's gt.known_sha256" in out.stderr
+    assert "not copied" in out.stderr and "Fix:" in out.stderr
 
 
 def test_package_copy_is_searched_last(tmp_path, monkeypatch, shared_data):
@@ -484,4 +593,6 @@ def test_cli_errors_are_one_message_and_exit_2(tiny_files, args, needle):
 
 def test_cli_list():
     out = run_cli("list")
-    assert out.returncode == 0 and "indian_pines" in out.stdout and "salinas" in out.stdout
+    assert out.returncode == 0
+    assert [line.split()[0] for line in out.stdout.splitlines()] == sorted(BUILTIN_SCENES)
+    assert "Kennedy Space Center (13 classes)" in out.stdout
