@@ -464,7 +464,9 @@ def _load_real(info: SceneInfo, data_dir) -> Scene:
     )
 
 
-@functools.lru_cache(maxsize=4)
+#: One entry per registry scene: a process that uses them all (a test session, a
+#: notebook going through the six) builds each surrogate once.
+@functools.lru_cache(maxsize=8)
 def _surrogate_arrays(info: SceneInfo, data_dir: str | None, seed: int, params: SurrogateParams):
     gt, files = _load_gt(info, data_dir)
     sur = info.surrogate
