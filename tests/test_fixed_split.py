@@ -46,6 +46,16 @@ def _scene(files, name: str = "field_npy_split") -> datasets.Scene:
     return datasets.load_scene(str(files[name]), source="real")
 
 
+def _other_maps(folder: Path, train_name: str = "train.npy") -> dict[str, Path]:
+    """The split's train map less one pixel (another file: another checksum) and its
+    test map, saved in ``folder``; ``{"train": path, "test": path}``."""
+    train, _, test = field_split_maps()
+    train[1, 1] = 0
+    np.save(folder / train_name, train)
+    np.save(folder / "test.npy", test)
+    return {"train": folder / train_name, "test": folder / "test.npy"}
+
+
 def _expected_counts(role: str) -> list[int]:
     train, val, test = field_split_maps()
     m = {"train": train, "val": val, "test": test}[role]
@@ -211,14 +221,8 @@ def test_specs_on_a_split_whose_files_were_replaced_are_refused_before_running(f
         protocol="fixed:mine",
         split_files={"train": files["train_npy"], "test": files["test_npy"]},
     )
-    train, _, test = field_split_maps()
-    train[1, 1] = 0
-    np.save(tmp_path / "train.npy", train)
     new = make_spec(
-        "random_forest_tiny",
-        scene,
-        protocol="fixed:mine",
-        split_files={"train": tmp_path / "train.npy", "test": files["test_npy"]},
+        "random_forest_tiny", scene, protocol="fixed:mine", split_files=_other_maps(tmp_path)
     )
     assert scene_cache.resolve(new).splits["mine"].identity() == new.protocol_params["files"]
     with pytest.raises(scene_cache.SceneMismatchError, match="the split files changed"):
@@ -340,15 +344,11 @@ def test_spec_records_the_split_files_and_its_hash_follows_them(files, tmp_path)
     )
     assert more.spec_hash != spec.spec_hash
     # another train map (one pixel less): another spec hash
-    train, _, test = field_split_maps()
-    train[1, 1] = 0
-    np.save(tmp_path / "train.npy", train)
-    np.save(tmp_path / "test.npy", test)
     other = make_spec(
         "random_forest_tiny",
         _scene(files, "field_envi_split"),
         protocol="fixed:stripes",
-        split_files={"train": tmp_path / "train.npy", "test": tmp_path / "test.npy"},
+        split_files=_other_maps(tmp_path),
     )
     assert other.spec_hash != spec.spec_hash
     assert other.protocol_params["files"]["train"]["sha256"] != digest
@@ -386,14 +386,7 @@ def test_a_scene_without_the_split_or_with_other_files_fails_the_trial(files, tm
     bare = _scene(files)  # the same data, no split read
     with pytest.raises(TrialError, match="does not carry"):
         prepare_data(spec, scene=bare)
-    _, _, test = field_split_maps()
-    np.save(tmp_path / "test.npy", test)
-    train, _, _ = field_split_maps()
-    train[1, 1] = 0
-    np.save(tmp_path / "train.npy", train)
-    datasets.load_split(
-        bare, "stripes", {"train": tmp_path / "train.npy", "test": tmp_path / "test.npy"}
-    )
+    datasets.load_split(bare, "stripes", _other_maps(tmp_path))
     with pytest.raises(TrialError, match="read from files"):
         prepare_data(spec, scene=bare)
 
@@ -408,9 +401,7 @@ def test_resolving_a_spec_whose_split_files_changed_is_refused(files, tmp_path):
         protocol="fixed:stripes",
     )
     scene_cache.forget_all()
-    train, _, _ = field_split_maps()
-    train[1, 1] = 0
-    np.save(folder / "split_train.npy", train)
+    _other_maps(folder, "split_train.npy")  # the declared train map changes
     with pytest.raises(scene_cache.SceneMismatchError, match="the split files changed"):
         scene_cache.resolve(type(spec).from_json(spec.to_json()))
 
@@ -543,6 +534,7 @@ def test_houston_example_split_counts_from_label_maps_of_its_size(tmp_path, caps
     train.ravel()[flat[:2832]] = np.arange(2832) % 15 + 1
     test.ravel()[flat[2832 : 2832 + 12197]] = np.arange(12197) % 15 + 1
     import rasterio
+    from affine import Affine
 
     for name, arr in (("TR", train), ("VA", test)):
         with rasterio.open(
@@ -553,6 +545,7 @@ def test_houston_example_split_counts_from_label_maps_of_its_size(tmp_path, caps
             width=1905,
             count=1,
             dtype="uint8",
+            transform=Affine(2.5, 0.0, 0.0, 0.0, -2.5, 349 * 2.5),  # 2.5 m pixels
         ) as ds:
             ds.write(arr[None])
     argv = [
