@@ -8,16 +8,11 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-#: Colour of label 0 (unlabelled / masked pixels) in the maps.
-BACKGROUND = "#000000"
-#: Kelly's colours of maximum contrast without white, black and grey, then more.
-_PALETTE = [
-    "#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280", "#008856", "#E68FAC",
-    "#0067A5", "#F99379", "#604E97", "#F6A600", "#B3446C", "#DCD300", "#882D17", "#8DB600",
-    "#654522", "#E25822", "#2B3D26",
-] + list(qualitative.Alphabet)  # fmt: skip
+# the class colours live in the harness (map files use them too); re-exported here
+from harness.maps import BACKGROUND as BACKGROUND
+from harness.maps import class_colour as class_colour
+
 STATUS_COLOURS = {
     "completed": "#2ca02c",
     "pruned": "#ff7f0e",
@@ -26,13 +21,6 @@ STATUS_COLOURS = {
     "running": "#1f77b4",
     "pending": "#7f7f7f",
 }
-
-
-def class_colour(label: int) -> str:
-    """The colour of class ``label`` (1-based) in every map, scatter and legend."""
-    if label <= 0:
-        return BACKGROUND
-    return _PALETTE[(label - 1) % len(_PALETTE)]
 
 
 def class_name(names: Sequence[str], label: int) -> str:
