@@ -28,7 +28,13 @@ from .errors import (
     UnknownSceneError,
 )
 from .patches import extract_patches, extract_spectra, iter_scene_patches, pad_image
-from .preprocessing import PreprocessConfig, Preprocessed, preprocess
+from .preprocessing import (
+    FittedPreprocessing,
+    PreprocessConfig,
+    Preprocessed,
+    fit_preprocessing,
+    preprocess,
+)
 from .protocols import PROTOCOLS, Split, SplitWarning, protocol_params, split
 from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
 from .scene import Scene, SurrogateWarning, load_scene, search_dirs
@@ -48,6 +54,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DownloadError",
     "FixedSplit",
+    "FittedPreprocessing",
     "PreprocessConfig",
     "Preprocessed",
     "PreprocessingError",
@@ -73,6 +80,7 @@ __all__ = [
     "load_scene",
     "load_split",
     "pad_image",
+    "fit_preprocessing",
     "preprocess",
     "protocol_params",
     "register_scene_file",

@@ -245,7 +245,9 @@ def _print_info(desc: dict) -> None:
             f"  surrogate  seed {desc['surrogate']['seed']}, generator v{desc['surrogate']['version']}"
         )
     for sp in desc.get("splits", []):
-        print(f"  split      {sp['protocol']}" + (f"  ({sp['citation']})" if sp["citation"] else ""))
+        print(
+            f"  split      {sp['protocol']}" + (f"  ({sp['citation']})" if sp["citation"] else "")
+        )
     print(f"  fingerprint {desc['fingerprint']}")
 
 

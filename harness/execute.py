@@ -85,6 +85,12 @@ class RunOptions:
             open scene files).
         storage_path: Tune's experiment folder (``--storage-path``; shared storage
             on a cluster of several nodes); None: ``~/ray_results``.
+        artifacts: the folder of the saved models (``--artifacts``); None:
+            ``NAME.artifacts`` beside a SQLite database ``NAME.db``, none for a server
+            database. Only the driver's node writes it: the files travel with each
+            trial's result bundle.
+        save_models: keep each completed trial's model and preprocessing
+            (``--no-save-models`` turns it off).
 
     Raises:
         OptionError: a value out of range (the message names the flag).
@@ -101,6 +107,8 @@ class RunOptions:
     fresh: bool = False
     data_dir: str | None = None
     storage_path: str | None = None
+    artifacts: str | None = None
+    save_models: bool = True
 
     def __post_init__(self) -> None:
         for flag, value, low in (
@@ -155,8 +163,8 @@ def _writer_class():
     class ResultWriter:
         """The single database writer (a Ray actor on the driver's node)."""
 
-        def __init__(self, url: str, run_id: int) -> None:
-            self.store = ResultStore(url)
+        def __init__(self, url: str, run_id: int, artifacts: str | None) -> None:
+            self.store = ResultStore(url, artifacts=artifacts)
             self.run_id = run_id
             #: The last failed result stored of each spec in this run (see failure()).
             self.failures: dict[str, Stored] = {}
@@ -207,7 +215,13 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     except Exception as exc:  # noqa: BLE001 - stored as the trial's failure, like any other
         result = TrialResult.failed(spec, exc, traceback.format_exc())
     else:
-        result = run_trial_safely(spec, scene=scene, device=device, progress=progress)
+        result = run_trial_safely(
+            spec,
+            scene=scene,
+            device=device,
+            progress=progress,
+            save_model=bool(config.get("save_models", True)),
+        )
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
     stored = ray.get(writer.write.remote(result))
@@ -218,6 +232,7 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     tune.report(
         {
             DONE_KEY: 1.0,
+            "trial_id": float(stored.trial_id),
             "test_oa": float(test.get("oa") or 0.0),
             "val_acc": float(val.get("oa") or 0.0),
             "fit_seconds": float(result.info.get("fit_seconds") or 0.0),
@@ -535,7 +550,11 @@ class _RunContext:
                 name=self.writer_name,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
             )
-            .remote(self.store.url.render_as_string(hide_password=False), self.summary.run_id)
+            .remote(
+                self.store.url.render_as_string(hide_password=False),
+                self.summary.run_id,
+                None if self.store.artifacts is None else str(self.store.artifacts.root),
+            )
         )
         ray.get(self.writer.__ray_ready__.remote())
         self.summary.ray_start_seconds = time.perf_counter() - self.t0
@@ -550,7 +569,11 @@ class _RunContext:
     def base_config(self, res: dict[str, float] | None = None) -> dict[str, Any]:
         """The trainable's constant config (``res``: the resources of every trial,
         when they are all the same)."""
-        config = {"writer": self.writer_name, "fresh": self.options.fresh}
+        config = {
+            "writer": self.writer_name,
+            "fresh": self.options.fresh,
+            "save_models": self.options.save_models and self.store.artifacts is not None,
+        }
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])
         return config
@@ -711,8 +734,24 @@ def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
     from .store import collect_provenance
 
     t0 = time.perf_counter()
-    store = ResultStore(options.db)
+    store = ResultStore(options.db, artifacts=options.artifacts)
     store.close_dead_runs()  # runs of drivers that were killed on this host
+    published, deleted = store.recover_artifacts()  # model files of killed writers
+    if out is not None and (published or deleted):
+        print(
+            f"artifacts: settled the model files of a killed run in {store.artifacts}: "
+            f"{len(published)} published (their trials were stored), {len(deleted)} deleted "
+            "(their trials were not)",
+            file=out,
+            flush=True,
+        )
+    if out is not None and options.save_models and store.artifacts is None:
+        print(
+            f"models: not saved: the database {store.location} keeps no files. Fix: pass "
+            "--artifacts DIR (a folder the driver's node can write) to keep them.",
+            file=out,
+            flush=True,
+        )
     run_id = store.start_run(options.command, options.suite, collect_provenance())
     ctx = _RunContext(
         store=store,

@@ -45,6 +45,9 @@ class TrialResult:
             and model-specific extras (tree sizes, XGBoost's best iteration...).
         error, traceback: for a failed trial.
         split_counts: per-class (train, val, test, dropped) pixel counts.
+        model_files: the fitted model and its preprocessing as files
+            (:class:`harness.saved_model.ModelFile`: model, preprocessing, manifest),
+            when the trial saved them; the store keeps them in its artifact folder.
     """
 
     spec: TrialSpec
@@ -60,6 +63,7 @@ class TrialResult:
     curves: dict[str, list[float]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     split_counts: np.ndarray | None = None
+    model_files: list[Any] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
 

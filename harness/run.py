@@ -154,6 +154,18 @@ def _parser() -> argparse.ArgumentParser:
         "default ~/ray_results)",
     )
     ap.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        help="folder of the saved models (default: NAME.artifacts beside a SQLite database "
+        "NAME.db; a server database keeps none without it)",
+    )
+    ap.add_argument(
+        "--no-save-models",
+        action="store_true",
+        help="do not keep each trial's trained model and preprocessing (they are kept by "
+        "default, for python -m harness.predict)",
+    )
+    ap.add_argument(
         "--epochs", type=int, metavar="N", help="epochs of the deep models (default: the suite's)"
     )
     ap.add_argument(
@@ -220,6 +232,8 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             fresh=args.fresh,
             data_dir=args.data_dir,
             storage_path=args.storage_path,
+            artifacts=args.artifacts,
+            save_models=not args.no_save_models,
         )
     except OptionError as exc:
         raise FlagError(str(exc)) from None
@@ -570,6 +584,17 @@ def _print_summary(store, summary) -> None:
             )
     for name, best in summary.studies.items():
         print(f"study {name}: best val OA {best['best_value']:.4f}, {best['best_params']}")
+    saved = [t for t in rows if t["status"] == "completed" and store.model_files(t["id"])]
+    if saved:
+        size = sum(
+            f["size"] for t in saved for f in store.model_files(t["id"]) if f["kind"] == "model"
+        )
+        print(
+            f"models: {len(saved)} trained models kept ({_human_size(size)}) in "
+            f"{store.artifact_store(summary.run_id).root}; apply one to a cube with: python -m "
+            f"harness.predict --db {store.location} --trial {saved[-1]['id']} --cube FILE "
+            "--out map.tif"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -590,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args, command)
         try:
-            store = ResultStore(cfg.run.db)  # a bad database fails here, before anything runs
+            # a bad database fails here, before anything runs
+            store = ResultStore(cfg.run.db, artifacts=cfg.run.artifacts)
         except StoreError as exc:
             raise FlagError(f"--db {cfg.run.db}: {exc}") from exc
         if cfg.download:  # before planning, so that the suite resolves the real files

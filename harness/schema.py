@@ -10,6 +10,10 @@ Tables (plural names), one row per:
 - ``class_metrics``: one class's test precision/recall/F1/AP/support.
 - ``artifacts``: one named array bundle of a trial (confusion, PR curves, maps...)
   stored as ``np.savez_compressed`` bytes.
+- ``model_files``: one file of a trial's saved model (the model, its preprocessing,
+  its manifest: :mod:`harness.saved_model`), kept in the artifact folder beside the
+  database under its sha256 (:mod:`harness.artifact_store`); the row holds the path
+  in that folder, the size and the sha256 (revision 0003).
 - ``studies``: one hyperparameter search (its search space, sampler, scheduler,
   seed and best configuration); its trials carry its name in ``trials.study``.
 - ``schema_info``: a single row holding :data:`SCHEMA_VERSION` (frozen at 1; it marks
@@ -167,6 +171,9 @@ class TrialRow(Base):
     artifacts: Mapped[list[ArtifactRow]] = relationship(
         back_populates="trial", cascade="all, delete-orphan", passive_deletes=True
     )
+    model_files: Mapped[list[ModelFileRow]] = relationship(
+        back_populates="trial", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class MetricRow(Base):
@@ -228,6 +235,32 @@ class ArtifactRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
     trial: Mapped[TrialRow] = relationship(back_populates="artifacts")
+
+
+class ModelFileRow(Base):
+    """One file of a trial's saved model, kept in the artifact folder (revision 0003).
+
+    The file's name is its content's sha256, so trials that share a file (the same
+    fitted preprocessing) share one copy on disk; several rows may name one path.
+    """
+
+    __tablename__ = "model_files"
+    __table_args__ = (UniqueConstraint("trial_id", "kind", name="uq_model_files_trial_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), nullable=False
+    )
+    #: "model", "preprocessing" or "manifest".
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: "safetensors", "xgboost-ubj", "skops" or "json".
+    format: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Relative to the artifact folder: ``ab/abcdef....safetensors``.
+    path: Mapped[str] = mapped_column(String(_NAME), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(_SHORT), nullable=False, index=True)
+
+    trial: Mapped[TrialRow] = relationship(back_populates="model_files")
 
 
 class StudyRow(Base):

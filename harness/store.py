@@ -27,6 +27,13 @@ completed attempt stores nothing and returns the existing id; a new attempt come
 only from ``mark_running(spec, fresh=True)``. The read API counts the latest
 completed attempt of each spec.
 
+Saved models: a result's ``model_files`` (the trial's fitted model, preprocessing and
+manifest) are kept in the artifact folder (:mod:`harness.artifact_store`;
+``NAME.artifacts`` beside a SQLite file ``NAME.db``, or ``artifacts=DIR``) and listed
+in ``model_files`` rows, in the trial's transaction: staged before it, published after
+its commit, discarded if it fails. A store with no artifact folder (a server
+database without ``artifacts=``) keeps no model files.
+
 This module only persists: the engine, sessions, writes and reads. The schema is
 :mod:`harness.schema`, its revisions :mod:`harness.db`; the npz codec of the artifacts
 :mod:`harness.artifact_codec`; the run's provenance :mod:`harness.provenance`; spec
@@ -42,6 +49,7 @@ import os
 import socket
 import sqlite3
 import statistics
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +68,7 @@ from sqlalchemy.sql import Subquery
 
 from . import metric_table
 from .artifact_codec import ARTIFACT_NAMES, artifact_arrays, artifact_value, decode_npz, encode_npz
+from .artifact_store import ArtifactError, ArtifactStore, StagedFile, default_root
 from .jsondata import to_json_data
 from .provenance import collect_provenance, process_alive
 from .result import TrialResult
@@ -72,6 +81,7 @@ from .schema import (
     Base,
     ClassMetricRow,
     MetricRow,
+    ModelFileRow,
     RunRow,
     SchemaInfoRow,
     StudyRow,
@@ -115,6 +125,10 @@ _row_group = attrgetter(*GROUP_KEY)
 
 class StoreError(RuntimeError):
     """The results database cannot be used; the message names it, the problem and the fix."""
+
+
+class ArtifactWarning(UserWarning):
+    """A trial was stored without its model files (the artifact folder could not be written)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -253,6 +267,10 @@ class ResultStore:
             database is an error instead of being created, SQLite opens the file
             read-only, nothing is ever written.
         busy_timeout_s: how long a SQLite connection waits for another writer's lock.
+        artifacts: the artifact folder of saved models; default ``NAME.artifacts``
+            beside a SQLite file ``NAME.db``, none for a server database (no model
+            files are kept there without it). Readers also find the folder each run
+            recorded.
 
     Raises:
         StoreError: before anything else happens, when the database cannot be used:
@@ -267,10 +285,15 @@ class ResultStore:
         *,
         readonly: bool = False,
         busy_timeout_s: float = 30.0,
+        artifacts: str | os.PathLike[str] | None = None,
     ) -> None:
         self.readonly = readonly
         self.busy_timeout_s = busy_timeout_s
         self.url, self.path = self._resolve(url_or_path)
+        self._explicit_artifacts = artifacts is not None
+        root = Path(artifacts) if artifacts is not None else default_root(self.path)
+        #: Where saved-model files are kept (None: nowhere).
+        self.artifacts: ArtifactStore | None = ArtifactStore(root) if root is not None else None
         self.location = str(self.path) if self.path else self.url.render_as_string(True)
         if self.path is not None:
             self._check_sqlite_path(self.path)
@@ -519,6 +542,8 @@ class ResultStore:
             provenance: :func:`collect_provenance`'s dict (unknown keys go to ``extra``).
         """
         provenance = dict(provenance or {})
+        if self.artifacts is not None:
+            provenance.setdefault("artifacts", str(self.artifacts.root))
         columns = {key: provenance.pop(key, None) for key in _RUN_COLUMNS}
         columns["packages"] = _jsonable(columns["packages"])
         row = RunRow(
@@ -699,6 +724,36 @@ class ResultStore:
                 f"TrialResult.status={result.status!r} cannot be stored; it must be one of "
                 f"{list(RESULT_STATUSES)}."
             )
+        staged = self._stage(result)
+        used = False
+        try:
+            stored, used = self._write(result, run_id, staged)
+        finally:
+            if self.artifacts is not None and staged:
+                if used:
+                    self.artifacts.publish(staged)  # committed: the files go in place
+                else:
+                    self.artifacts.discard(staged)
+        return stored
+
+    def _stage(self, result: TrialResult) -> list[StagedFile]:
+        """Stage a completed result's model files. A folder that cannot be written
+        does not cost the trial: it is stored without them, the reason in its
+        ``info["model_not_saved"]``, and a warning says so."""
+        if result.status != "completed" or not result.model_files or self.artifacts is None:
+            return []
+        try:
+            return self.artifacts.stage(result.model_files)
+        except ArtifactError as exc:
+            warnings.warn(str(exc), ArtifactWarning, stacklevel=3)
+            result.info = {**(result.info or {}), "model_not_saved": str(exc)}
+            return []
+
+    def _write(
+        self, result: TrialResult, run_id: int | None, staged: list[StagedFile]
+    ) -> tuple[Stored, bool]:
+        """The transaction of :meth:`write`; returns what was stored and whether the
+        staged model files were committed with it."""
         spec_hash = result.spec_hash
         with self.session(write=True) as session:
             attempts = self._attempts(session, spec_hash)
@@ -707,7 +762,7 @@ class ResultStore:
             if row is None and result.status == "completed":
                 done = next((a for a in attempts if a.status == "completed"), None)
                 if done is not None:
-                    return Stored(done.id, spec_hash, done.attempt, done.status, done.error)
+                    return Stored(done.id, spec_hash, done.attempt, done.status, done.error), False
             if row is None:
                 row = self._new_attempt(result.spec, spec_hash, attempts)
                 session.add(row)
@@ -721,7 +776,18 @@ class ResultStore:
             session.flush()  # the trial row exists from here on: all or nothing below
             if result.status != "failed":
                 self._add_details(session, row, result)
-            return Stored(row.id, spec_hash, row.attempt, row.status, row.error)
+            for f in staged:
+                session.add(
+                    ModelFileRow(
+                        trial_id=row.id,
+                        kind=f.kind,
+                        format=f.format,
+                        path=f.path,
+                        size=f.size,
+                        sha256=f.sha256,
+                    )
+                )
+            return Stored(row.id, spec_hash, row.attempt, row.status, row.error), bool(staged)
 
     def _add_details(self, session: Session, row: TrialRow, result: TrialResult) -> None:
         info = _jsonable(result.info or {})
@@ -1066,7 +1132,8 @@ class ResultStore:
                     .order_by(ArtifactRow.name)
                 )
             )
-            return out
+        out["model_files"] = self.model_files(trial_id)
+        return out
 
     def artifact(self, trial_id: int, name: str) -> Any:
         """One artifact's arrays, shaped as :class:`TrialResult` holds them.
@@ -1098,6 +1165,146 @@ class ResultStore:
                     f"{', '.join(sorted(names)) or 'none'}."
                 )
         return artifact_value(name, decode_npz(data))
+
+    # ------------------------------------------------------------------ saved models
+
+    def artifact_store(self, run_id: int | None = None) -> ArtifactStore | None:
+        """The artifact folder holding a run's saved models: the one this store was
+        opened with (``artifacts=``), else ``NAME.artifacts`` beside a SQLite file when
+        it exists, else the folder the run recorded when it exists, else the default."""
+        if self._explicit_artifacts or (
+            self.artifacts is not None and self.artifacts.root.is_dir()
+        ):
+            return self.artifacts
+        if run_id is not None:
+            with self.session() as session:
+                run = session.get(RunRow, run_id)
+                recorded = (run.extra or {}).get("artifacts") if run is not None else None
+            if recorded and Path(recorded).is_dir():
+                return ArtifactStore(recorded)
+        return self.artifacts
+
+    def model_files(self, trial_id: int) -> list[dict[str, Any]]:
+        """The files of a trial's saved model, in ``model``, ``preprocessing``,
+        ``manifest`` order: kind, format, path (in the artifact folder), size, sha256,
+        and ``file``, the absolute path in the folder this store finds
+        (:meth:`artifact_store`; None without one). Empty: no saved model."""
+        from .saved_model import FILE_KINDS
+
+        with self.session() as session:
+            row = session.get(TrialRow, trial_id)
+            if row is None:
+                raise StoreError(f"No trial with id {trial_id} in {self.location}.")
+            run_id = row.run_id
+            files = sorted(
+                session.scalars(select(ModelFileRow).where(ModelFileRow.trial_id == trial_id)),
+                key=lambda f: FILE_KINDS.index(f.kind) if f.kind in FILE_KINDS else 99,
+            )
+            rows = [(f.kind, f.format, f.path, f.size, f.sha256) for f in files]
+        folder = self.artifact_store(run_id) if rows else None
+        return [
+            {"kind": kind, "format": fmt, "path": path, "size": size, "sha256": sha,
+             "file": str(folder.path(path)) if folder is not None else None}
+            for kind, fmt, path, size, sha in rows
+        ]  # fmt: skip
+
+    def read_model_files(self, trial_id: int) -> dict[str, bytes]:
+        """The bytes of a trial's saved model files, by kind, each checked against the
+        sha256 its row records.
+
+        Raises:
+            StoreError: no such trial, or a trial without a saved model (the message
+                says why and how to get one).
+            harness.artifact_store.ArtifactError: a file missing or changed.
+        """
+        files = self.model_files(trial_id)
+        if not files:
+            trial = self.trial(trial_id)
+            why = (trial.get("info") or {}).get("model_not_saved")
+            if trial["status"] != "completed":
+                reason = f"it is {trial['status']}, not completed"
+            elif why:
+                reason = f"its model files could not be written: {why}"
+            else:
+                reason = (
+                    "it ran with --no-save-models, before models were saved, or with a "
+                    "server database and no --artifacts folder"
+                )
+            raise StoreError(
+                f"Trial {trial_id} ({trial['model']}, {trial['scene']}, seed {trial['seed']}) "
+                f"has no saved model: {reason}. Fix: re-run it with saved models, e.g. "
+                f"python -m harness.run --db {self.location} --fresh ... (without "
+                "--no-save-models), or pick another trial."
+            )
+        folder = self.artifact_store(self.trial(trial_id)["run_id"])
+        if folder is None:
+            raise StoreError(
+                f"Trial {trial_id}'s model files are listed, but {self.location} has no artifact "
+                "folder. Fix: pass the folder the run wrote with --artifacts DIR."
+            )
+        return {f["kind"]: folder.read(f["path"], f["sha256"], f"{f['kind']} file") for f in files}
+
+    def best_trial(
+        self,
+        model: str,
+        scene: str,
+        *,
+        protocol: str | None = None,
+        recipe: str | None = None,
+        source: str | None = None,
+        with_model: bool = True,
+    ) -> dict[str, Any] | None:
+        """The completed trial of ``model`` on ``scene`` with the best validation OA
+        (ties: the newest), among those with a saved model when ``with_model``;
+        None when there is none. Returns its :meth:`trials` row plus ``val_oa``."""
+        with self.session() as session:
+            query = (
+                select(TrialRow, MetricRow.value)
+                .join(
+                    MetricRow,
+                    and_(
+                        MetricRow.trial_id == TrialRow.id,
+                        MetricRow.split == "val",
+                        MetricRow.name == "oa",
+                    ),
+                    isouter=True,
+                )
+                .where(
+                    TrialRow.status == "completed",
+                    TrialRow.model == model,
+                    TrialRow.scene == scene,
+                )
+            )
+            for column, value in (
+                (TrialRow.protocol, protocol),
+                (TrialRow.recipe, recipe),
+                (TrialRow.source, source),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            if with_model:
+                saved = select(ModelFileRow.trial_id).where(ModelFileRow.kind == "model")
+                query = query.where(TrialRow.id.in_(saved))
+            rows = list(session.execute(query))
+            if not rows:
+                return None
+            best, val_oa = max(
+                rows, key=lambda r: (r[1] is not None, r[1] if r[1] is not None else 0.0, r[0].id)
+            )
+            out = self._trial_dict(best)
+            out["val_oa"] = val_oa
+            return out
+
+    def recover_artifacts(self) -> tuple[list[str], list[str]]:
+        """Settle the artifact folder after writers that were killed: their staged
+        files that a row names are published, the others deleted
+        (:meth:`harness.artifact_store.ArtifactStore.recover`). Returns (published,
+        deleted)."""
+        if self.artifacts is None or self.readonly:
+            return [], []
+        with self.session() as session:
+            named = set(session.scalars(select(ModelFileRow.path).distinct()))
+        return self.artifacts.recover(named.__contains__)
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first, with its provenance."""

@@ -63,6 +63,10 @@ class PreparedData:
     class_names: tuple[str, ...]
     split_counts: np.ndarray
     preprocess_info: dict[str, Any]
+    #: The fitted scaler and PCA (:class:`datasets.FittedPreprocessing`): saved with the model.
+    preprocessing: Any = None
+    #: The scene's band centres (nm), when known: saved with the model.
+    wavelengths_nm: tuple[float, ...] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -152,6 +156,8 @@ def prepare_data(spec: TrialSpec, data_dir: str | None = None, scene: Any = None
         test=sp.test,
         class_names=scene.class_names,
         split_counts=counts,
+        preprocessing=pre.fitted,
+        wavelengths_nm=scene.wavelengths_nm,
         preprocess_info={
             "n_fit_pixels": pre.n_fit_pixels,
             "explained_variance": float(pre.explained_variance_ratio.sum())
@@ -923,6 +929,7 @@ def run_trial(
     device: str | None = None,
     progress: ProgressCallback | None = None,
     map_chunk: int = 4096,
+    save_model: bool = True,
 ) -> TrialResult:
     """Run one trial and return its complete result (raises on failure).
 
@@ -934,10 +941,13 @@ def run_trial(
         device: "cpu", "cuda", "cuda:1"...; default: CUDA when available, else CPU.
         progress: called after every epoch with (epoch, stats) (the Ray runner forwards it).
         map_chunk: pixels per chunk of the full-scene classification map.
+        save_model: export the fitted model and preprocessing as files
+            (``result.model_files``, :mod:`harness.saved_model`), which the store keeps.
     """
     seed_everything(spec.seed)
     data = prepare_data(spec, data_dir, scene=scene)
     built = _build_model(spec, data, device)
+    precision = None
     if built.kind == "sklearn":
         fit = _fit_tree(built.model, data)
         predictions = _predict_tree(built.model, data, map_chunk)
@@ -947,9 +957,29 @@ def run_trial(
             deep = fit_deep(built.model, spec, data, built.device, progress, val=val)
             predictions = _predict_deep(built, spec, data, deep, val, map_chunk)
         fit = _deep_trial_fit(built.model, deep, flags)
+        precision = deep.amp
     evaluation = _evaluate_predictions(spec, data, predictions)
     info = _trial_info(fit, predictions, data, built.device)
-    return _assemble_result(spec, data, fit, evaluation, info)
+    saved = _export(spec, built, data, precision, map_chunk) if save_model else None
+    if saved is not None:
+        info["model_file_bytes"], info["save_seconds"] = saved[1], saved[2]
+    result = _assemble_result(spec, data, fit, evaluation, info)
+    if saved is not None:
+        result.model_files = saved[0]
+    return result
+
+
+def _export(
+    spec: TrialSpec, built: TrialModel, data: PreparedData, precision: str | None, map_chunk: int
+) -> tuple[list[Any], int, float]:
+    """The saved-model files of the fitted model, their bytes and the seconds they took."""
+    from .saved_model import export_model
+
+    t0 = time.perf_counter()
+    files = export_model(
+        spec, built.model, built.kind, data, precision=precision, map_chunk=map_chunk
+    )
+    return files, sum(f.size for f in files), time.perf_counter() - t0
 
 
 def _build_model(spec: TrialSpec, data: PreparedData, device: str | None) -> TrialModel:

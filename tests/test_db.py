@@ -100,7 +100,7 @@ def test_history_lists_every_revision_oldest_first():
     out = run_db("history")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["0001", "0002"]
+    assert [line.split()[0] for line in lines] == ["0001", "0002", "0003"]
     assert "Baseline" in lines[0] and "pca_fit" in lines[1]
 
 
@@ -130,11 +130,11 @@ def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(
     assert report.returncode == 2 and "python -m harness.db upgrade" in report.stderr
 
     current = run_db("current", "--db", db_url)
-    assert current.returncode == 0 and "Needs an upgrade to revision 0002" in current.stdout
+    assert current.returncode == 0 and f"Needs an upgrade to revision {HEAD}" in current.stdout
 
     out = run_db("upgrade", "--db", db_url)
     assert out.returncode == 0, out.stderr
-    assert "from schema version 1 (before migrations) to revision 0002" in out.stdout
+    assert f"from schema version 1 (before migrations) to revision {HEAD}" in out.stdout
 
     # the schema is the models' schema, and no row was lost
     assert schema_diff(db_url) == []
