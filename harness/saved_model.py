@@ -176,7 +176,7 @@ def export_model(
 
 
 def _range(wavelengths: Any) -> list[float] | None:
-    if not wavelengths:
+    if wavelengths is None or len(wavelengths) == 0:
         return None
     return [float(min(wavelengths)), float(max(wavelengths))]
 

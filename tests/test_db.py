@@ -184,6 +184,41 @@ def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(
     assert "indian_pines" in texts(at)
 
 
+def test_revision_0003_adds_the_model_files_table(db_url, shared_data, tmp_path):
+    """A database at revision 0002 (a version-1 file upgraded that far) gains
+    ``model_files``: no row lost, old trials without a saved model, new trials
+    stored with theirs."""
+    from harness.suites import SuiteOptions, get_suite
+    from harness.trial import run_trial
+
+    write_store_v1(db_url)
+    harness_db.upgrade(str(db_url), "0002")
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert "model_files" not in tables(db_url)
+    n_trials = query(db_url, "SELECT COUNT(*) FROM trials")[0][0]
+
+    current = run_db("current", "--db", str(db_url))
+    assert "Needs an upgrade to revision 0003" in current.stdout, current.stdout
+    out = run_db("upgrade", "--db", str(db_url))
+    assert out.returncode == 0 and "to revision 0003" in out.stdout, out.stdout + out.stderr
+    assert schema_diff(db_url) == []
+    assert query(db_url, "SELECT COUNT(*) FROM trials")[0][0] == n_trials
+    assert query(db_url, "SELECT COUNT(*) FROM model_files") == [(0,)]
+
+    spec = get_suite("smoke").build(
+        SuiteOptions(data_dir=str(shared_data), models=("random_forest_tiny",))
+    )[0]
+    result = run_trial(spec, data_dir=str(shared_data))
+    with ResultStore(db_url, artifacts=tmp_path / "artifacts") as store:
+        old = store.trials(status="completed")[0]["id"]
+        with pytest.raises(StoreError, match="has no saved model"):
+            store.read_model_files(old)
+        new = store.write(result).trial_id
+        assert set(store.read_model_files(new)) == {"model", "preprocessing", "manifest"}
+    kinds = query(db_url, f"SELECT kind FROM model_files WHERE trial_id = {new} ORDER BY kind")
+    assert kinds == [("manifest",), ("model",), ("preprocessing",)]
+
+
 def test_a_failed_upgrade_changes_nothing(db_url, monkeypatch):
     write_store_v1(db_url)
 

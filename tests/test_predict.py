@@ -1,0 +1,218 @@
+"""``python -m harness.predict``: a trial's saved model applied to a cube.
+
+The models are those of a real ``--suite smoke`` run through Ray (the session's
+``dashboard_smoke_db``: six tiny models trained in Ray workers, their files
+written by the single writer); this module never writes to it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import datasets
+from harness import predict
+from harness.maps import class_colour
+from harness.saved_model import SavedModelError
+from harness.store import ResultStore
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A new cube's georeference: UTM 16N, 20 m pixels.
+CRS_EPSG = 32616
+TRANSFORM = [600000.0, 20.0, 0.0, 4500000.0, 0.0, -20.0]
+
+
+def _trials(db) -> list[dict]:
+    with ResultStore(db, readonly=True) as store:
+        return store.trials(status="completed")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.predict", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def smoke(dashboard_smoke_db) -> Path:
+    return Path(dashboard_smoke_db)
+
+
+@pytest.fixture(scope="module")
+def new_cube(tmp_path_factory, shared_data) -> Path:
+    """A GeoTIFF cube the trials never saw: another surrogate draw of Indian Pines
+    (seed 7), another window (rows 100-139, cols 60-109), its own georeference."""
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", datasets.SurrogateWarning)
+        scene = datasets.load_scene(
+            "indian_pines", source="surrogate", data_dir=str(shared_data), surrogate_seed=7
+        ).crop_to(100, 140, 60, 110)
+    cube = np.asarray(scene.cube)
+    path = tmp_path_factory.mktemp("new_cube") / "field.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=cube.shape[1], height=cube.shape[0],
+        count=cube.shape[2], dtype=cube.dtype, crs=CRS.from_epsg(CRS_EPSG),
+        transform=Affine.from_gdal(*TRANSFORM),
+    ) as dst:  # fmt: skip
+        dst.write(np.moveaxis(cube, 2, 0))
+    return path
+
+
+def test_the_training_scene_gives_the_stored_class_map(smoke, tmp_path, capsys):
+    """Every model of the smoke run: the map predicted from its saved files, in this
+    process, equals the map the trial stored, pixel for pixel."""
+    rows = _trials(smoke)
+    assert len(rows) == 6
+    with ResultStore(smoke, readonly=True) as store:
+        for row in rows:
+            out = tmp_path / f"trial{row['id']}.npy"
+            rc = predict.main(
+                ["--db", str(smoke), "--trial", str(row["id"]), "--scene", "indian_pines",
+                 "--out", str(out)]
+            )  # fmt: skip
+            assert rc == 0, capsys.readouterr().err
+            labels = np.load(out)
+            entropy = np.load(tmp_path / f"trial{row['id']}.entropy.npy")
+            assert np.array_equal(labels, store.artifact(row["id"], "class_map")), row["model"]
+            stored = store.artifact(row["id"], "entropy_map")
+            assert np.array_equal(entropy.astype(np.float16), stored), row["model"]
+    err = capsys.readouterr().err
+    assert "crop (0, 32, 0, 32) as the trial" in err or "crop" in err
+
+
+def test_a_new_georeferenced_cube_gives_a_georeferenced_map(smoke, new_cube, tmp_path):
+    import rasterio
+
+    deep = next(r for r in _trials(smoke) if r["model"] == "claresnet_tiny")
+    out = tmp_path / "map.tif"
+    proc = _run("--db", str(smoke), "--trial", str(deep["id"]), "--cube", str(new_cube),
+                "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "2,000 pixels" in proc.stdout and "with the input's georeference" in proc.stdout
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == CRS_EPSG
+        assert list(ds.transform.to_gdal()) == TRANSFORM
+        assert (ds.height, ds.width, ds.count) == (40, 50, 1)
+        labels = ds.read(1)
+        colours = ds.colormap(1)
+    assert labels.min() >= 1 and labels.max() <= 16
+    for label in np.unique(labels):
+        hexed = "#{:02X}{:02X}{:02X}".format(*colours[int(label)][:3])
+        assert hexed == class_colour(int(label)).upper()
+    with rasterio.open(tmp_path / "map.entropy.tif") as ds:
+        assert ds.crs.to_epsg() == CRS_EPSG and ds.dtypes == ("float32",)
+        assert 0.0 <= float(ds.read(1).min()) and float(ds.read(1).max()) <= np.log(16) + 1e-5
+
+
+def test_the_python_api_matches_the_command(smoke, new_cube, tmp_path):
+    from datasets.formats import read_array
+
+    tree = next(r for r in _trials(smoke) if r["model"] == "random_forest_tiny")
+    model = predict.load(tree["id"], smoke)
+    assert model.n_bands == 200 and len(model.class_names) == 16
+    cube = read_array(new_cube).data
+    labels, entropy = model.predict(cube)
+    assert labels.shape == entropy.shape == (40, 50)
+    assert labels.dtype == np.int16 and entropy.dtype == np.float32
+    out = tmp_path / "tree.npy"
+    rc = predict.main(["--db", str(smoke), "--trial", str(tree["id"]), "--cube", str(new_cube),
+                       "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    assert np.array_equal(np.load(out), labels)
+
+
+def test_best_picks_the_best_validation_oa(smoke, tmp_path, capsys):
+    rows = [r for r in _trials(smoke) if r["model"] == "xgboost_tiny"]
+    out = tmp_path / "best.png"
+    rc = predict.main(["--db", str(smoke), "--best", "xgboost_tiny", "--scene", "indian_pines",
+                       "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert f"model: trial {rows[0]['id']} (xgboost_tiny" in err
+    from PIL import Image
+
+    with Image.open(out) as img:
+        assert img.width > 32 and img.height > 32  # upscaled, with a legend
+    assert (tmp_path / "best.entropy.png").is_file()
+
+
+def test_mat_output_holds_both_maps(smoke, tmp_path):
+    from scipy.io import loadmat
+
+    row = _trials(smoke)[0]
+    out = tmp_path / "maps.mat"
+    assert predict.main(["--db", str(smoke), "--trial", str(row["id"]), "--scene",
+                         "indian_pines", "--out", str(out)]) == 0  # fmt: skip
+    mat = loadmat(out)
+    assert mat["class_map"].shape == mat["entropy"].shape == (32, 32)
+
+
+def test_a_cube_with_other_bands_is_refused_before_any_work(smoke, tmp_path):
+    row = _trials(smoke)[0]
+    cube = tmp_path / "short.npy"
+    np.save(cube, np.zeros((10, 10, 103), dtype=np.float32))
+    out = tmp_path / "map.tif"
+    proc = _run("--db", str(smoke), "--trial", str(row["id"]), "--cube", str(cube),
+                "--out", str(out))  # fmt: skip
+    assert proc.returncode == 2
+    assert "The cube has 103 bands" in proc.stderr and "trained on 200 bands" in proc.stderr
+    assert "Fix:" in proc.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [cube]
+
+
+def test_a_wavelength_range_that_differs_is_refused(smoke):
+    model = predict.load(_trials(smoke)[0]["id"], smoke)
+    if not model.manifest["wavelengths_nm"]:
+        model.manifest["wavelengths_nm"] = [400.0, 2500.0]
+    low, high = model.manifest["wavelengths_nm"]
+    model.check_cube((5, 5, 200), wavelengths_nm=np.linspace(low, high, 200))  # the same: fine
+    with pytest.raises(SavedModelError, match="bands span 900-2500 nm"):
+        model.check_cube((5, 5, 200), wavelengths_nm=np.linspace(900, 2500, 200))
+
+
+def test_a_changed_model_file_is_refused(smoke, tmp_path):
+    """A copy of the database and its artifact folder, one model file altered."""
+    db = tmp_path / "copy.db"
+    shutil.copy(smoke, db)
+    shutil.copytree(smoke.with_name(smoke.stem + ".artifacts"), tmp_path / "copy.artifacts")
+    row = _trials(db)[0]
+    with ResultStore(db, readonly=True) as store:
+        model_file = Path(store.model_files(row["id"])[0]["file"])
+    assert model_file.is_relative_to(tmp_path)
+    model_file.write_bytes(model_file.read_bytes()[:-10] + b"0123456789")
+    proc = _run("--db", str(db), "--trial", str(row["id"]), "--scene", "indian_pines",
+                "--out", str(tmp_path / "map.npy"))  # fmt: skip
+    assert proc.returncode == 2
+    assert "sha256" in proc.stderr and "the database records" in proc.stderr
+    assert not (tmp_path / "map.npy").exists()
+
+
+def test_usage_errors_name_the_flag(smoke, tmp_path, capsys):
+    db = str(smoke)
+    cases = {
+        ("--db", db, "--scene", "indian_pines", "--out", "m.tif"): "--trial ID or with --best",
+        ("--db", db, "--trial", "1", "--out", "m.tif"): "--cube FILE or --scene NAME",
+        ("--db", db, "--best", "ssrn_tiny", "--cube", "c.npy", "--out", "m.tif"): "needs --scene",
+        ("--db", db, "--trial", "1", "--scene", "indian_pines", "--out", "m.jpg"): "'.jpg'",
+        ("--db", db, "--trial", "1", "--scene", "indian_pines",
+         "--out", str(tmp_path / "no" / "m.tif")): "does not exist",
+        ("--db", db, "--best", "ssrn", "--scene", "indian_pines", "--out", "m.tif"):
+            "there is no completed trial",
+        ("--db", db, "--trial", "999", "--scene", "indian_pines", "--out", "m.tif"):
+            "No trial with id 999",
+    }  # fmt: skip
+    for argv, expected in cases.items():
+        assert predict.main(list(argv)) == 2, argv
+        err = capsys.readouterr().err
+        assert expected in err, (argv, err)
