@@ -33,8 +33,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from harness.artifact_store import ArtifactError
 from harness.spec import group_fields
 from harness.store import ResultStore, StoreError
+
+from . import downloads
 
 ENV_DB = "HARNESS_DB"
 DEFAULT_DB = "results.db"
@@ -319,6 +322,106 @@ def _study_trials(location: str, version: tuple[Any, ...], name: str) -> list[di
 def study_trials(name: str) -> list[dict[str, Any]]:
     """The trials of one study, in trial order."""
     return _study_trials(*_key(), name)
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def _files_state(files: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
+    """What changes when a saved model's files change on disk (part of their cache keys)."""
+    return tuple(
+        (f["path"], f["sha256"], f["file"])
+        + (
+            (None, None)
+            if f["file"] is None
+            else (_file_state(Path(f["file"])), _inode(Path(f["file"])))
+        )
+        for f in files
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _model_files_problem(
+    location: str, version: tuple[Any, ...], trial_id: int, files: tuple[Any, ...]
+) -> str | None:
+    try:
+        store().read_model_files(trial_id)  # reads every file and checks its sha256
+    except (StoreError, ArtifactError) as exc:
+        return str(exc)
+    return None
+
+
+def model_files_problem(trial_id: int) -> str | None:
+    """Why a trial's listed model files cannot be read (missing, changed, no artifact
+    folder), or None when each one is there with its recorded sha256.
+
+    The files are read and hashed once per state of them on disk (modification time,
+    size, inode), not on every rerun. None too for a trial without a saved model.
+    """
+    files = trial(trial_id)["model_files"]
+    if not files:
+        return None
+    return _model_files_problem(*_key(), int(trial_id), _files_state(files))
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _model_zip(
+    location: str, version: tuple[Any, ...], trial_id: int, files: tuple[Any, ...]
+) -> bytes:
+    s = store()
+    detail = s.trial(trial_id)
+    contents = s.read_model_files(trial_id)
+    return downloads.model_zip(detail, detail["model_files"], contents, s.location)
+
+
+def model_zip(trial_id: int) -> bytes:
+    """A trial's saved model as one zip (:func:`dashboard.downloads.model_zip`), built
+    when asked for (the download button calls it on a click), the last two kept.
+
+    Raises:
+        StoreError: the trial has no saved model, or no artifact folder is found.
+        ArtifactError: a file is missing or changed.
+    """
+    return _model_zip(*_key(), int(trial_id), _files_state(trial(trial_id)["model_files"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _class_map_file(
+    location: str, version: tuple[Any, ...], trial_id: int, fmt: str, names: tuple[str, ...]
+) -> bytes:
+    from harness import maps
+
+    class_map = store().artifact(trial_id, "class_map")
+    if fmt == "tif":
+        return maps.geotiff_bytes(class_map, names)
+    if fmt == "png":
+        return maps.png_bytes(class_map, names)
+    raise ValueError(f"Unknown map format {fmt!r}; 'tif' or 'png'.")
+
+
+def class_map_file(trial_id: int, fmt: str, class_names: Sequence[str]) -> bytes:
+    """A trial's stored class map as a GeoTIFF with a colour table (``fmt="tif"``, no
+    georeference: none is stored) or a PNG with a legend (``"png"``), in memory."""
+    return _class_map_file(*_key(), int(trial_id), fmt, tuple(class_names))
+
+
+def rerun_command(trial_id: int) -> str:
+    """The command line of the run that made a trial, with ``--fresh`` and without
+    ``--no-save-models`` (it runs the trial again with its model saved)."""
+    detail = trial(trial_id)
+    command = next((r["command"] for r in runs() if r["id"] == detail["run_id"]), None)
+    if not command or "harness.run" not in command:
+        return (
+            f"python -m harness.run --db {store().location} --scenes {detail['scene']} "
+            f"--models {detail['model']} --protocol {detail['protocol']} "
+            f"--recipe {detail['recipe']} --source {detail['source']} --fresh"
+        )
+    words = [w for w in command.split(" ") if w and w != "--no-save-models"]
+    if not any(w == "--db" or w.startswith("--db=") for w in words):
+        words += ["--db", store().location]
+    if "--fresh" not in words:
+        words.append("--fresh")
+    return " ".join(words)
 
 
 # --------------------------------------------------------------------------- scenes

@@ -373,6 +373,193 @@ def test_the_dashboard_never_writes(synthetic_db, monkeypatch):
     assert (wal.exists() and sha256(wal)) == wal_before
 
 
+# --------------------------------------------------------------------------- saved models
+
+
+@pytest.fixture(scope="module")
+def model_results(ip_surrogate):
+    """Three random_forest_tiny trials on a 32 x 32 crop (about a second each): one with
+    its model files, one run without them, one whose files could not be written."""
+    import dataclasses
+
+    from harness.spec import make_spec
+    from harness.trial import run_trial
+
+    crop = ip_surrogate.crop_to(28, 60, 68, 100)
+    saved = run_trial(make_spec("random_forest_tiny", crop, seed=0), scene=crop, device="cpu")
+    assert saved.model_files
+    unsaved = run_trial(
+        make_spec("random_forest_tiny", crop, seed=1), scene=crop, device="cpu", save_model=False
+    )
+    failed = run_trial(
+        make_spec("random_forest_tiny", crop, seed=2), scene=crop, device="cpu", save_model=False
+    )
+    failed = dataclasses.replace(failed, info={**failed.info, "model_not_saved": "disk full"})
+    return crop, saved, unsaved, failed
+
+
+@pytest.fixture
+def model_db(model_results, tmp_path) -> tuple[Path, int, int, int]:
+    """(database, id of the trial with a saved model, without, could not be written)."""
+    _, saved, unsaved, failed = model_results
+    db = tmp_path / "results.db"
+    with ResultStore(db) as store:
+        first = store.start_run("python -m harness.run --suite smoke", "smoke", {})
+        saved_id = store.write(saved, first).trial_id
+        store.finish_run(first)
+        second = store.start_run(
+            "python -m harness.run --suite smoke --no-save-models", "smoke", {}
+        )
+        ids = [store.write(r, second).trial_id for r in (unsaved, failed)]
+        store.finish_run(second)
+    return db, saved_id, *ids
+
+
+def download_labels(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def test_trial_with_a_saved_model_offers_it(model_db, monkeypatch):
+    db, saved_id, _, _ = model_db
+    at = open_app(db, "trial_detail", monkeypatch, trial=str(saved_id))
+    assert_clean(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="td_trial").value == saved_id
+    labels = download_labels(at)
+    assert labels[:2] == ["Class map (GeoTIFF)", "Class map (PNG)"]
+    assert len(labels) == 3 and labels[2].startswith("Download model (.zip, ")
+    buttons = {b.proto.label: b.proto for b in at.get("download_button")}
+    assert not buttons[labels[2]].disabled
+    assert buttons[labels[2]].deferred_file_id  # the zip is built on a click, not now
+    assert "Saved model" in texts(at)
+    table = frame(at, "File", "Kind", "Size", "sha256")
+    rows = ResultStore(db, readonly=True).model_files(saved_id)
+    assert list(table["File"]) == ["model.skops", "preprocessing.skops", "manifest.json"]
+    assert list(table["sha256"]) == [f["sha256"][:12] for f in rows]
+    codes = [c.value for c in at.code]
+    assert (
+        f"python -m harness.predict --db {db} --trial {saved_id} --cube FILE --out map.tif" in codes
+    )
+    assert any(f"harness.predict.load({saved_id}, " in c for c in codes)
+
+
+def test_model_zip_holds_the_files(model_db, model_results):
+    import io
+    import zipfile
+
+    from dashboard import downloads
+    from harness.saved_model import load_model
+
+    db, saved_id, _, _ = model_db
+    crop = model_results[0]
+    queries.configure(queries.Settings(str(db)))
+    data = queries.model_zip(saved_id)
+    assert queries.model_zip(saved_id) == data  # cached, and the same bytes
+    store = ResultStore(db, readonly=True)
+    rows = store.model_files(saved_id)
+    detail = store.trial(saved_id)
+    assert downloads.model_zip_name(detail) == (
+        f"trial-{saved_id}-random_forest_tiny-indian_pines-model.zip"
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == [
+            "model.skops", "preprocessing.skops", "manifest.json", "README.txt"
+        ]  # fmt: skip
+        members = {n: archive.read(n) for n in archive.namelist()}
+    for row, name in zip(rows, ("model.skops", "preprocessing.skops", "manifest.json"),
+                         strict=True):  # fmt: skip
+        assert hashlib.sha256(members[name]).hexdigest() == row["sha256"]
+        assert len(members[name]) == row["size"]
+    readme = members["README.txt"].decode()
+    assert downloads.predict_command(saved_id, str(db)) in readme
+    assert f"harness.predict.load({saved_id}, {str(db)!r})" in readme
+    for name in ("model.skops", "preprocessing.skops", "manifest.json"):
+        assert name in readme
+    # the zip alone is a model: it classifies the crop as the trial did
+    model = load_model(
+        {"model": members["model.skops"], "preprocessing": members["preprocessing.skops"],
+         "manifest": members["manifest.json"]}, device="cpu",
+    )  # fmt: skip
+    labels, _ = model.predict(crop.cube)
+    assert (labels == store.artifact(saved_id, "class_map")).all()
+
+
+def test_trial_without_a_saved_model_says_why(model_db, monkeypatch):
+    db, _, unsaved_id, failed_id = model_db
+    at = open_app(db, "trial_detail", monkeypatch, trial=str(unsaved_id))
+    assert_clean(at)
+    message = " ".join(i.value for i in at.info)
+    assert "This trial has no saved model" in message and "--no-save-models" in message
+    assert [b for b in download_labels(at) if b.startswith("Download model")] == []
+    assert len(download_labels(at)) == 2  # the maps still are there
+    assert f"python -m harness.run --suite smoke --db {db} --fresh" in [c.value for c in at.code]
+
+    at = open_app(db, "trial_detail", monkeypatch, trial=str(failed_id))
+    assert_clean(at)
+    message = " ".join(i.value for i in at.info)
+    assert "its model files could not be written: disk full" in message
+
+
+@pytest.mark.parametrize("damage", ["missing", "changed"])
+def test_missing_or_changed_model_file_is_shown(damage, model_db, monkeypatch):
+    db, saved_id, _, _ = model_db
+    rows = ResultStore(db, readonly=True).model_files(saved_id)
+    target = Path(rows[0 if damage == "missing" else 1]["file"])
+    if damage == "missing":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes() + b"x")
+    at = open_app(db, "trial_detail", monkeypatch, trial=str(saved_id))
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    expected = "is missing from the artifact folder" if damage == "missing" else "was changed"
+    assert len(errors) == 1 and expected in errors[0] and str(target) in errors[0], errors
+    model = [b.proto for b in at.get("download_button") if b.proto.label.startswith("Download")]
+    assert len(model) == 1 and model[0].disabled
+    assert len(frame(at, "File", "sha256")) == 3  # the rows are still listed
+
+
+def test_class_map_downloads_open(model_db):
+    import io
+    import warnings
+
+    import numpy as np
+    import rasterio
+    import rasterio.errors
+    from PIL import Image
+
+    from dashboard import downloads
+    from harness.maps import PNG_MIN_SIDE, class_colour
+
+    db, saved_id, _, _ = model_db
+    queries.configure(queries.Settings(str(db)))
+    store = ResultStore(db, readonly=True)
+    detail = store.trial(saved_id)
+    class_map = store.artifact(saved_id, "class_map")
+    names = [c["name"] for c in detail["per_class"]]
+    assert downloads.map_file_name(detail, ".tif") == (
+        f"trial-{saved_id}-random_forest_tiny-indian_pines-class_map.tif"
+    )
+    tif = queries.class_map_file(saved_id, "tif", names)
+    with warnings.catch_warnings():  # no georeference is stored for the training scene
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        mem = rasterio.MemoryFile(tif)
+        src = mem.open()
+    with mem, src:
+        assert (src.count, src.height, src.width) == (1, *class_map.shape)
+        np.testing.assert_array_equal(src.read(1), class_map)
+        assert src.nodata == 0
+        label = int(class_map.max())
+        assert "#{:02X}{:02X}{:02X}".format(*src.colormap(1)[label][:3]) == class_colour(label)
+        assert src.tags(1)[f"CLASS_{label}"] == names[label - 1]
+    png = queries.class_map_file(saved_id, "png", names)
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        assert image.format == "PNG" and image.mode == "RGB"
+        assert image.height >= PNG_MIN_SIDE and image.width > image.height  # map + legend
+
+
 # --------------------------------------------------------------------------- no results, bad files
 
 

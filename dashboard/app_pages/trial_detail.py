@@ -1,4 +1,5 @@
-"""Trial detail: per-class metrics, confusion matrix, PR curves, training curves and maps."""
+"""Trial detail: per-class metrics, confusion matrix, PR curves, training curves, maps
+(with their downloads) and the trial's saved model (as one zip)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, queries, ui
+from dashboard import charts, downloads, queries, ui
 from harness.metric_table import leaderboard_metrics
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
@@ -233,6 +234,99 @@ def _maps(detail: dict[str, Any], names: list[str]) -> None:
         st.caption(
             "Black: unlabelled pixels. Entropy of the predicted class probabilities, in nats."
         )
+    if class_map is not None:
+        _map_downloads(detail, names)
+
+
+def _map_downloads(detail: dict[str, Any], names: list[str]) -> None:
+    """The stored class map as a GeoTIFF (colour table) and a PNG (legend), made on a click."""
+    tid = detail["id"]
+    row = st.container(horizontal=True)
+    row.download_button(
+        "Class map (GeoTIFF)",
+        data=lambda: queries.class_map_file(tid, "tif", names),
+        file_name=downloads.map_file_name(detail, ".tif"),
+        mime="image/tiff",
+        icon=":material/download:",
+        on_click="ignore",
+        key="td_dl_tif",
+        help="One band of 1-based labels (0: no class) with the class colours as its colour "
+        "table and the class names as tags. No georeference: the database keeps none for "
+        "the training scene.",
+    )
+    row.download_button(
+        "Class map (PNG)",
+        data=lambda: queries.class_map_file(tid, "png", names),
+        file_name=downloads.map_file_name(detail, ".png"),
+        mime="image/png",
+        icon=":material/download:",
+        on_click="ignore",
+        key="td_dl_png",
+        help="The class map in the class colours, with a legend.",
+    )
+
+
+def _saved_model(detail: dict[str, Any]) -> None:
+    st.subheader("Saved model")
+    tid = detail["id"]
+    files = detail.get("model_files") or []
+    if not files:
+        _no_saved_model(detail)
+        return
+    problem = queries.model_files_problem(tid)
+    total = sum(f["size"] or 0 for f in files)
+    st.caption(
+        "The trained model, its fitted preprocessing and its manifest, as the run saved them "
+        "in the artifact folder beside the database. The zip holds the three files under "
+        "readable names and a README on applying the model."
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        st.dataframe(
+            pd.DataFrame(downloads.files_table(files)),
+            hide_index=True,
+            width="stretch",
+            key="td_model_files",
+        )
+    with right:
+        if problem:
+            st.error(problem, icon=":material/error:")
+        st.download_button(
+            f"Download model (.zip, {downloads.human_size(total)})",
+            data=lambda: queries.model_zip(tid),
+            file_name=downloads.model_zip_name(detail),
+            mime="application/zip",
+            icon=":material/download:",
+            on_click="ignore",
+            disabled=bool(problem),
+            key="td_dl_model",
+        )
+    st.caption("Apply it to a cube (MATLAB, NumPy, ENVI or GeoTIFF; output by suffix):")
+    db = queries.store().location
+    st.code(downloads.predict_command(tid, db), language="bash")
+    st.code(
+        f"import harness.predict\n\nmodel = harness.predict.load({tid}, {db!r})\n"
+        "labels, entropy = model.predict(cube)  # (H, W, bands) -> (H, W) labels, nats",
+        language="python",
+    )
+
+
+def _no_saved_model(detail: dict[str, Any]) -> None:
+    info = detail.get("info") or {}
+    why = info.get("model_not_saved")
+    if why:
+        reason = f"its model files could not be written: {why}"
+    else:
+        reason = (
+            "it ran with --no-save-models or before models were saved (or with a server "
+            "database and no --artifacts folder)"
+        )
+    st.info(
+        f"This trial has no saved model: {reason}. To get one, run it again with models "
+        "saved (the default), keeping the run's options and adding --fresh:",
+        icon=":material/info:",
+    )
+    st.code(queries.rerun_command(detail["id"]), language="bash")
 
 
 st.title("Trial detail")
@@ -247,3 +341,4 @@ class_names = _class_names(detail, ())
 _per_class(detail, class_names)
 _curves(detail, class_names)
 _maps(detail, class_names)
+_saved_model(detail)
