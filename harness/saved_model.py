@@ -163,6 +163,7 @@ def export_model(
             "scene_fingerprint": spec.scene_fingerprint,
             "crop": list(spec.crop) if spec.crop else None,
             "shape": [int(v) for v in data.image.shape[:2]],
+            "georef": getattr(data, "georef", None),
             "protocol": spec.protocol,
             "seed": spec.seed,
             "recipe": spec.recipe,

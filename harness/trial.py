@@ -67,6 +67,8 @@ class PreparedData:
     preprocessing: Any = None
     #: The scene's band centres (nm), when known: saved with the model.
     wavelengths_nm: tuple[float, ...] | None = None
+    #: The scene's georeference (of its crop), when it has one: saved with the model.
+    georef: dict[str, Any] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -158,6 +160,7 @@ def prepare_data(spec: TrialSpec, data_dir: str | None = None, scene: Any = None
         split_counts=counts,
         preprocessing=pre.fitted,
         wavelengths_nm=scene.wavelengths_nm,
+        georef=scene.georef,
         preprocess_info={
             "n_fit_pixels": pre.n_fit_pixels,
             "explained_variance": float(pre.explained_variance_ratio.sum())

@@ -37,6 +37,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from make_fixtures import write_field_scene, write_field_splits
 from procs import finish, reap_session, spawn, tail
@@ -71,6 +72,29 @@ def _trials(db: Path, status: str | None = None) -> list[dict]:
         return []
     finally:
         store.close()
+
+
+def assert_artifacts_settled(db: Path) -> None:
+    """The artifact folder beside ``db`` holds exactly the files its rows name: no
+    orphan, no duplicate, nothing staged; every completed trial has its three files."""
+    import sqlite3
+
+    from harness.artifact_store import STAGING, ArtifactStore
+
+    folder = db.with_name(db.stem + ".artifacts")
+    with sqlite3.connect(db) as con:
+        named = {r[0] for r in con.execute("SELECT path FROM model_files")}
+        kinds = collections.Counter(
+            r[0] for r in con.execute(
+                "SELECT t.id FROM trials t JOIN model_files f ON f.trial_id = t.id "
+                "WHERE t.status = 'completed'"
+            )
+        )  # fmt: skip
+        completed = {r[0] for r in con.execute("SELECT id FROM trials WHERE status='completed'")}
+    on_disk = ArtifactStore(folder).files()
+    assert len(on_disk) == len(set(on_disk)) and set(on_disk) == named, (on_disk, named)
+    assert not (folder / STAGING).exists(), list((folder / STAGING).rglob("*"))
+    assert set(kinds) == completed and set(kinds.values()) == {3}, kinds
 
 
 def _smoke_cli(db: Path, data_dir: Path, *extra: str) -> list[str]:
@@ -154,6 +178,13 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
         if deep:
             curves = store.artifact(row["id"], "curves")
             assert curves and all(len(v) == 1 for v in curves.values()), curves
+        # the trained model, kept by the writer in the artifact folder beside the database
+        files = store.read_model_files(row["id"])  # each checked against its row's sha256
+        assert set(files) == {"model", "preprocessing", "manifest"}
+        formats = [f["format"] for f in trial["model_files"]]
+        assert formats[0] == ("safetensors" if deep else "skops" if "forest" in row["model"]
+                              else "xgboost-ubj"), formats  # fmt: skip
+    assert_artifacts_settled(db)
     (run,) = store.runs()
     assert run["id"] == summary.run_id and run["suite"] == "smoke"
     assert run["status"] == "completed" and run["command"] == "pytest smoke"
@@ -389,6 +420,7 @@ def test_killed_driver_resumes(shared_data, smoke_specs, ray_env, tmp_path):
         runs = store.runs()
     assert len(runs) == 2 and runs[-1]["status"] == "completed"
     assert runs[0]["status"] == "interrupted"  # the killed driver's run, closed by the next
+    assert_artifacts_settled(db)  # the killed writer's model files: published or deleted
 
 
 @pytest.mark.slow
@@ -662,3 +694,18 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     fixed = [r for r in rows if r["spec_hash"] in set(res["fixed_specs"])]
     assert sorted(r["protocol"] for r in fixed) == ["fixed:adhoc"] * 2 + ["fixed:stripes"] * 2
     assert {r["status"] for r in fixed} == {"completed"}
+    # the trained models: their bytes came back with the results from both nodes and
+    # were written by the one writer; a model trained on the worker node reproduces its
+    # stored map here
+    assert_artifacts_settled(db)
+    from harness import predict
+
+    on_worker = [
+        r for i, r in enumerate(rows) if recorded[i] == worker and r["scene"] == "indian_pines"
+    ] or [r for r in rows if r["scene"] == "indian_pines"]
+    with ResultStore(db, readonly=True) as store:
+        for row in on_worker:
+            out = tmp_path / f"map{row['id']}.npy"
+            assert predict.main(["--db", str(db), "--trial", str(row["id"]), "--scene",
+                                 "indian_pines", "--out", str(out)]) == 0  # fmt: skip
+            assert np.array_equal(np.load(out), store.artifact(row["id"], "class_map"))
