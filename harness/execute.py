@@ -47,6 +47,9 @@ WRITER_PREFIX = "hsi-result-writer"
 #: Key of the last report of a trial that finished and stored its result (a trial
 #: stopped by the scheduler before it never sends it: it was pruned).
 DONE_KEY = "harness_done"
+#: Key of the stored trial's database id in that last report. (Not "trial_id": Tune
+#: fills that key of every result with its own trial id, over the trainable's.)
+STORED_TRIAL_KEY = "stored_trial_id"
 #: Default ``out`` of :func:`run_specs` and :func:`run_search`: ``sys.stderr`` as it
 #: is when the run starts (a default bound at import would keep a stream that a test
 #: harness or a caller swapped and closed since).
@@ -91,6 +94,14 @@ class RunOptions:
             trial's result bundle.
         save_models: keep each completed trial's model and preprocessing
             (``--no-save-models`` turns it off).
+        track: mirror each trial to an experiment tracker (``--track``): "mlflow"
+            (:mod:`harness.tracking`; the optional extra ``mlflow``), or None. The
+            database stays the source of truth.
+        tracking_uri: the tracker's store (``--tracking-uri``): an MLflow tracking
+            URI; None: MLflow's default (``MLFLOW_TRACKING_URI``, else MLflow 3's
+            ``sqlite:///mlflow.db`` in the working directory).
+        experiment: the tracker's experiment (``--experiment``); None: ``hsi-SUITE``
+            (see :attr:`experiment_name`).
 
     Raises:
         OptionError: a value out of range (the message names the flag).
@@ -109,8 +120,31 @@ class RunOptions:
     storage_path: str | None = None
     artifacts: str | None = None
     save_models: bool = True
+    track: str | None = None
+    tracking_uri: str | None = None
+    experiment: str | None = None
+
+    @property
+    def experiment_name(self) -> str:
+        """The tracker's experiment: ``experiment``, or ``hsi-SUITE``."""
+        return self.experiment or f"hsi-{self.suite or 'run'}"
 
     def __post_init__(self) -> None:
+        if self.track is not None and self.track != "mlflow":
+            raise OptionError(f"--track {self.track!r} is not a tracker; choose from mlflow.")
+        for option, given in (
+            ("--tracking-uri", self.tracking_uri),
+            ("--experiment", self.experiment),
+        ):
+            if given is not None and self.track is None:
+                raise OptionError(
+                    f"{option} {given!r} applies with --track mlflow only. Fix: add --track "
+                    f"mlflow, or drop {option}."
+                )
+            if given is not None and not given.strip():
+                raise OptionError(
+                    f"{option} '' is empty. Fix: give a value, or leave {option} out."
+                )
         for flag, value, low in (
             ("--cpus-per-trial", self.cpus_per_trial, 1),
             ("--max-concurrent", self.max_concurrent, 1),
@@ -232,7 +266,7 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     tune.report(
         {
             DONE_KEY: 1.0,
-            "trial_id": float(stored.trial_id),
+            STORED_TRIAL_KEY: float(stored.trial_id),
             "test_oa": float(test.get("oa") or 0.0),
             "val_acc": float(val.get("oa") or 0.0),
             "fit_seconds": float(result.info.get("fit_seconds") or 0.0),
@@ -647,6 +681,11 @@ class _RunContext:
         progress = _progress_callback_class()(
             self, total, label, pruner=tune_config.get("scheduler"), param_space=param_space
         )
+        callbacks = [progress]
+        if self.options.track == "mlflow":
+            from .tracking import mlflow_callback
+
+            callbacks.append(mlflow_callback(self, pruner=tune_config.get("scheduler")))
         tuner = tune.Tuner(
             tune.with_resources(
                 tune.with_parameters(trainable, scenes=scenes),
@@ -662,7 +701,7 @@ class _RunContext:
                 name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
                 storage_path=self.options.storage_path,
                 failure_config=tune.FailureConfig(max_failures=self.options.max_failures),
-                callbacks=[progress],
+                callbacks=callbacks,
                 verbose=0,
             ),
         )
@@ -735,6 +774,22 @@ def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
 
     t0 = time.perf_counter()
     store = ResultStore(options.db, artifacts=options.artifacts)
+    if options.track is not None:  # a tracker that cannot be used fails before any training
+        from .tracking import open_experiment
+
+        try:
+            uri, _ = open_experiment(options)
+        except BaseException:
+            store.close()
+            raise
+        if out is not None:
+            print(
+                f"tracking: each trial mirrored to the MLflow experiment "
+                f"'{options.experiment_name}' at {uri} (the database {store.location} stays "
+                "the source of truth)",
+                file=out,
+                flush=True,
+            )
     store.close_dead_runs()  # runs of drivers that were killed on this host
     published, deleted = store.recover_artifacts()  # model files of killed writers
     if out is not None and (published or deleted):
@@ -801,6 +856,8 @@ def run_specs(
 
     Raises:
         harness.store.StoreError: the database cannot be opened (before any training).
+        OptionError: ``options.track`` and the tracker cannot be used: mlflow not
+            installed, a tracking store that cannot be opened (before any training).
         KeyboardInterrupt: Ctrl-C; the run and its running trials are marked
             "interrupted" first.
     """

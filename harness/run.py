@@ -5,6 +5,7 @@
     python -m harness.run --suite smoke --dry-run            # list the trials, run nothing
     python -m harness.run --suite search --trials 40         # Optuna study, then best x seeds
     python -m harness.run --suite paper --download           # fetch the real files first
+    python -m harness.run --suite quick --track mlflow       # and mirror each trial to MLflow
     python -m harness.run --list-suites
 
 CLI -> :class:`RunConfig` (the suite to plan, and the
@@ -165,6 +166,25 @@ def _parser() -> argparse.ArgumentParser:
         help="do not keep each trial's trained model and preprocessing (they are kept by "
         "default, for python -m harness.predict)",
     )
+    track = ap.add_argument_group("experiment tracking (a mirror: the database stays the truth)")
+    track.add_argument(
+        "--track",
+        choices=("mlflow",),
+        help="mirror each trial to MLflow: its spec as parameters, per-epoch metrics, the "
+        "stored test/val metrics and the saved model files (needs pip install -e '.[mlflow]')",
+    )
+    track.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="with --track: the MLflow tracking store, e.g. http://HOST:5000, "
+        "sqlite:///mlflow.db or file:///abs/path/mlruns (default: MLflow's own, "
+        "MLFLOW_TRACKING_URI or else sqlite:///mlflow.db here)",
+    )
+    track.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="with --track: the MLflow experiment (default: hsi-SUITE)",
+    )
     ap.add_argument(
         "--epochs", type=int, metavar="N", help="epochs of the deep models (default: the suite's)"
     )
@@ -234,7 +254,14 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             storage_path=args.storage_path,
             artifacts=args.artifacts,
             save_models=not args.no_save_models,
+            track=args.track,
+            tracking_uri=args.tracking_uri,
+            experiment=args.experiment,
         )
+        if run.track is not None:  # before any planning or training
+            from .tracking import require_mlflow
+
+            require_mlflow()
     except OptionError as exc:
         raise FlagError(str(exc)) from None
     for flag, value, low in (
@@ -672,11 +699,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.run.suite}', database {store.location})"
         )
         return 0
-    from .execute import run_search, run_specs
+    from .execute import OptionError, run_search, run_specs
 
     execute = run_search if suite.kind == "search" else run_specs
     try:
         summary = execute(specs, cfg.run)
+    except OptionError as exc:  # e.g. a tracking store that cannot be opened: nothing ran
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(
             "\ninterrupted: the run and its running trials are marked 'interrupted' in "
