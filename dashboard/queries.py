@@ -393,15 +393,30 @@ def _class_map_file(
 
     class_map = store().artifact(trial_id, "class_map")
     if fmt == "tif":
-        return maps.geotiff_bytes(class_map, names)
+        return maps.geotiff_bytes(class_map, names, georef=_training_georef(trial_id))
     if fmt == "png":
         return maps.png_bytes(class_map, names)
     raise ValueError(f"Unknown map format {fmt!r}; 'tif' or 'png'.")
 
 
+def _training_georef(trial_id: int) -> dict[str, Any] | None:
+    """The georeference of the scene a trial was trained on, from its saved model's
+    manifest (None without a saved model, or for a scene without one)."""
+    import json
+
+    manifest = next((f for f in store().model_files(trial_id) if f["kind"] == "manifest"), None)
+    if manifest is None or not manifest.get("file"):
+        return None
+    try:
+        return json.loads(Path(manifest["file"]).read_text())["trained_on"].get("georef")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def class_map_file(trial_id: int, fmt: str, class_names: Sequence[str]) -> bytes:
-    """A trial's stored class map as a GeoTIFF with a colour table (``fmt="tif"``, no
-    georeference: none is stored) or a PNG with a legend (``"png"``), in memory."""
+    """A trial's stored class map as a GeoTIFF with a colour table (``fmt="tif"``; with
+    the training scene's georeference when its saved model's manifest has one) or a PNG
+    with a legend (``"png"``), in memory."""
     return _class_map_file(*_key(), int(trial_id), fmt, tuple(class_names))
 
 

@@ -183,8 +183,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise PredictError("--protocol and --recipe choose among trials with --best only.")
     if not args.cube and not args.scene:
         raise PredictError("Give the data with --cube FILE or --scene NAME.")
-    if args.chunk is not None and args.chunk < 1:
-        raise PredictError(f"--chunk {args.chunk} must be >= 1.")
+    for flag, value in (("--chunk", args.chunk), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            raise PredictError(f"{flag} {value} must be >= 1.")
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
         raise PredictError(
@@ -247,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _check_args(args)
+        if args.threads is not None:
+            import torch
+
+            torch.set_num_threads(args.threads)
         for f in args.scene_file:
             datasets.register_scene_file(f)
         with ResultStore(args.db, readonly=True, artifacts=args.artifacts) as store:

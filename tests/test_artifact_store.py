@@ -238,3 +238,26 @@ def test_a_server_database_keeps_no_files_without_a_folder(db_url, rf_result, tm
             assert store.artifacts is not None
     finally:
         store.close()
+
+
+def test_no_save_models_keeps_no_file(ray_session, rf_spec, shared_data, tmp_path):
+    """``--no-save-models`` through the real runner: the trial is stored, no file kept."""
+    from harness.execute import RunOptions, run_specs
+    from harness.run import _parser, config_from_args
+
+    cfg = config_from_args(
+        _parser().parse_args(["--suite", "smoke", "--no-save-models", "--artifacts", "x"])
+    )
+    assert cfg.run.save_models is False and cfg.run.artifacts == "x"
+    db = tmp_path / "results.db"
+    options = RunOptions(
+        db=str(db), suite="smoke", data_dir=str(shared_data),
+        storage_path=str(tmp_path / "tune"), save_models=False,
+    )  # fmt: skip
+    summary = run_specs([rf_spec], options, out=None)
+    assert summary.ok and len(summary.completed) == 1
+    with ResultStore(db, readonly=True) as store:
+        (trial,) = store.trials(status="completed")
+        assert store.model_files(trial["id"]) == []
+        assert "save_seconds" not in (store.trial(trial["id"])["info"] or {})
+    assert _published(tmp_path / "results.artifacts") == set()

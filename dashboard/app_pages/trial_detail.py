@@ -251,8 +251,8 @@ def _map_downloads(detail: dict[str, Any], names: list[str]) -> None:
         on_click="ignore",
         key="td_dl_tif",
         help="One band of 1-based labels (0: no class) with the class colours as its colour "
-        "table and the class names as tags. No georeference: the database keeps none for "
-        "the training scene.",
+        "table and the class names as tags; georeferenced like the training scene when the "
+        "scene has a georeference and the trial a saved model.",
     )
     row.download_button(
         "Class map (PNG)",
