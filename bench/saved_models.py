@@ -544,11 +544,12 @@ def run_disk(args: Any, res: Results, salinas: Any, sal_files: dict[str, Any],
                 have[model] = tree_trial(model, ip if scene_name == "indian_pines" else salinas,
                                          args.tree_train).model_files  # fmt: skip
             else:
-                sc = ip if scene_name == "indian_pines" else salinas
-                _, have[model], data = deep_saved(model, sc, ip_data)
-                if scene_name == "indian_pines":
+                on_ip = scene_name == "indian_pines"
+                _, have[model], data = deep_saved(model, ip if on_ip else salinas,
+                                                  ip_data if on_ip else None)  # fmt: skip
+                if on_ip:
                     ip_data = data
-            size = sum(f.size for f in have[model])
+        size = sum(f.size for f in have[model])
         if model in TREES and args.tree_train:
             sc = ip if scene_name == "indian_pines" else salinas
             spec = make_spec(model, sc, seed=0)
