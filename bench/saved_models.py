@@ -673,7 +673,7 @@ def render(res: Results, args: Any, command: str, other_load: float | None) -> s
                 f"| {r.model} | {r.params:,} | {k['model'] / MB:,.2f} MB | {k['preprocessing'] / 1e3:,.1f} kB "
                 f"| {k['manifest'] / 1e3:,.1f} kB | {fmt_s(r.save_s)} | {fmt_s(r.write_with)} "
                 f"| {fmt_s(r.write_without)} | {fmt_rate(r.train_rate)} | {fmt_s(r.fit_estimate)} "
-                f"| {100 * r.added / r.fit_estimate:.3f} % |"
+                f"| {100 * r.added / r.fit_estimate:.2g} % |"
             )
     if res.disk:
         total = sum(n * size for _, _, n, size in res.disk)
@@ -719,7 +719,10 @@ def render(res: Results, args: Any, command: str, other_load: float | None) -> s
             )
         cl = by_model.get("claresnet", [0, 0])
         rest = total - cl[1]
-        lines += ["", f"README sentence: {readme_sentence(trials, total, cl, rest)}"]
+        others = len(by_model) - ("claresnet" in by_model)
+        missing = sum(res.disk_skipped.values())
+        sentence = readme_sentence(trials, total, cl, rest, others, missing)
+        lines += ["", f"README sentence: {sentence}"]
     lines.append("")
     lines += res.notes
     lines += context_lines(info, code_version(["bench", "harness", "models", "datasets"]),
@@ -727,12 +730,15 @@ def render(res: Results, args: Any, command: str, other_load: float | None) -> s
     return "\n".join(lines) + "\n"
 
 
-def readme_sentence(trials: int, total: int, cl: list[int], rest: int) -> str:
+def readme_sentence(
+    trials: int, total: int, cl: list[int], rest: int, others: int, missing: int = 0
+) -> str:
     each = cl[1] / cl[0] / MB if cl[0] else 0.0
     return (
-        f"Saved models take about {total / 1e9:.1f} GB for a full `paper` suite ({trials} trials): "
+        f"Saved models take about {total / 1e9:.1f} GB for {trials} trials of the `paper` suite: "
         f"{cl[1] / 1e9:.2f} GB for CLAReSNet's {cl[0]} trials ({each:.0f} MB each, 17.3 million "
-        f"float32 parameters) and {rest / 1e6:,.0f} MB for the other five models together."
+        f"float32 parameters) and {rest / 1e6:,.0f} MB for the other {others} models together"
+        + (f" ({missing} trials not counted)." if missing else ".")
     )
 
 

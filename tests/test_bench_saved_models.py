@@ -44,7 +44,10 @@ def test_predict_split_adds_up_and_the_report_renders(sm):
     args = SimpleNamespace(quick=True, tree_train=None, repeats=1, steps=1)
     text = sm.render(res, args, "python bench/saved_models.py --quick", None)
     assert "| ssrn_tiny | 8 x 8 (64) | 1 |" in text
-    assert "**0.35 GB**" in text and "README sentence: Saved models take about 0.3 GB" in text
+    assert (
+        "**0.35 GB**" in text
+        and "README sentence: Saved models take about 0.3 GB for 10 trials" in text
+    )
 
 
 def test_child_peak_is_the_child_s_own(sm, tmp_path):
