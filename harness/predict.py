@@ -167,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--chunk", type=int, metavar="N", help="pixels per chunk (default: the trial's)"
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of a torch model (default: torch's, one per core; measured in "
+        "docs/BENCHMARKS.md)",
+    )
     return ap
 
 

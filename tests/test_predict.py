@@ -219,3 +219,19 @@ def test_usage_errors_name_the_flag(smoke, tmp_path, capsys):
         assert predict.main(list(argv)) == 2, argv
         err = capsys.readouterr().err
         assert expected in err, (argv, err)
+
+
+def test_threads_sets_torch_threads(smoke, tmp_path):
+    import torch
+
+    row = next(r for r in _trials(smoke) if r["model"] == "ssrn_tiny")
+    before = torch.get_num_threads()
+    try:
+        out = tmp_path / "m.npy"
+        assert predict.main(["--db", str(smoke), "--trial", str(row["id"]), "--scene",
+                             "indian_pines", "--threads", "1", "--out", str(out)]) == 0  # fmt: skip
+        assert torch.get_num_threads() == 1
+        assert predict.main(["--db", str(smoke), "--trial", str(row["id"]), "--scene",
+                             "indian_pines", "--threads", "0", "--out", str(out)]) == 2  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
