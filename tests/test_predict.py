@@ -158,16 +158,17 @@ def test_mat_output_holds_both_maps(smoke, tmp_path):
     assert mat["class_map"].shape == mat["entropy"].shape == (32, 32)
 
 
-def test_a_cube_with_other_bands_is_refused_before_any_work(smoke, tmp_path):
+def test_a_cube_with_other_bands_is_refused_before_any_work(smoke, tmp_path, capsys):
     row = _trials(smoke)[0]
     cube = tmp_path / "short.npy"
     np.save(cube, np.zeros((10, 10, 103), dtype=np.float32))
     out = tmp_path / "map.tif"
-    proc = _run("--db", str(smoke), "--trial", str(row["id"]), "--cube", str(cube),
-                "--out", str(out))  # fmt: skip
-    assert proc.returncode == 2
-    assert "The cube has 103 bands" in proc.stderr and "trained on 200 bands" in proc.stderr
-    assert "Fix:" in proc.stderr
+    rc = predict.main(["--db", str(smoke), "--trial", str(row["id"]), "--cube", str(cube),
+                       "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "The cube has 103 bands" in err and "trained on 200 bands" in err
+    assert "Fix:" in err
     assert not out.exists() and list(tmp_path.iterdir()) == [cube]
 
 
