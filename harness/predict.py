@@ -94,9 +94,14 @@ class Cube:
 
 
 def read_cube(path: str, key: str = "") -> Cube:
-    """A cube from a file in any format the scene readers take."""
-    from datasets.formats import read_array
+    """A cube from a file in any format the scene readers take; in a MATLAB or NumPy
+    archive, the variable ``key``, or without one the archive's only 3-D array."""
+    from datasets.formats import file_format, read_array
 
+    if not Path(path).exists():
+        raise PredictError(f"--cube {path}: no such file. Fix: check the path.")
+    if not key and file_format(path) in ("mat", "npz"):
+        key = _only_cube(path)
     array = read_array(path, key)
     if array.data.ndim != 3:
         raise PredictError(
@@ -105,6 +110,46 @@ def read_cube(path: str, key: str = "") -> Cube:
             "variable with --key for .mat/.npz)."
         )
     return Cube(array.data, array.georef, array.wavelengths_nm, f"cube {path}")
+
+
+def _only_cube(path: str) -> str:
+    """The one 3-D variable of a MATLAB or NumPy archive (for ``--cube`` without ``--key``)."""
+    shapes = _archive_shapes(path)
+    keys = list(shapes)
+    cubes = [k for k, shape in shapes.items() if len(shape) == 3]
+    if len(cubes) != 1:
+        raise PredictError(
+            f"--cube {path} holds {len(cubes)} 3-D arrays ({', '.join(cubes) or 'none'}; "
+            f"variables: {', '.join(keys) or 'none'}). Fix: name the cube with --key NAME."
+        )
+    return cubes[0]
+
+
+def _archive_shapes(path: str) -> dict[str, tuple[int, ...]]:
+    """{variable: shape} of a MATLAB (v5 or v7.3) or NumPy archive, without reading the data."""
+    import zipfile
+
+    if path.lower().endswith(".npz"):
+        shapes = {}
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    major, _ = np.lib.format.read_magic(member)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if major == 1
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape = read_header(member)[0]
+                shapes[name.removesuffix(".npy")] = tuple(shape)
+        return shapes
+    import h5py
+    import scipy.io
+
+    if h5py.is_hdf5(path):  # v7.3: h5py gives the axes reversed
+        with h5py.File(path, "r") as f:
+            return {k: tuple(reversed(f[k].shape)) for k in f if not k.startswith("#")}
+    return {name: tuple(shape) for name, shape, _cls in scipy.io.whosmat(path)}
 
 
 def scene_cube(

@@ -307,6 +307,18 @@ class SavedModel:
                 f"cube of the same sensor with {self.n_bands} bands, in the same order (remove "
                 "or add the same bad bands as the training scene)."
             )
+        radius = int(self.manifest["patch_size"]) // 2
+        if (
+            self.kind == "torch"
+            and self.manifest["pad_mode"] in ("reflect", "symmetric")
+            and (radius >= min(shape[0], shape[1]))
+        ):
+            raise SavedModelError(
+                f"The cube is {shape[0]} x {shape[1]} pixels; model '{model}' looks at "
+                f"{self.manifest['patch_size']} x {self.manifest['patch_size']} windows with "
+                f"{self.manifest['pad_mode']} padding, which needs more than {radius} pixels "
+                "on each side. Fix: give a larger cube."
+            )
         ours, theirs = self.manifest.get("wavelengths_nm"), _range(wavelengths_nm)
         if ours and theirs:
             step = (ours[1] - ours[0]) / max(self.n_bands - 1, 1)

@@ -177,9 +177,9 @@ def test_a_wavelength_range_that_differs_is_refused(smoke):
     if not model.manifest["wavelengths_nm"]:
         model.manifest["wavelengths_nm"] = [400.0, 2500.0]
     low, high = model.manifest["wavelengths_nm"]
-    model.check_cube((5, 5, 200), wavelengths_nm=np.linspace(low, high, 200))  # the same: fine
+    model.check_cube((50, 50, 200), wavelengths_nm=np.linspace(low, high, 200))  # the same: fine
     with pytest.raises(SavedModelError, match="bands span 900-2500 nm"):
-        model.check_cube((5, 5, 200), wavelengths_nm=np.linspace(900, 2500, 200))
+        model.check_cube((50, 50, 200), wavelengths_nm=np.linspace(900, 2500, 200))
 
 
 def test_a_changed_model_file_is_refused(smoke, tmp_path):
@@ -236,3 +236,34 @@ def test_threads_sets_torch_threads(smoke, tmp_path):
                              "indian_pines", "--threads", "0", "--out", str(out)]) == 2  # fmt: skip
     finally:
         torch.set_num_threads(before)
+
+
+def test_cube_files_as_users_give_them(smoke, tmp_path, capsys):
+    """An archive's only 3-D array is the cube; several need --key; a missing file and a
+    cube smaller than the model's window are named."""
+    from scipy.io import savemat
+
+    row = next(r for r in _trials(smoke) if r["model"] == "hybridsn_tiny")
+    cube = np.zeros((20, 20, 200), dtype=np.float32)
+    savemat(tmp_path / "one.mat", {"scene": cube, "gt": np.zeros((20, 20))})
+    np.savez(tmp_path / "one.npz", scene=cube, gt=np.zeros((20, 20)))
+    savemat(tmp_path / "two.mat", {"a": cube, "b": cube})
+    np.save(tmp_path / "small.npy", cube[:2, :2])
+
+    def run(*args: str) -> tuple[int, str]:
+        rc = predict.main(["--db", str(smoke), "--trial", str(row["id"]), *args])
+        return rc, capsys.readouterr().err
+
+    for name in ("one.mat", "one.npz"):
+        out = tmp_path / f"{name}.npy"
+        assert run("--cube", str(tmp_path / name), "--out", str(out))[0] == 0, name
+        assert np.load(out).shape == (20, 20)
+    rc, err = run("--cube", str(tmp_path / "two.mat"), "--out", str(tmp_path / "x.npy"))
+    assert rc == 2 and "holds 2 3-D arrays (a, b" in err and "--key NAME" in err
+    assert run("--cube", str(tmp_path / "two.mat"), "--key", "b", "--out",
+               str(tmp_path / "b.npy"))[0] == 0  # fmt: skip
+    rc, err = run("--cube", str(tmp_path / "nothing.tif"), "--out", str(tmp_path / "x.npy"))
+    assert rc == 2 and "nothing.tif: no such file" in err
+    rc, err = run("--cube", str(tmp_path / "small.npy"), "--out", str(tmp_path / "x.npy"))
+    assert rc == 2 and "The cube is 2 x 2 pixels" in err and "larger cube" in err
+    assert not (tmp_path / "x.npy").exists()
