@@ -3,6 +3,7 @@
     python -m harness.db upgrade --db results/bench.db      # or a postgresql:// URL
     python -m harness.db current --db results/bench.db
     python -m harness.db history
+    python -m harness.db check-artifacts --db results/bench.db   # the saved-model files
 
 The schema changes only through Alembic revisions (``harness/migrations/versions/``).
 A new database is created at the newest revision (*head*) by whatever opens it
@@ -371,6 +372,12 @@ def _parser() -> argparse.ArgumentParser:
             required=True,
             help="the results database: a file path (SQLite) or a SQLAlchemy URL",
         )
+    helptext = "check the saved-model files the database names: present, unchanged, no orphans"
+    sub = commands.add_parser("check-artifacts", help=helptext, description=helptext)
+    sub.add_argument("--db", required=True, help="the results database")
+    sub.add_argument(
+        "--artifacts", metavar="DIR", help="the artifact folder (default: beside the database)"
+    )
     sub = commands.add_parser("history", help="list the revisions, oldest first")
     sub.add_argument("--db", help="mark the revision this database is at")
     return parser
@@ -391,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"Needs an upgrade to {_title(state.head)}: {command}")
             elif state.kind == "current":
                 print("Up to date (the newest revision this code knows).")
+        elif args.command == "check-artifacts":
+            return _check_artifacts(args.db, args.artifacts)
         else:
             at = current(args.db).revision if args.db else None
             for revision, doc in history():
@@ -400,6 +409,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_artifacts(db: str, artifacts: str | None) -> int:
+    """``check-artifacts``: 0 when every named file is there and unchanged and nothing
+    else is in the folder, 1 otherwise (each problem listed), 2 for an unusable database."""
+    from .store import ResultStore, StoreError
+
+    try:
+        with ResultStore(db, readonly=True, artifacts=artifacts) as store:
+            found = store.check_artifacts()
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(found['ok'])} saved-model files present and unchanged")
+    notes = {
+        "missing": "named by the database, not found (restore the folder, or point "
+        "--artifacts at it)",
+        "changed": "content differs from the recorded sha256 (restore from a copy)",
+        "orphans": "in the folder, named by no row (safe to delete)",
+        "staged": "staged by a writer and not published (the next run settles them)",
+    }
+    for kind, note in notes.items():
+        if found[kind]:
+            print(f"{len(found[kind])} {kind}: {note}")
+            for path in found[kind]:
+                print(f"  {path}")
+    return 1 if any(found[k] for k in notes) else 0
 
 
 if __name__ == "__main__":

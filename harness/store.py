@@ -1295,6 +1295,53 @@ class ResultStore:
             out["val_oa"] = val_oa
             return out
 
+    def check_artifacts(self) -> dict[str, list[str]]:
+        """Every saved-model file the database names, checked in its artifact folder.
+
+        Returns:
+            {"ok": paths present with their recorded sha256, "missing": absent,
+            "changed": present with other content, "orphans": files in a folder that
+            no row names, "staged": files a writer staged and did not publish}; each
+            entry an absolute path.
+        """
+        with self.session() as session:
+            rows = list(
+                session.execute(
+                    select(ModelFileRow.path, ModelFileRow.sha256, TrialRow.run_id)
+                    .join(TrialRow, TrialRow.id == ModelFileRow.trial_id)
+                    .distinct()
+                )
+            )
+        out: dict[str, list[str]] = {
+            k: [] for k in ("ok", "missing", "changed", "orphans", "staged")
+        }
+        folders: dict[Path, set[str]] = {}
+        for path, sha, run_id in rows:
+            folder = self.artifact_store(run_id)
+            if folder is None:
+                out["missing"].append(path)
+                continue
+            named = folders.setdefault(folder.root, set())
+            if path in named:
+                continue
+            named.add(path)
+            try:
+                folder.read(path, sha)
+            except ArtifactError:
+                kind = "missing" if not folder.path(path).is_file() else "changed"
+                out[kind].append(str(folder.path(path)))
+            else:
+                out["ok"].append(str(folder.path(path)))
+        if self.artifacts is not None:
+            folders.setdefault(self.artifacts.root, set())
+        for root, named in folders.items():
+            folder = ArtifactStore(root)
+            out["orphans"] += [str(folder.path(p)) for p in folder.files() if p not in named]
+            staging = root / ".staging"
+            if staging.is_dir():
+                out["staged"] += sorted(str(p) for p in staging.rglob("*") if p.is_file())
+        return out
+
     def recover_artifacts(self) -> tuple[list[str], list[str]]:
         """Settle the artifact folder after writers that were killed: their staged
         files that a row names are published, the others deleted

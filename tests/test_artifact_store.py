@@ -261,3 +261,24 @@ def test_no_save_models_keeps_no_file(ray_session, rf_spec, shared_data, tmp_pat
         assert store.model_files(trial["id"]) == []
         assert "save_seconds" not in (store.trial(trial["id"])["info"] or {})
     assert _published(tmp_path / "results.artifacts") == set()
+
+
+def test_check_artifacts_names_every_problem(rf_result, tmp_path):
+    from harness import db as harness_db
+
+    db = tmp_path / "results.db"
+    with ResultStore(db) as store:
+        trial_id = store.write(rf_result).trial_id
+        files = [Path(f["file"]) for f in store.model_files(trial_id)]
+    assert harness_db.main(["check-artifacts", "--db", str(db)]) == 0
+    folder = tmp_path / "results.artifacts"
+    (folder / "ab").mkdir(exist_ok=True)
+    (folder / "ab" / "stray.json").write_text("{}")
+    files[0].unlink()
+    files[1].write_bytes(b"changed")
+    with ResultStore(db, readonly=True) as store:
+        found = store.check_artifacts()
+    assert found["ok"] == [str(files[2])]
+    assert found["missing"] == [str(files[0])] and found["changed"] == [str(files[1])]
+    assert found["orphans"] == [str(folder / "ab" / "stray.json")] and found["staged"] == []
+    assert harness_db.main(["check-artifacts", "--db", str(db)]) == 1
