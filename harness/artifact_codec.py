@@ -38,6 +38,7 @@ ARTIFACT_NAMES = (
     "entropy_map",
     "curves",
     "split_counts",
+    "test_predictions",
 )
 
 
@@ -77,6 +78,12 @@ def artifact_arrays(result: TrialResult) -> dict[str, dict[str, np.ndarray]]:
         }
     if result.split_counts is not None:
         out["split_counts"] = {"split_counts": compact_int(result.split_counts)}
+    if result.test_predictions is not None:
+        out["test_predictions"] = {
+            "index": compact_int(result.test_predictions["index"]),
+            "truth": compact_int(result.test_predictions["truth"], np.int16),
+            "pred": compact_int(result.test_predictions["pred"], np.int16),
+        }
     return out
 
 

@@ -36,10 +36,13 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "BOOTSTRAP",
+    "CI_METRICS",
     "CLASSIFICATION",
     "COLLAPSE",
     "COLLAPSE_METRICS",
     "EMBEDDING",
+    "SEPARATION",
     "LEADERBOARD_COLUMNS",
     "LEADERBOARD_METRICS",
     "METRIC_NAMES",
@@ -65,6 +68,8 @@ TABLE_FILE = "harness/metric_table.py"
 CLASSIFICATION = "classification_metrics"
 COLLAPSE = "collapse_metrics"
 EMBEDDING = "centroid_distance"
+SEPARATION = "silhouette"
+BOOTSTRAP = "bootstrap_intervals"
 
 
 class Direction(StrEnum):
@@ -101,7 +106,8 @@ class MetricInfo:
         direction: which way the metric improves (:class:`Direction`); the
             dashboard marks the best value of a column by it.
         computed_by: the function of :mod:`harness.metrics` that computes it
-            (:data:`CLASSIFICATION`, :data:`COLLAPSE` or :data:`EMBEDDING`).
+            (:data:`CLASSIFICATION`, :data:`COLLAPSE`, :data:`EMBEDDING`,
+            :data:`SEPARATION` or :data:`BOOTSTRAP`).
         leaderboard: whether it is a column of the leaderboard, the report and the
             paper's Tables III/IV (in table order).
         description: one line on what it measures.
@@ -178,16 +184,42 @@ _ROWS = (
     _row("ari", "ARI", "ARI", scale=1.0, decimals=4, direction=Direction.HIGHER,
          computed_by=CLASSIFICATION, leaderboard=True,
          description="adjusted Rand index of the prediction against the truth"),
+    # the paper's figure, in the units of each model's own feature space: it grows with
+    # the embedding's width and scale, so it ranks no models (direction NONE) ...
     _row("centroid_distance", "Avg. Dist.", "Avg. Dist.", scale=1.0, decimals=2,
-         direction=Direction.HIGHER, computed_by=EMBEDDING, leaderboard=True,
+         direction=Direction.NONE, computed_by=EMBEDDING, leaderboard=True,
          description="mean distance between class centroids of the test embeddings "
-         "(deep models only)"),
+         "(deep models only; raw feature units, so not comparable across models)"),
+    # ... while the silhouette is scale-free, in [-1, 1], and compares models
+    _row("silhouette", "Silhouette", "Silhouette", scale=1.0, decimals=3,
+         direction=Direction.HIGHER, computed_by=SEPARATION, leaderboard=True,
+         description="mean silhouette of the test embeddings by true class (Euclidean, "
+         "up to 2,000 stratified pixels; deep models only): scale-free class separation"),
     _row("macro_f1", "Macro F1", r"Macro $F_1$", scale=1.0, decimals=4,
          direction=Direction.HIGHER, computed_by=CLASSIFICATION,
          description="unweighted mean F1 over the labels present in the truth or the prediction"),
     _row("aa", "AA (%)", r"AA (\%)", scale=100.0, decimals=2, direction=Direction.HIGHER,
          computed_by=CLASSIFICATION,
          description="average accuracy: the remote-sensing name of balanced accuracy"),
+    _row("oa_ci_low", "OA 95% CI low (%)", r"OA 95\% CI low (\%)", scale=100.0, decimals=2,
+         direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="lower end of the percentile bootstrap 95 % interval of OA over test "
+         "pixels (1,000 seeded resamples)"),
+    _row("oa_ci_high", "OA 95% CI high (%)", r"OA 95\% CI high (\%)", scale=100.0,
+         decimals=2, direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="upper end of the bootstrap 95 % interval of OA"),
+    _row("aa_ci_low", "AA 95% CI low (%)", r"AA 95\% CI low (\%)", scale=100.0, decimals=2,
+         direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="lower end of the bootstrap 95 % interval of AA"),
+    _row("aa_ci_high", "AA 95% CI high (%)", r"AA 95\% CI high (\%)", scale=100.0,
+         decimals=2, direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="upper end of the bootstrap 95 % interval of AA"),
+    _row("kappa_ci_low", "Kappa 95% CI low", r"$\kappa$ 95\% CI low", scale=1.0, decimals=4,
+         direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="lower end of the bootstrap 95 % interval of Cohen's kappa"),
+    _row("kappa_ci_high", "Kappa 95% CI high", r"$\kappa$ 95\% CI high", scale=1.0,
+         decimals=4, direction=Direction.NONE, computed_by=BOOTSTRAP,
+         description="upper end of the bootstrap 95 % interval of Cohen's kappa"),
     _row("majority_rate", "Majority class (%)", r"Majority class (\%)", scale=100.0,
          decimals=1, direction=Direction.NONE, computed_by=COLLAPSE,
          description="share of the test pixels in their most frequent class"),
@@ -357,6 +389,9 @@ METRIC_NAMES: tuple[str, ...] = metric_names(computed_by=CLASSIFICATION)
 #: The collapse diagnostics stored beside the test metrics
 #: (:func:`harness.metrics.collapse_metrics`).
 COLLAPSE_METRICS: tuple[str, ...] = metric_names(computed_by=COLLAPSE)
+#: The bootstrap interval ends stored beside the test metrics
+#: (:func:`harness.metrics.bootstrap_intervals`).
+CI_METRICS: tuple[str, ...] = metric_names(computed_by=BOOTSTRAP)
 #: The columns of the leaderboard and the paper's Tables III/IV, in order.
 LEADERBOARD_METRICS: tuple[str, ...] = leaderboard_metrics()
 #: The rows of :data:`LEADERBOARD_METRICS` (the report's columns).

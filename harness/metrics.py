@@ -43,6 +43,7 @@ from . import metric_table
 from .metric_table import CLASSIFICATION, COLLAPSE, check_computed
 
 __all__ = [
+    "bootstrap_intervals",
     "centroid_distance",
     "classification_metrics",
     "confusion",
@@ -50,6 +51,7 @@ __all__ = [
     "evaluate",
     "per_class_metrics",
     "pr_curves",
+    "silhouette",
     "stratified_subsample",
     "tsne_2d",
 ]
@@ -381,6 +383,127 @@ def centroid_distance(embeddings: Any | None, y: Any) -> float | None:
     return float(pdist(centroids).mean())
 
 
+def silhouette(embeddings: Any | None, y: Any, seed: int = 0, max_n: int = 2000) -> float | None:
+    """Mean silhouette of the embeddings grouped by true class: a scale-free separation.
+
+    The paper's "Avg. Dist." (:func:`centroid_distance`) is in the units of a model's
+    own feature space and grows with its width and scale, so it cannot rank models of
+    different widths. The silhouette (``sklearn.metrics.silhouette_score``, Euclidean)
+    compares each pixel's mean distance to its own class with that to the nearest
+    other class: in [-1, 1], unchanged when the features are scaled, so it ranks
+    models. It is computed on a :func:`stratified_subsample` of at most ``max_n``
+    pixels (the pairwise distances grow as n squared), seeded by ``seed``.
+
+    Args:
+        embeddings: (n, d) learned features, or None (a model without embeddings).
+        y: (n,) class labels.
+        seed: seed of the subsample.
+        max_n: the most pixels used.
+
+    Returns:
+        The score, or None without embeddings, with fewer than two classes, or when
+        every sampled pixel is its class's only one.
+    """
+    if embeddings is None:
+        return None
+    emb = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(y)
+    if emb.ndim == 1:
+        emb = emb[:, None]
+    if emb.ndim != 2 or emb.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"embeddings must be (n, d) with n = len(y) = {labels.shape[0]}, got {emb.shape}"
+        )
+    idx = stratified_subsample(labels, max_n, seed) if labels.size > max_n else None
+    if idx is not None:
+        emb, labels = emb[idx], labels[idx]
+    n_classes = np.unique(labels).size
+    if n_classes < 2 or n_classes >= labels.size:
+        return None
+    return float(skm.silhouette_score(emb, labels, metric="euclidean"))
+
+
+#: Resamples and level of the test-set bootstrap (:func:`bootstrap_intervals`).
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_LEVEL = 0.95
+
+
+def bootstrap_intervals(
+    confusion_matrix: Any, seed: int = 0, n_resamples: int = BOOTSTRAP_RESAMPLES
+) -> dict[str, float | None]:
+    """Percentile bootstrap 95 % intervals of OA, AA and kappa over the test pixels.
+
+    The test pixels are resampled with replacement (``scipy.stats.bootstrap``,
+    ``method="percentile"``, vectorised in batches): the interval is the spread of the
+    figure over other draws of a test set of the same size from the same population,
+    for this one trained model. OA, AA and kappa depend on the pixels only through
+    their (truth, prediction) pairs, so the pixels are rebuilt from the confusion
+    matrix (one code ``truth * C + prediction`` per pixel, in code order): the same
+    matrix and seed give the same interval, at the trial and from a stored trial's
+    confusion. AA is the mean recall over the classes present in a resample.
+
+    Args:
+        confusion_matrix: (C, C) counts (rows: truth, columns: prediction).
+        seed: the seed of the resampling (a trial uses its own seed).
+        n_resamples: resamples (1,000).
+
+    Returns:
+        ``{"oa_ci_low", "oa_ci_high", "aa_ci_low", "aa_ci_high", "kappa_ci_low",
+        "kappa_ci_high"}`` (:data:`~harness.metric_table.CI_METRICS`); every value is
+        None for an empty matrix, and kappa's ends are None where kappa is undefined
+        (one class in truth and prediction).
+    """
+    from scipy import stats
+
+    cm = np.asarray(confusion_matrix, dtype=np.int64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or (cm < 0).any():
+        raise ValueError(f"confusion_matrix must be a square count matrix, got shape {cm.shape}")
+    names = metric_table.metric_names(computed_by=metric_table.BOOTSTRAP)
+    c = cm.shape[0]
+    if cm.sum() == 0:
+        return dict.fromkeys(names, None)
+    codes = np.repeat(np.arange(c * c), cm.ravel())
+
+    def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+        sample = np.moveaxis(sample, axis, -1)
+        lead = sample.shape[:-1]
+        flat = sample.reshape(-1, sample.shape[-1])
+        m = flat.shape[0]
+        offsets = (np.arange(m) * (c * c))[:, None]
+        counts = np.bincount((flat + offsets).ravel(), minlength=m * c * c)
+        mats = counts.reshape(m, c, c).astype(np.float64)
+        n = mats.sum(axis=(1, 2))
+        diag = np.diagonal(mats, axis1=1, axis2=2)
+        truth, pred = mats.sum(axis=2), mats.sum(axis=1)
+        oa = diag.sum(axis=1) / n
+        present = truth > 0
+        aa = np.where(present, diag / np.maximum(truth, 1), 0).sum(axis=1) / present.sum(axis=1)
+        chance = (truth * pred).sum(axis=1) / n**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kappa = np.where(chance < 1, (oa - chance) / (1 - chance), np.nan)
+        return np.stack([oa, aa, kappa]).reshape(3, *lead)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # kappa undefined in some resample
+        result = stats.bootstrap(
+            (codes,),
+            statistic,
+            n_resamples=n_resamples,
+            confidence_level=BOOTSTRAP_LEVEL,
+            method="percentile",
+            vectorized=True,
+            batch=max(1, 2_000_000 // codes.size),
+            rng=np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007])),
+        )
+    ends = []
+    for k in range(3):
+        ends += [result.confidence_interval.low[k], result.confidence_interval.high[k]]
+    values = [float(v) if np.isfinite(v) else None for v in ends]
+    out = dict(zip(names, values, strict=True))
+    check_computed(out, metric_table.BOOTSTRAP)
+    return out
+
+
 def stratified_subsample(y: Any, max_n: int, seed: int) -> np.ndarray:
     """Indices of a seeded, class-proportional subsample of at most ``max_n`` samples.
 
@@ -528,7 +651,10 @@ def evaluate(
         (:func:`per_class_metrics`), ``confusion`` (:func:`confusion`),
         ``pr_curves`` (:func:`pr_curves`), ``centroid_distance``
         (:func:`centroid_distance` over *all* test embeddings; None without
-        embeddings), ``embedding_2d`` ((m, 2) float32 :func:`tsne_2d` of the
+        embeddings), ``silhouette`` (:func:`silhouette` of the same stratified
+        subsample the t-SNE projects; None without embeddings), ``intervals``
+        (:func:`bootstrap_intervals` of the confusion matrix, seeded by ``seed``),
+        ``embedding_2d`` ((m, 2) float32 :func:`tsne_2d` of the
         :func:`stratified_subsample` of the embeddings) and ``embedding_labels``
         ((m,) int16 1-based *true* labels of those samples); the last two are None
         without embeddings or with ``tsne_max=0``.
@@ -550,15 +676,18 @@ def evaluate(
         idx = stratified_subsample(yt, tsne_max, seed)
         embedding_2d = tsne_2d(emb[idx], seed)
         embedding_labels = (yt[idx] + 1).astype(np.int16)
+    matrix = confusion(yt, y_pred, n_classes)
     return {
         "metrics": {
             **classification_metrics(yt, y_pred, n_classes),
             **collapse_metrics(yt, y_pred, n_classes),
         },
+        "intervals": bootstrap_intervals(matrix, seed),
         "per_class": per_class_metrics(yt, y_pred, scores, n_classes, class_names),
-        "confusion": confusion(yt, y_pred, n_classes),
+        "confusion": matrix,
         "pr_curves": pr_curves(yt, scores, n_classes),
         "centroid_distance": centroid_distance(emb, yt),
+        "silhouette": silhouette(emb, yt, seed, tsne_max or 2000),
         "embedding_2d": embedding_2d,
         "embedding_labels": embedding_labels,
     }

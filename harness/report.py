@@ -26,21 +26,26 @@ stored (fractions for OA/BA, not percent); the paired comparison is not included
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import math
 import sys
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from . import metric_table
-from .metric_table import MetricInfo
+from .metric_table import CI_METRICS, MetricInfo
+from .significance import CLASS_METRICS, ClassTable, McNemar, TestedTrial, class_table, mcnemar
 from .spec import group_fields, group_of
 from .store import ResultStore, StoreError
 
 FORMATS = ("markdown", "latex", "csv")
+#: The tables of a report: the paper's layout, the per-class table, McNemar's test
+#: against CLAReSNet, the bootstrap intervals of each trial.
+TABLES = ("summary", "per-class", "mcnemar", "intervals")
 REFERENCE_FAMILY = "claresnet"
 EMPTY_MESSAGE = "no completed trials yet — run python -m harness.run --suite quick"
 SEARCHES_ONLY_MESSAGE = (
@@ -170,6 +175,12 @@ class Group:
     rows: list[dict[str, Any]]
     comparisons: list[Paired]
     references: list[str]
+    #: the classes x models table (:func:`add_details`; None until then)
+    classes: ClassTable | None = None
+    #: McNemar's test of each baseline against each reference
+    mcnemar: list[McNemar] = field(default_factory=list)
+    #: one row per trial: label, trial_id, seed, and {metric: (value, low, high)}
+    intervals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def pca_text(self) -> str:
@@ -199,7 +210,7 @@ def collect(
         recipe=recipe,
         source=source,
         pca_fit=pca_fit,
-        metrics=metric_table.leaderboard_metrics(),
+        metrics=_with_aa(metric_table.leaderboard_metrics()),
     )
     keyed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in board:
@@ -209,6 +220,104 @@ def collect(
         return lambda: store.per_seed(**group_fields(key), metric="oa")
 
     return [make_group(key, rows, per_seed(key)) for key, rows in keyed.items()]
+
+
+#: The metrics of a trial the bootstrap intervals surround (in the intervals table).
+INTERVAL_METRICS = ("oa", "aa", "kappa")
+
+
+class DetailSource(Protocol):
+    """What :func:`add_details` reads (a :class:`~harness.store.ResultStore`, or the
+    dashboard's cached queries)."""
+
+    def class_metrics(self, trial_ids: Iterable[int]) -> list[dict[str, Any]]: ...
+
+    def trial_metrics(
+        self, trial_ids: Iterable[int], names: Sequence[str]
+    ) -> dict[int, dict[str, float | None]]: ...
+
+    def test_sets(self, trial_ids: Iterable[int]) -> dict[int, tuple[int, str | None]]: ...
+
+    def test_predictions(self, trial_id: int) -> Any: ...
+
+    def artifact(self, trial_id: int, name: str) -> Any: ...
+
+
+def add_details(
+    group: Group,
+    source: DetailSource,
+    tables: Sequence[str] = TABLES,
+    class_metric: str = "recall",
+) -> Group:
+    """Fill a group's per-class table, McNemar tests and bootstrap intervals.
+
+    Args:
+        group: a group of :func:`collect` or :func:`make_group` (its rows should carry
+            "aa" among their metrics for the per-class table's AA line).
+        source: where the trials' class metrics, metrics and predictions are read.
+        tables: which of "per-class", "mcnemar" and "intervals" to fill.
+        class_metric: "recall" (the per-class accuracy) or "f1".
+
+    Returns:
+        ``group``, filled in place.
+    """
+    ids = [t for row in group.rows for t in row["trial_ids"]]
+    if "per-class" in tables:
+        group.classes = class_table(group.rows, source.class_metrics(ids), class_metric)
+    if "mcnemar" in tables and group.references:
+        sets = source.test_sets(ids)
+        trials = {
+            row["label"]: [TestedTrial(t, *sets[t]) for t in row["trial_ids"] if t in sets]
+            for row in group.rows
+        }
+        cache: dict[int, Any] = {}
+
+        def load(trial_id: int) -> Any:
+            if trial_id not in cache:
+                cache[trial_id] = source.test_predictions(trial_id)
+            return cache[trial_id]
+
+        group.mcnemar = [
+            mcnemar((ref, trials[ref]), (row["label"], trials[row["label"]]), load)
+            for ref in group.references
+            for row in group.rows
+            if not is_reference(row)
+        ]
+    if "intervals" in tables:
+        group.intervals = _intervals(group, source, ids)
+    return group
+
+
+def _intervals(group: Group, source: DetailSource, ids: list[int]) -> list[dict[str, Any]]:
+    """One row per trial of the group: its OA, AA and kappa with their 95 % intervals."""
+    from .significance import trial_intervals
+
+    values = source.trial_metrics(ids, (*INTERVAL_METRICS, *CI_METRICS))
+    out = []
+    for row in group.rows:
+        for trial_id, seed in zip(row["trial_ids"], row["trial_seeds"], strict=True):
+            got = values.get(trial_id, {})
+            if any(name not in got for name in CI_METRICS):  # stored before the intervals
+                with contextlib.suppress(StoreError):  # no confusion stored either: none
+                    got = {**got, **trial_intervals(source.artifact(trial_id, "confusion"), seed)}
+            out.append(
+                {
+                    "label": row["label"],
+                    "model": row["model"],
+                    "trial_id": trial_id,
+                    "seed": seed,
+                    "values": {
+                        m: (got.get(m), got.get(f"{m}_ci_low"), got.get(f"{m}_ci_high"))
+                        for m in INTERVAL_METRICS
+                    },
+                }
+            )
+    return out
+
+
+def _with_aa(names: Sequence[str]) -> tuple[str, ...]:
+    """The leaderboard's metrics and AA (the per-class table's summary line)."""
+    return tuple(names) if "aa" in names else (*names, "aa")
 
 
 def make_group(
@@ -327,21 +436,31 @@ def _no_reference() -> str:
     )
 
 
-def render_markdown(groups: Sequence[Group]) -> str:
+def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
+    """Markdown: per group the paper's layout with its paired comparisons (``summary``)
+    and the detail tables the group holds."""
     columns = metric_table.leaderboard_columns()
     out = ["# Results (layout of the paper's Tables III/IV)", ""]
     for g in groups:
         out += [f"## {g.title}", ""]
         if g.source == "surrogate":
             out += [f"> **{SURROGATE_NOTE}**", ""]
+        if not summary:
+            out += _markdown_classes(g)
+            for ref in g.references:
+                out += _markdown_mcnemar(g, ref)
+            out += _markdown_intervals(g)
+            continue
         out.append("| Model | " + " | ".join(c.header for c in columns) + " |")
         out.append("| --- | " + " | ".join("---:" for _ in columns) + " |")
         for row in g.rows:
             cells = [_cell(row["metrics"][c.name], c, " ± ", "–") for c in columns]
             out.append(f"| {row['label']} | " + " | ".join(cells) + " |")
         out += ["", "Mean ± sample std (ddof=1) over seeds; n = seeds with a value.", ""]
+        out += _markdown_classes(g)
         if not g.references:
             out += [_no_reference(), ""]
+            out += _markdown_intervals(g)
             continue
         for ref in g.references:
             comps = [c for c in g.comparisons if c.reference == ref]
@@ -356,7 +475,155 @@ def render_markdown(groups: Sequence[Group]) -> str:
             out.append("")
             out += [f"Note: {line}" for line in wilcoxon_notes(comps)]
             out.append("")
+            out += _markdown_mcnemar(g, ref)
+        out += _markdown_intervals(g)
     return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- detail tables
+
+CLASS_TITLES = {"recall": "Per-class accuracy (recall, %)", "f1": "Per-class F1 (%)"}
+NO_TEST_PIXEL = "no test pixel"
+CLASS_NOTE = (
+    "mean ± sample std over seeds; best model per class in bold; (n=k): only k of the "
+    'model\'s seeds had test pixels of the class; "no test pixel": the class has none in '
+    "any trial of this protocol."
+)
+MCNEMAR_HEADER = [
+    "Baseline",
+    "Seeds tested",
+    "p per seed (ref-only / baseline-only correct pixels)",
+    "Seeds p < 0.05",
+    "Fisher combined p",
+]
+MCNEMAR_NOTE = (
+    "McNemar's exact test on the test pixels one model classifies correctly and the other "
+    "does not, for trials of one seed on the same test pixels; Fisher's combination assumes "
+    "independent seeds (each its own split and models): with a fixed split the seeds share "
+    "their test pixels and the combined p is optimistic."
+)
+INTERVALS_NOTE = (
+    "Value [95 % interval]: percentile bootstrap over the trial's test pixels (1,000 "
+    "resamples seeded by the trial's seed): the uncertainty of one trained model's score "
+    "from the finite test set, beside the spread over seeds in the table above."
+)
+
+
+def class_cell(table: ClassTable, label: int, model: str, bold: tuple[str, str]) -> str:
+    """One cell of the per-class table (percent), ``bold`` wrapping the best model's."""
+    cell = table.cells[(label, model)]
+    if cell.mean is None:
+        return "–"
+    text = f"{100 * cell.mean:.2f}"
+    if cell.std is not None:
+        text += f" ± {100 * cell.std:.2f}"
+    if model in table.best.get(label, ()):
+        text = f"{bold[0]}{text}{bold[1]}"
+    if cell.absent:
+        text += f" (n={cell.n})"
+    return text
+
+
+def class_rows(table: ClassTable, bold: tuple[str, str] = ("**", "**")) -> list[list[str]]:
+    """The per-class table's text rows: one per class ("label name", then a cell per
+    model), then OA, AA and kappa (mean ± std over seeds)."""
+    out = []
+    for label, name in table.classes:
+        first = f"{label} {name}" if name != str(label) else str(label)
+        if table.untested(label):
+            out.append([first] + [NO_TEST_PIXEL] * len(table.models))
+        else:
+            out.append([first] + [class_cell(table, label, m, bold) for m in table.models])
+    for name in ("oa", "aa", "kappa"):
+        column = metric_table.get_metric(name)
+        cells = []
+        for model in table.models:
+            stats = table.summary.get((name, model))
+            cells.append(
+                "–" if stats is None else _cell(stats, column, " ± ", "–").split(" (n=")[0]
+            )
+        out.append([column.header] + cells)
+    return out
+
+
+def _markdown_classes(g: Group) -> list[str]:
+    t = g.classes
+    if t is None or not t.classes:
+        return []
+    out = [f"### {CLASS_TITLES[t.metric]}", ""]
+    out.append("| Class | " + " | ".join(t.models) + " |")
+    out.append("| --- | " + " | ".join("---:" for _ in t.models) + " |")
+    out += ["| " + " | ".join(r) + " |" for r in class_rows(t)]
+    return out + ["", f"Per class: {CLASS_NOTE}", ""]
+
+
+def mcnemar_cells(m: McNemar) -> list[str]:
+    """The text cells of one McNemar row (columns of :data:`MCNEMAR_HEADER`)."""
+    per_seed = "; ".join(
+        f"{t.seed}: {_fmt_p(t.p)} ({t.reference_only}/{t.baseline_only})" for t in m.seeds
+    )
+    return [
+        m.baseline,
+        str(m.n),
+        per_seed or "none",
+        f"{m.n_significant} of {m.n}" if m.n else "–",
+        _fmt_p(m.combined_p),
+    ]
+
+
+def mcnemar_intro(ref: str) -> str:
+    """The title of McNemar's tests against ``ref``."""
+    return f"McNemar's test vs {ref} (the same test pixels, seed by seed)"
+
+
+NO_MCNEMAR = (
+    "McNemar's test: no trials of this group share a seed and a test set with stored test "
+    "predictions (trials stored before they were kept have none; re-run them to test)."
+)
+
+
+def _markdown_mcnemar(g: Group, ref: str) -> list[str]:
+    tests = [m for m in g.mcnemar if m.reference == ref]
+    if not tests:
+        return []
+    if not any(m.n for m in tests):
+        return [NO_MCNEMAR, ""]
+    out = [f"### {mcnemar_intro(ref)}", ""]
+    out.append("| " + " | ".join(MCNEMAR_HEADER) + " |")
+    out.append("| --- | ---: | --- | ---: | ---: |")
+    out += ["| " + " | ".join(mcnemar_cells(m)) + " |" for m in tests]
+    out.append("")
+    out += [f"Note: {m.baseline}: {m.note}." for m in tests if m.note]
+    return out + [f"Note: {MCNEMAR_NOTE}", ""]
+
+
+def interval_cell(value: tuple[float | None, float | None, float | None], metric: str) -> str:
+    """ "value [low, high]" in the metric's units ("–" without a value)."""
+    column = metric_table.get_metric(metric)
+    point, low, high = value
+    if point is None:
+        return "–"
+    if low is None or high is None:
+        return column.format(point)
+    return f"{column.format(point)} [{column.format(low)}, {column.format(high)}]"
+
+
+def has_intervals(g: Group) -> bool:
+    """Whether any trial of the group has a bootstrap interval to show."""
+    return any(r["values"][m][1] is not None for r in g.intervals for m in INTERVAL_METRICS)
+
+
+def _markdown_intervals(g: Group) -> list[str]:
+    if not has_intervals(g):
+        return []
+    headers = [metric_table.get_metric(m).header for m in INTERVAL_METRICS]
+    out = ["### Bootstrap 95 % intervals per trial", ""]
+    out.append("| Model | Seed | " + " | ".join(headers) + " |")
+    out.append("| --- | ---: | " + " | ".join("---:" for _ in headers) + " |")
+    for r in g.intervals:
+        cells = [interval_cell(r["values"][m], m) for m in INTERVAL_METRICS]
+        out.append(f"| {r['label']} | {r['seed']} | " + " | ".join(cells) + " |")
+    return out + ["", f"Intervals: {INTERVALS_NOTE}", ""]
 
 
 _LATEX_ESCAPES = {
@@ -386,7 +653,9 @@ def _tex_cell(stats: dict[str, Any], column: Column) -> str:
     return f"{body} ({stats['n']})"
 
 
-def render_latex(groups: Sequence[Group]) -> str:
+def render_latex(groups: Sequence[Group], summary: bool = True) -> str:
+    """LaTeX tabulars: per group the paper's layout with its paired comparisons
+    (``summary``) and the detail tables the group holds."""
     out = ["% Results in the layout of the paper's Tables III/IV (generated by harness.report)."]
     columns = metric_table.leaderboard_columns()
     width = len(columns) + 1
@@ -394,6 +663,9 @@ def render_latex(groups: Sequence[Group]) -> str:
         out += ["", f"% {g.title}"]
         if g.source == "surrogate":
             out.append(f"% {SURROGATE_NOTE}")
+        if not summary:
+            out += _latex_details(g)
+            continue
         out.append(r"\begin{tabular}{l" + "r" * len(columns) + "}")
         out.append(r"\hline")
         out.append(
@@ -418,7 +690,6 @@ def render_latex(groups: Sequence[Group]) -> str:
         out.append(r"\end{tabular}")
         if not g.references:
             out.append(f"% {_no_reference()}")
-            continue
         for ref in g.references:
             comps = [c for c in g.comparisons if c.reference == ref]
             out += ["", f"% {comparison_intro(ref)}"]
@@ -439,7 +710,69 @@ def render_latex(groups: Sequence[Group]) -> str:
             for line in wilcoxon_notes(comps, tex=True):  # plain text and $math$ only
                 out.append(rf"\multicolumn{{7}}{{l}}{{\footnotesize Note: {line}}} \\")
             out.append(r"\end{tabular}")
+        out += _latex_details(g)
     return "\n".join(out) + "\n"
+
+
+def _latex_tabular(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], align: str, note: str
+) -> list[str]:
+    """A titled tabular: ``header`` cells are LaTeX already; ``rows`` are LaTeX cells."""
+    width = len(header)
+    out = ["", f"% {title}", rf"\begin{{tabular}}{{{align}}}", r"\hline"]
+    out.append(rf"\multicolumn{{{width}}}{{l}}{{{_tex_text(title)}}} \\")
+    out += [r"\hline", " & ".join(header) + r" \\", r"\hline"]
+    out += [" & ".join(row) + r" \\" for row in rows]
+    out.append(r"\hline")
+    out.append(rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {_tex_text(note)}}} \\")
+    return out + [r"\end{tabular}"]
+
+
+def _tex_text(cell: str) -> str:
+    return _tex(cell).replace("–", "--").replace("±", r"$\pm$")
+
+
+def _latex_details(g: Group) -> list[str]:
+    out: list[str] = []
+    t = g.classes
+    if t is not None and t.classes:
+        rows = [  # \x01 and \x02 mark the best cell, untouched by the escaping
+            [_tex_text(c).replace("\x01", r"\textbf{").replace("\x02", "}") for c in row]
+            for row in class_rows(t, bold=("\x01", "\x02"))
+        ]
+        out += _latex_tabular(
+            f"{CLASS_TITLES[t.metric]} -- {g.title}",
+            ["Class", *(_tex(m) for m in t.models)],
+            rows,
+            "l" + "r" * len(t.models),
+            f"Per class: {CLASS_NOTE}",
+        )
+    for ref in g.references:
+        tests = [m for m in g.mcnemar if m.reference == ref]
+        if tests and not any(m.n for m in tests):
+            out.append(f"% {NO_MCNEMAR}")
+        elif tests:
+            notes = " ".join(f"{m.baseline}: {m.note}." for m in tests if m.note)
+            out += _latex_tabular(
+                mcnemar_intro(ref),
+                [_tex(h) for h in MCNEMAR_HEADER],
+                [[_tex_text(c) for c in mcnemar_cells(m)] for m in tests],
+                "lrp{6cm}rr",
+                f"{notes} {MCNEMAR_NOTE}".strip(),
+            )
+    if has_intervals(g):
+        out += _latex_tabular(
+            f"Bootstrap 95 % intervals per trial -- {g.title}",
+            ["Model", "Seed", *(metric_table.get_metric(m).latex for m in INTERVAL_METRICS)],
+            [
+                [_tex(r["label"]), str(r["seed"])]
+                + [_tex_text(interval_cell(r["values"][m], m)) for m in INTERVAL_METRICS]
+                for r in g.intervals
+            ],
+            "lr" + "r" * len(INTERVAL_METRICS),
+            INTERVALS_NOTE,
+        )
+    return out
 
 
 CSV_FIELDS = (
@@ -486,14 +819,74 @@ def render_csv(groups: Sequence[Group]) -> str:
     return buffer.getvalue()
 
 
+_GROUP_FIELDS = ("scene", "protocol", "recipe", "source", "pca_fit")
+CSV_DETAIL_FIELDS = {
+    "per-class": (*_GROUP_FIELDS, "model", "class_label", "class_name", "metric", "mean",
+                  "std", "n", "seeds_without_test_pixels", "best"),
+    "mcnemar": (*_GROUP_FIELDS, "reference", "baseline", "seed", "test_pixels",
+                "reference_only_correct", "baseline_only_correct", "p", "combined_p"),
+    "intervals": (*_GROUP_FIELDS, "model", "trial_id", "seed", "metric", "value", "ci_low",
+                  "ci_high"),
+}  # fmt: skip
+
+
+def render_csv_detail(groups: Sequence[Group], table: str) -> str:
+    """One detail table as CSV, in stored units (fractions): "per-class" (one row per
+    model and class), "mcnemar" (one row per baseline and seed) or "intervals" (one row
+    per trial and metric)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_DETAIL_FIELDS[table])
+
+    def num(value: float | None) -> str:
+        return "" if value is None else repr(float(value))
+
+    for g in groups:
+        key = [g.scene, g.protocol, g.recipe, g.source, g.pca_fit]
+        if table == "per-class" and g.classes is not None:
+            t = g.classes
+            for label, name in t.classes:
+                for model in t.models:
+                    c = t.cells[(label, model)]
+                    best = model in t.best.get(label, ())
+                    writer.writerow([*key, model, label, name, t.metric, num(c.mean),
+                                     num(c.std), c.n, c.absent, best])  # fmt: skip
+        elif table == "mcnemar":
+            for m in g.mcnemar:
+                for s in m.seeds:
+                    writer.writerow([*key, m.reference, m.baseline, s.seed, s.n,
+                                     s.reference_only, s.baseline_only, num(s.p),
+                                     num(m.combined_p)])  # fmt: skip
+        elif table == "intervals":
+            for r in g.intervals:
+                for metric in INTERVAL_METRICS:
+                    value, low, high = r["values"][metric]
+                    writer.writerow([*key, r["label"], r["trial_id"], r["seed"], metric,
+                                     num(value), num(low), num(high)])  # fmt: skip
+    return buffer.getvalue()
+
+
 RENDERERS = {"markdown": render_markdown, "latex": render_latex, "csv": render_csv}
 
 
-def render(groups: Sequence[Group], fmt: str = "markdown") -> str:
-    """The report of ``groups`` in ``fmt`` ("markdown", "latex" or "csv")."""
+def render(groups: Sequence[Group], fmt: str = "markdown", table: str = "all") -> str:
+    """The report of ``groups`` in ``fmt`` ("markdown", "latex" or "csv").
+
+    Markdown and LaTeX hold the paper's layout and its paired comparisons (unless
+    ``table`` names one detail table) and every table the groups were filled with
+    (:func:`add_details`); CSV holds one table, ``table`` ("all" means "summary").
+    """
     if fmt not in RENDERERS:
         raise ValueError(f"format={fmt!r} must be one of {', '.join(FORMATS)}.")
-    return RENDERERS[fmt](groups)
+    if table not in ("all", *TABLES):
+        raise ValueError(f"table={table!r} must be one of all, {', '.join(TABLES)}.")
+    if fmt == "csv":
+        return (
+            render_csv(groups) if table in ("all", "summary") else render_csv_detail(groups, table)
+        )
+    if fmt == "markdown":
+        return render_markdown(groups, summary=table in ("all", "summary"))
+    return render_latex(groups, summary=table in ("all", "summary"))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -515,12 +908,34 @@ def _parser() -> argparse.ArgumentParser:
         help="only this PCA fit (on the whole scene, or on the training pixels only)",
     )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
+    parser.add_argument(
+        "--table",
+        choices=("all", *TABLES),
+        help="which tables: the paper's layout (summary), the classes x models table "
+        "(per-class), McNemar's test against CLAReSNet (mcnemar), the bootstrap intervals "
+        "of every trial (intervals); default: all of them, for CSV (one table per file) "
+        "summary",
+    )
+    parser.add_argument(
+        "--class-metric",
+        choices=CLASS_METRICS,
+        default="recall",
+        help="the per-class figure: recall (the per-class accuracy of HSI papers) or f1",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report CLI; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    table = args.table or ("summary" if args.format == "csv" else "all")
+    if args.format == "csv" and table == "all":
+        parser.error(
+            "--format csv writes one table: choose --table summary, per-class, mcnemar or "
+            "intervals."
+        )
+    details = TABLES[1:] if table == "all" else (table,)
     filters = {
         "scene": args.scene,
         "protocol": args.protocol,
@@ -533,6 +948,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             groups = collect(store, **filters)
             if not groups and any(v is not None for v in filters.values()):
                 return _nothing_matches(store, filters)
+            for group in groups:
+                add_details(group, store, details, args.class_metric)
             searches_only = not groups and bool(store.completed_hashes())
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -540,12 +957,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not groups:
         message = SEARCHES_ONLY_MESSAGE if searches_only else EMPTY_MESSAGE
         if args.format == "csv":
-            print(render_csv([]), end="")
+            print(render([], "csv", table), end="")
             print(message, file=sys.stderr)
         else:
             print(message)
         return 0
-    print(render(groups, args.format), end="")
+    print(render(groups, args.format, table), end="")
     return 0
 
 

@@ -45,6 +45,9 @@ class TrialResult:
             and model-specific extras (tree sizes, XGBoost's best iteration...).
         error, traceback: for a failed trial.
         split_counts: per-class (train, val, test, dropped) pixel counts.
+        test_predictions: the test set pixel by pixel: "index" (flat row-major indices
+            into the trial's scene, sorted), "truth" and "pred" (1-based labels); what
+            McNemar's test pairs two models on (``harness.significance``).
         model_files: the fitted model and its preprocessing as files
             (:class:`harness.saved_model.ModelFile`: model, preprocessing, manifest),
             when the trial saved them; the store keeps them in its artifact folder.
@@ -63,6 +66,7 @@ class TrialResult:
     curves: dict[str, list[float]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     split_counts: np.ndarray | None = None
+    test_predictions: dict[str, np.ndarray] | None = None
     model_files: list[Any] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None

@@ -955,7 +955,8 @@ class ResultStore:
         Returns:
             One dict per row, sorted by the group's fields, then label:
             scene, protocol, recipe, source, pca_fit, model, config_hash, label, n_trials,
-            seeds (sorted), trial_ids, and metrics {name: {"mean", "std", "n"}} where
+            seeds (sorted), trial_ids (sorted), trial_seeds (the seed of each of
+            trial_ids, in that order), and metrics {name: {"mean", "std", "n"}} where
             std is the sample standard deviation (ddof=1), None for n < 2, and n counts
             the trials with a value (a tree model has no centroid distance: n=0, mean None).
         """
@@ -996,6 +997,7 @@ class ResultStore:
                     "n_trials": len(group["trials"]),
                     "seeds": sorted(group["trials"].values()),
                     "trial_ids": sorted(group["trials"]),
+                    "trial_seeds": [group["trials"][t] for t in sorted(group["trials"])],
                     "metrics": stats,
                 }
             )
@@ -1165,6 +1167,71 @@ class ResultStore:
                     f"{', '.join(sorted(names)) or 'none'}."
                 )
         return artifact_value(name, decode_npz(data))
+
+    def class_metrics(self, trial_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The test class metrics of trials: one dict per (trial, class) with trial_id,
+        label (1-based), name, precision, recall, f1, ap and support (the per-class
+        table's input, :func:`harness.significance.class_table`)."""
+        ids = sorted({int(t) for t in trial_ids})
+        out: list[dict[str, Any]] = []
+        with self.session() as session:
+            for start in range(0, len(ids), 500):
+                query = select(ClassMetricRow).where(
+                    ClassMetricRow.trial_id.in_(ids[start : start + 500])
+                )
+                out += [
+                    {"trial_id": c.trial_id, "label": c.label, "name": c.name,
+                     "precision": c.precision, "recall": c.recall, "f1": c.f1, "ap": c.ap,
+                     "support": c.support}
+                    for c in session.scalars(query)
+                ]  # fmt: skip
+        out.sort(key=lambda c: (c["trial_id"], c["label"]))
+        return out
+
+    def trial_metrics(
+        self, trial_ids: Iterable[int], names: Sequence[str], split: str = "test"
+    ) -> dict[int, dict[str, float | None]]:
+        """{trial id: {name: value}} of some metrics of some trials (a metric a trial
+        does not have is left out of its dict)."""
+        ids = sorted({int(t) for t in trial_ids})
+        out: dict[int, dict[str, float | None]] = {t: {} for t in ids}
+        with self.session() as session:
+            for start in range(0, len(ids), 500):
+                query = select(MetricRow.trial_id, MetricRow.name, MetricRow.value).where(
+                    MetricRow.trial_id.in_(ids[start : start + 500]),
+                    MetricRow.split == split,
+                    MetricRow.name.in_(list(names)),
+                )
+                for trial_id, name, value in session.execute(query):
+                    out[trial_id][name] = value
+        return out
+
+    def test_sets(self, trial_ids: Iterable[int]) -> dict[int, tuple[int, str | None]]:
+        """{trial id: (seed, test-set sha256)} of trials; the hash is None for trials
+        stored before it was recorded. Two trials with the same hash were tested on
+        the same pixels (McNemar's test pairs them: :mod:`harness.significance`)."""
+        ids = sorted({int(t) for t in trial_ids})
+        out = {}
+        with self.session() as session:
+            for start in range(0, len(ids), 500):
+                query = select(TrialRow.id, TrialRow.seed, TrialRow.info).where(
+                    TrialRow.id.in_(ids[start : start + 500])
+                )
+                for trial_id, seed, info in session.execute(query):
+                    sha = (info or {}).get("test_set_sha256")
+                    out[trial_id] = (int(seed), None if sha is None else str(sha))
+        return out
+
+    def test_predictions(self, trial_id: int) -> dict[str, Any] | None:
+        """A trial's test set pixel by pixel ({"index", "truth", "pred"}: flat indices
+        into its scene and 1-based labels), or None for a trial stored without it."""
+        with self.session() as session:
+            data = session.scalar(
+                select(ArtifactRow.data).where(
+                    ArtifactRow.trial_id == trial_id, ArtifactRow.name == "test_predictions"
+                )
+            )
+        return None if data is None else decode_npz(data)
 
     # ------------------------------------------------------------------ saved models
 

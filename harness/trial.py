@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import math
 import random
 import resource
@@ -922,6 +923,7 @@ class Evaluation:
     embedding_labels: np.ndarray | None
     class_map: np.ndarray
     entropy_map: np.ndarray
+    test_predictions: dict[str, np.ndarray]
 
 
 def run_trial(
@@ -1130,6 +1132,8 @@ def _evaluate_predictions(
     )
     metrics = {"test": dict(evaluation["metrics"])}
     metrics["test"]["centroid_distance"] = evaluation["centroid_distance"]
+    metrics["test"]["silhouette"] = evaluation["silhouette"]
+    metrics["test"].update(evaluation["intervals"])
     if predictions.val is not None:
         metrics["val"] = classification_metrics(
             data.labels(data.val), predictions.val.argmax(1), data.n_classes
@@ -1143,7 +1147,20 @@ def _evaluate_predictions(
         embedding_labels=evaluation["embedding_labels"],
         class_map=(predictions.scene.argmax(1) + 1).reshape(h, w).astype(np.int16),
         entropy_map=entropy(predictions.scene).reshape(h, w).astype(np.float16),
+        test_predictions={
+            "index": np.asarray(data.test, dtype=np.int64),
+            "truth": (data.labels(data.test) + 1).astype(np.int16),
+            "pred": (predictions.test.argmax(1) + 1).astype(np.int16),
+        },
     )
+
+
+def sha256_of_test_set(test: np.ndarray, shape: tuple[int, ...]) -> str:
+    """sha256 of a test set (its sorted flat indices and the scene's shape): two trials
+    with the same value were tested on the same pixels (McNemar's test pairs them)."""
+    digest = hashlib.sha256(np.asarray(shape, dtype="<i8").tobytes())
+    digest.update(np.sort(np.asarray(test, dtype="<i8")).tobytes())
+    return digest.hexdigest()
 
 
 def _trial_info(
@@ -1163,6 +1180,7 @@ def _trial_info(
         "n_train": int(data.train.size),
         "n_val": int(data.val.size),
         "n_test": int(data.test.size),
+        "test_set_sha256": sha256_of_test_set(data.test, data.gt.shape),
         "n_features": data.image.shape[2],
         "preprocessing": data.preprocess_info,
         "torch_version": torch.__version__,
@@ -1192,6 +1210,7 @@ def _assemble_result(
         curves=fit.curves,
         info=info,
         split_counts=data.split_counts,
+        test_predictions=evaluation.test_predictions,
     )
 
 

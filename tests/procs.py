@@ -78,9 +78,7 @@ def make_ray_env(tmp_path: Path):
     shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def spawn(
-    args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
-) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     """A subprocess in a new session (its session id is its pid), output to ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -105,5 +103,3 @@ def finish(proc: subprocess.Popen, timeout: float, log: Path) -> int:
 
 def tail(log: Path, n: int = 6000) -> str:
     return log.read_text(errors="replace")[-n:] if log.exists() else "(no output)"
-
-

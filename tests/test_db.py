@@ -107,9 +107,7 @@ def test_history_lists_every_revision_oldest_first():
 # --------------------------------------------------------------------------- version 1
 
 
-def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(
-    db_url, monkeypatch
-):
+def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(db_url, monkeypatch):
     counts = write_store_v1(db_url)
     assert "alembic_version" not in tables(db_url) and "pca_fit" not in columns(db_url, "trials")
     n_trials = query(db_url, "SELECT COUNT(*) FROM trials")[0][0]

@@ -85,7 +85,9 @@ def test_scene_info_uses_the_package_copies(clone):
 
 
 def test_quick_suite_plans_with_nothing_beside_the_clone(clone, tmp_path):
-    out = _run(clone, "-m", "harness.run", "--suite", "quick", "--dry-run", "--db", str(tmp_path / "r.db"))
+    out = _run(
+        clone, "-m", "harness.run", "--suite", "quick", "--dry-run", "--db", str(tmp_path / "r.db")
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "12 trials, 0 done, 12 to run" in out.stdout
     rows = [line for line in out.stdout.splitlines() if " surrogate " in line]

@@ -50,7 +50,9 @@ def test_every_metric_list_derives_from_the_table():
     from harness import result, store
 
     assert result.METRIC_NAMES == ("oa", "ba", "kappa", "mcc", "ari", "macro_f1", "aa")
-    assert store.LEADERBOARD_METRICS == ("oa", "ba", "kappa", "mcc", "ari", "centroid_distance")
+    assert store.LEADERBOARD_METRICS == (
+        "oa", "ba", "kappa", "mcc", "ari", "centroid_distance", "silhouette"
+    )  # fmt: skip
     assert M.COLLAPSE_METRICS == ("majority_rate", "top_prediction_share")
     for names, selected in (
         (result.METRIC_NAMES, metric_table.metric_names(computed_by=CLASSIFICATION)),
@@ -66,13 +68,20 @@ def test_every_metric_list_derives_from_the_table():
         ("mcc", "MCC", "MCC", 1.0, 4),
         ("ari", "ARI", "ARI", 1.0, 4),
         ("centroid_distance", "Avg. Dist.", "Avg. Dist.", 1.0, 2),
+        ("silhouette", "Silhouette", "Silhouette", 1.0, 3),
     ]
+    # the raw centroid distance is in each model's own feature units: it ranks nothing
+    assert metric_table.get_metric("centroid_distance").direction is Direction.NONE
+    assert metric_table.get_metric("silhouette").direction is Direction.HIGHER
     assert all(c.metric == c.name for c in report.COLUMNS)  # the old Column field
     # every metric a trial stores has a row; the computed ones in their function's order
     y = np.array([0, 1, 2, 2, 1])
     evaluated = M.evaluate(y, np.eye(3)[[0, 1, 2, 1, 1]], 3, ["a", "b", "c"], tsne_max=0)
     assert tuple(evaluated["metrics"]) == (*result.METRIC_NAMES, *M.COLLAPSE_METRICS)
-    assert set(metric_table.TABLE) == {*evaluated["metrics"], "centroid_distance"}
+    assert tuple(evaluated["intervals"]) == metric_table.CI_METRICS
+    assert set(metric_table.TABLE) == {
+        *evaluated["metrics"], *evaluated["intervals"], "centroid_distance", "silhouette"
+    }  # fmt: skip
 
 
 def test_the_dashboard_formats_come_from_the_table():
@@ -230,13 +239,13 @@ def test_a_new_row_reaches_the_report(toy_db, capsys):
 
     markdown = report.render(groups, "markdown")
     header = next(line for line in markdown.splitlines() if line.startswith("| Model |"))
-    assert header.endswith("| Avg. Dist. | Toy (%) |")
+    assert header.endswith("| Avg. Dist. | Silhouette | Toy (%) |")
     row = next(line for line in markdown.splitlines() if line.startswith("| claresnet |"))
     assert row.endswith(f"| {_cell(clares, 100, 1, ' ± ')} (n=3) |")
 
     latex = report.render(groups, "latex")
-    assert r"\begin{tabular}{l" + "r" * 7 + "}" in latex
-    assert r"& Avg. Dist. & Toy (\%) \\" in latex
+    assert r"\begin{tabular}{l" + "r" * 8 + "}" in latex
+    assert r"& Avg. Dist. & Silhouette & Toy (\%) \\" in latex
     assert "$" + _cell(clares, 100, 1, r" \pm ") + "$ (3)" in latex
 
     assert report.main(["--db", str(path), "--format", "csv"]) == 0  # the CLI
@@ -245,7 +254,7 @@ def test_a_new_row_reaches_the_report(toy_db, capsys):
     assert set(toy) == {"claresnet", "hybridsn"}
     assert float(toy["claresnet"]["mean"]) == pytest.approx(statistics.fmean(clares))
     assert float(toy["claresnet"]["std"]) == pytest.approx(statistics.stdev(clares))
-    assert len(rows) == 2 * 7  # two models x seven columns
+    assert len(rows) == 2 * (len(metric_table.leaderboard_columns()))  # two models x columns
 
 
 def test_a_new_row_reaches_the_dashboard_helpers(toy_db):
@@ -263,7 +272,7 @@ def test_a_new_row_reaches_the_dashboard_helpers(toy_db):
     assert ui.fmt_value(0.4567, "toy_score") == "45.7"
 
     frame, styler = ui.stats_table(rows, metric_table.leaderboard_metrics(), sort_by="toy_score")
-    assert list(frame.columns)[-2:] == ["Avg. Dist.", "Toy (%)"]
+    assert list(frame.columns)[-3:] == ["Avg. Dist.", "Silhouette", "Toy (%)"]
     assert frame["Model"].iloc[0] == "claresnet"  # the higher toy score first
     assert frame["Toy (%)"].iloc[0] == pytest.approx(100 * statistics.fmean(clares))
     html = styler.to_html()

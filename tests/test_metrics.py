@@ -450,8 +450,101 @@ def test_run_summary_flags_a_model_that_predicts_one_class(tmp_path, capsys):
             store.write(TrialResult(spec=spec, metrics={"test": test}), run)
         _print_summary(store, RunSummary(run_id=run, planned=2, skipped=0))
     out = capsys.readouterr().out
-    (claresnet,) = [line for line in out.splitlines() if line.startswith("indian_pines   claresnet")]
+    (claresnet,) = [
+        line for line in out.splitlines() if line.startswith("indian_pines   claresnet")
+    ]
     assert "PREDICTS ONE CLASS (OA 0.296, majority class 0.296: not a result)" in claresnet
     assert "0.2960" not in claresnet
     (forest,) = [line for line in out.splitlines() if "random_forest" in line]
     assert forest.rstrip().endswith("0.9100")
+
+
+# --------------------------------------------------------------------------- separation
+
+
+def test_silhouette_is_scale_free_where_the_centroid_distance_is_not():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 50)
+    emb = np.eye(8)[y] * 3.0 + rng.normal(0, 0.5, (y.size, 8))
+    wide = np.concatenate([emb, emb], axis=1) * 40.0  # a wider, larger-scale feature space
+    from sklearn.metrics import silhouette_score
+
+    assert M.silhouette(emb, y) == pytest.approx(silhouette_score(emb, y))
+    assert M.silhouette(emb * 1000.0, y) == pytest.approx(M.silhouette(emb, y))
+    assert M.silhouette(wide, y) == pytest.approx(M.silhouette(emb, y))
+    assert M.centroid_distance(wide, y) > 50 * M.centroid_distance(emb, y)
+    assert -1.0 <= M.silhouette(rng.normal(size=(200, 8)), y) <= 1.0
+    assert M.silhouette(None, y) is None and M.silhouette(emb, np.zeros(200, int)) is None
+
+
+def test_silhouette_subsamples_large_sets_by_class():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), [3000, 800, 200])
+    emb = np.eye(3)[y] + rng.normal(0, 0.3, (y.size, 3))
+    idx = M.stratified_subsample(y, 500, 7)
+    from sklearn.metrics import silhouette_score
+
+    assert M.silhouette(emb, y, seed=7, max_n=500) == pytest.approx(
+        silhouette_score(emb[idx], y[idx])
+    )
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _predictions(n: int, accuracy: float, n_classes: int = 5, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    wrong = (y + rng.integers(1, n_classes, n)) % n_classes
+    return y, np.where(rng.random(n) < accuracy, y, wrong)
+
+
+def test_bootstrap_intervals_cover_the_estimate_with_the_binomial_width():
+    y, p = _predictions(4000, 0.9)
+    cm = M.confusion(y, p, 5)
+    ci = M.bootstrap_intervals(cm, seed=3)
+    assert tuple(ci) == (
+        "oa_ci_low", "oa_ci_high", "aa_ci_low", "aa_ci_high", "kappa_ci_low", "kappa_ci_high"
+    )  # fmt: skip
+    scores = M.classification_metrics(y, p, 5)
+    for name in ("oa", "aa", "kappa"):
+        assert ci[f"{name}_ci_low"] < scores[name] < ci[f"{name}_ci_high"]
+    oa = scores["oa"]
+    normal_width = 2 * 1.959964 * np.sqrt(oa * (1 - oa) / y.size)
+    assert ci["oa_ci_high"] - ci["oa_ci_low"] == pytest.approx(normal_width, rel=0.15)
+    # a test set four times larger halves the interval
+    y4, p4 = _predictions(16000, 0.9, seed=1)
+    ci4 = M.bootstrap_intervals(M.confusion(y4, p4, 5), seed=3)
+    ratio = (ci["oa_ci_high"] - ci["oa_ci_low"]) / (ci4["oa_ci_high"] - ci4["oa_ci_low"])
+    assert ratio == pytest.approx(2.0, rel=0.2)
+
+
+def test_bootstrap_intervals_are_seeded_and_depend_on_the_confusion_only():
+    y, p = _predictions(1500, 0.8)
+    cm = M.confusion(y, p, 5)
+    assert M.bootstrap_intervals(cm, seed=1) == M.bootstrap_intervals(cm.copy(), seed=1)
+    assert M.bootstrap_intervals(cm, seed=1) != M.bootstrap_intervals(cm, seed=2)
+    perm = np.random.default_rng(0).permutation(y.size)  # pixel order does not matter
+    assert M.bootstrap_intervals(M.confusion(y[perm], p[perm], 5), seed=1) == (
+        M.bootstrap_intervals(cm, seed=1)
+    )
+
+
+def test_bootstrap_intervals_of_degenerate_matrices():
+    empty = M.bootstrap_intervals(np.zeros((3, 3), int))
+    assert set(empty.values()) == {None}
+    one_class = np.zeros((3, 3), int)
+    one_class[1, 1] = 40  # one class in truth and prediction: kappa undefined
+    ci = M.bootstrap_intervals(one_class)
+    assert ci["oa_ci_low"] == ci["oa_ci_high"] == 1.0 and ci["aa_ci_low"] == 1.0
+    assert ci["kappa_ci_low"] is None and ci["kappa_ci_high"] is None
+    with pytest.raises(ValueError, match="square count matrix"):
+        M.bootstrap_intervals(np.ones((2, 3), int))
+
+
+def test_evaluate_stores_the_intervals_and_the_silhouette():
+    y, p = _predictions(600, 0.85)
+    emb = np.eye(5)[y] * 2 + np.random.default_rng(0).normal(0, 0.4, (600, 5))
+    out = M.evaluate(y, np.eye(5)[p], 5, list("abcde"), embeddings=emb, seed=4, tsne_max=0)
+    assert out["intervals"] == M.bootstrap_intervals(out["confusion"], seed=4)
+    assert out["silhouette"] == pytest.approx(M.silhouette(emb, y, seed=4))

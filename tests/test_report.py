@@ -216,7 +216,7 @@ def test_csv_has_one_row_per_model_and_metric(populated_db, capsys):
     code, out, _ = run_main(capsys, "--db", str(populated_db), "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 4 * 6  # four models (three + salinas' ssrn), six metrics
+    assert len(rows) == 4 * len(report.COLUMNS)  # four models (three + salinas' ssrn)
     assert set(rows[0]) == set(report.CSV_FIELDS)
     assert out.startswith("scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric,")
     assert {r["pca_fit"] for r in rows} == {"scene"}
@@ -258,7 +258,11 @@ def test_two_pca_fits_are_two_tables(tmp_path, capsys):
     assert out.index("PCA fit on scene\n") < out.index("PCA fit on train\n")
     code, out, _ = run_main(capsys, "--db", str(path), "--pca-fit", "train", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 2 * 6 and {r["pca_fit"] for r in rows} == {"train"}
+    assert (
+        code == 0
+        and len(rows) == 2 * len(report.COLUMNS)
+        and {r["pca_fit"] for r in rows} == {"train"}
+    )
     oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
     assert float(oa["mean"]) == pytest.approx(0.91)
 
@@ -330,3 +334,151 @@ def test_cli_exit_codes_and_no_tracebacks(populated_db, empty_db, tmp_path):
     done = cli("--db", str(tmp_path / "nowhere" / "missing.db"))
     assert done.returncode == 2 and done.stdout == ""
     assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+# --------------------------------------------------------------------------- detail tables
+
+#: Accuracy of each model's synthetic predictions, and the classes of the detail database
+#: (class 4 never has a test pixel).
+DETAIL_ACCURACY = {"claresnet": 0.9, "hybridsn": 0.8, "random_forest": 0.84}
+DETAIL_CLASSES = ["Alfalfa", "Corn", "Oats", "Wheat"]
+
+
+def detail_result(model: str, seed: int, *, keep_predictions: bool = True, keep_ci: bool = True):
+    """A trial as harness.trial assembles it, from synthetic predictions of one seed's
+    test set (the same pixels for every model of that seed)."""
+    from harness import metrics as M
+    from harness.trial import sha256_of_test_set
+
+    split = np.random.default_rng(seed)
+    index = np.sort(split.choice(2000, 400, replace=False))
+    truth = split.integers(0, 3, index.size)  # classes 1-3; class 4 is never tested
+    noise = np.random.default_rng([seed, len(model)])
+    wrong = (truth + noise.integers(1, 4, truth.size)) % 4
+    pred = np.where(noise.random(truth.size) < DETAIL_ACCURACY[model] - 0.02 * seed, truth, wrong)
+    out = M.evaluate(truth, np.eye(4)[pred], 4, DETAIL_CLASSES, seed=seed, tsne_max=0)
+    metrics = dict(out["metrics"])
+    if keep_ci:
+        metrics.update(out["intervals"])
+    return TrialResult(
+        spec=spec_for(model, seed),
+        metrics={"test": metrics},
+        per_class=out["per_class"],
+        confusion=out["confusion"],
+        test_predictions={"index": index, "truth": truth + 1, "pred": pred + 1}
+        if keep_predictions
+        else None,
+        info={"test_set_sha256": sha256_of_test_set(index, (40, 50))} if keep_predictions else {},
+    )
+
+
+@pytest.fixture(scope="module")
+def detail_db(tmp_path_factory) -> tuple[Path, dict[tuple[str, int], TrialResult]]:
+    path = tmp_path_factory.mktemp("details") / "details.db"
+    results = {}
+    with ResultStore(path) as store:
+        for model in DETAIL_ACCURACY:
+            for seed in range(3):
+                old = model == "random_forest" and seed == 2  # stored before the new fields
+                result = detail_result(model, seed, keep_predictions=not old, keep_ci=not old)
+                store.write(result)
+                results[(model, seed)] = result
+    return path, results
+
+
+def _csv(capsys, path, *args):
+    code, out, err = run_main(capsys, "--db", str(path), "--format", "csv", *args)
+    assert code == 0, err
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def test_per_class_table_is_mean_and_std_over_seeds_with_the_best_marked(detail_db, capsys):
+    path, results = detail_db
+    rows = _csv(capsys, path, "--table", "per-class")
+    assert len(rows) == 3 * 4  # three models x four classes
+    for model in DETAIL_ACCURACY:
+        for label in (1, 2, 3):
+            recalls = [results[(model, s)].per_class[label - 1]["recall"] for s in range(3)]
+            (row,) = [r for r in rows if r["model"] == model and r["class_label"] == str(label)]
+            assert float(row["mean"]) == pytest.approx(np.mean(recalls))
+            assert float(row["std"]) == pytest.approx(np.std(recalls, ddof=1))
+            assert row["n"] == "3" and row["class_name"] == DETAIL_CLASSES[label - 1]
+    for label in (1, 2, 3):
+        mine = [r for r in rows if r["class_label"] == str(label)]
+        best = max(mine, key=lambda r: float(r["mean"]))
+        assert [r["best"] for r in mine].count("True") == 1 and best["best"] == "True"
+    wheat = [r for r in rows if r["class_label"] == "4"]
+    assert all(r["mean"] == "" and r["seeds_without_test_pixels"] == "3" for r in wheat)
+    f1 = _csv(capsys, path, "--table", "per-class", "--class-metric", "f1")
+    got = next(r for r in f1 if r["model"] == "hybridsn" and r["class_label"] == "2")
+    assert float(got["mean"]) == pytest.approx(
+        np.mean([results[("hybridsn", s)].per_class[1]["f1"] for s in range(3)])
+    )
+
+    code, out, _ = run_main(capsys, "--db", str(path), "--table", "per-class")
+    assert code == 0 and "### Per-class accuracy (recall, %)" in out
+    assert "| 4 Wheat | no test pixel | no test pixel | no test pixel |" in out
+    assert "OA (%)" not in out.split("### Per-class")[0]  # --table per-class: no summary
+    aa_line = next(line for line in out.splitlines() if line.startswith("| AA (%) |"))
+    aa = [results[("claresnet", s)].metrics["test"]["aa"] for s in range(3)]
+    assert f"{100 * np.mean(aa):.2f} ± {100 * np.std(aa, ddof=1):.2f}" in aa_line
+    assert out.count("**") >= 2 * 3  # a best cell per tested class
+
+
+def test_mcnemar_pairs_seeds_on_the_same_pixels_and_combines_them(detail_db, capsys):
+    from scipy.stats import combine_pvalues
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    path, results = detail_db
+    rows = _csv(capsys, path, "--table", "mcnemar")
+    hyb = [r for r in rows if r["baseline"] == "hybridsn"]
+    assert [r["seed"] for r in hyb] == ["0", "1", "2"]
+    for r in hyb:
+        ref = results[("claresnet", int(r["seed"]))].test_predictions
+        base = results[("hybridsn", int(r["seed"]))].test_predictions
+        a, b = ref["pred"] == ref["truth"], base["pred"] == base["truth"]
+        table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
+        assert float(r["p"]) == pytest.approx(mcnemar(table, exact=True).pvalue)
+        assert int(r["reference_only_correct"]) == table[0][1]
+        assert int(r["test_pixels"]) == 400
+    fisher = combine_pvalues([float(r["p"]) for r in hyb], method="fisher").pvalue
+    assert float(hyb[0]["combined_p"]) == pytest.approx(fisher)
+    rf = [r for r in rows if r["baseline"] == "random_forest"]
+    assert [r["seed"] for r in rf] == ["0", "1"]  # seed 2 was stored without predictions
+
+    code, out, _ = run_main(capsys, "--db", str(path))
+    assert code == 0 and "### McNemar's test vs claresnet" in out
+    line = next(x for x in out.splitlines() if x.startswith("| hybridsn | 3 |"))
+    n_sig = sum(float(r["p"]) < 0.05 for r in hyb)
+    assert f"| {n_sig} of 3 |" in line
+    assert "random_forest: seed(s) 2 have no stored test predictions" in out
+
+
+def test_bootstrap_intervals_per_trial_also_for_trials_stored_without_them(detail_db, capsys):
+    from harness import metrics as M
+
+    path, results = detail_db
+    rows = _csv(capsys, path, "--table", "intervals")
+    assert len(rows) == 9 * 3  # nine trials x OA, AA, kappa
+    for r in rows:
+        result = results[(r["model"], int(r["seed"]))]
+        expected = M.bootstrap_intervals(result.confusion, int(r["seed"]))  # also seed 2's RF
+        assert float(r["ci_low"]) == pytest.approx(expected[f"{r['metric']}_ci_low"])
+        assert float(r["ci_high"]) == pytest.approx(expected[f"{r['metric']}_ci_high"])
+        assert float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"])
+    code, out, _ = run_main(capsys, "--db", str(path))
+    assert "### Bootstrap 95 % intervals per trial" in out
+    oa = results[("claresnet", 0)].metrics["test"]
+    assert f"| claresnet | 0 | {100 * oa['oa']:.2f} [{100 * oa['oa_ci_low']:.2f}, " in out
+
+
+def test_detail_tables_in_latex_and_the_csv_table_choice(detail_db, capsys):
+    path, _ = detail_db
+    code, out, _ = run_main(capsys, "--db", str(path), "--format", "latex")
+    assert code == 0 and out.count(r"\begin{tabular}") == out.count(r"\end{tabular}") == 5
+    assert r"\textbf{" in out and r"$\pm$" in out and "±" not in out and "–" not in out
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--db", str(path), "--format", "csv", "--table", "all"])
+    assert exit_.value.code == 2 and "--format csv writes one table" in capsys.readouterr().err
+    summary = _csv(capsys, path)  # CSV without --table: the summary, as before
+    assert set(summary[0]) == set(report.CSV_FIELDS)

@@ -174,9 +174,7 @@ def test_study_rows_round_trip_and_refuse_other_settings(tiny_base, tmp_path):
     assert study["search_space"]["dilations"]["encoding"] == "dash-tuple"
     assert study["sampler"]["seed"] == 0 and study["counts"] == {}
     with pytest.raises(StoreError, match="with other settings \\(seed, sampler\\)"):
-        store.start_study(
-            plan.study, n_trials=3, **{**kwargs, "seed": 1, "sampler": {"name": "x"}}
-        )
+        store.start_study(plan.study, n_trials=3, **{**kwargs, "seed": 1, "sampler": {"name": "x"}})
     store.finish_study(plan.study, "completed", best_trial_id=None)
     assert store.study(plan.study)["status"] == "completed"
     with pytest.raises(StoreError, match="No study 'nope'.*studies: search-claresnet_tiny"):

@@ -115,6 +115,11 @@ def full_result(spec: TrialSpec, oa: float = 0.9, rng_seed: int = 0) -> TrialRes
             "nan_value": float("nan"),
         },
         split_counts=rng.integers(0, 30, size=(n_classes, 4)).astype(np.int64),
+        test_predictions={
+            "index": np.arange(0, 60, 2, dtype=np.int64),
+            "truth": rng.integers(1, n_classes + 1, size=30).astype(np.int16),
+            "pred": rng.integers(1, n_classes + 1, size=30).astype(np.int16),
+        },
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 import datasets
 from harness.result import METRIC_NAMES
 from harness.spec import make_spec
-from harness.trial import TrialError, run_trial, run_trial_safely
+from harness.trial import TrialError, run_trial, run_trial_safely, sha256_of_test_set
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -75,6 +75,18 @@ def check_complete(result, crop, deep: bool) -> None:
     ):
         assert result.info[key] is not None, key
     assert result.split_counts.shape == (c, 4)
+    # the test set pixel by pixel (McNemar pairs on it) and the bootstrap intervals
+    tested = result.test_predictions
+    assert tested["index"].size == result.info["n_test"]
+    np.testing.assert_array_equal(tested["truth"], crop.gt.ravel()[tested["index"]])
+    assert result.confusion[tested["truth"] - 1, tested["pred"] - 1].all()
+    assert np.mean(tested["truth"] == tested["pred"]) == pytest.approx(result.metrics["test"]["oa"])
+    assert result.info["test_set_sha256"] == sha256_of_test_set(tested["index"], crop.gt.shape)
+    for name in ("oa", "aa", "kappa"):
+        low, high = (result.metrics["test"][f"{name}_ci_{end}"] for end in ("low", "high"))
+        assert low <= result.metrics["test"][name] <= high
+    silhouette = result.metrics["test"]["silhouette"]
+    assert (-1 <= silhouette <= 1) if deep else silhouette is None
 
 
 def test_deep_trial_end_to_end(deep_result, crop):

@@ -73,7 +73,16 @@ def test_missing_user_scene_files_fail_once_before_any_trial(tmp_path, capsys):
     paths["cube"].unlink()
     db = tmp_path / "r.db"
     code = run_cli.main(
-        ["--suite", "quick", "--scene-file", str(paths["toml"]), "--scenes", "field", "--db", str(db)]
+        [
+            "--suite",
+            "quick",
+            "--scene-file",
+            str(paths["toml"]),
+            "--scenes",
+            "field",
+            "--db",
+            str(db),
+        ]
     )
     err = capsys.readouterr().err
     assert code == run_cli.EXIT_USAGE
