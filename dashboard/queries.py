@@ -34,7 +34,7 @@ import numpy as np
 import streamlit as st
 
 from harness.artifact_store import ArtifactError
-from harness.spec import group_fields
+from harness.spec import group_fields, group_of
 from harness.store import ResultStore, StoreError
 
 from . import downloads
@@ -214,6 +214,7 @@ def _leaderboard(
     kwargs["metrics"] = (
         *metric_table.leaderboard_metrics(),
         *metric_table.metric_names(computed_by=metric_table.COLLAPSE),
+        *(("aa",) if "aa" not in metric_table.leaderboard_metrics() else ()),
     )
     return store().leaderboard(**kwargs)
 
@@ -244,6 +245,37 @@ def per_seed(
 ) -> dict[str, dict[int, float]]:
     """{label: {seed: value}} of one group (its :data:`~harness.spec.GROUP_KEY` values)."""
     return _per_seed(*_key(), tuple(group), metric, run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _group_details(
+    location: str,
+    version: tuple[Any, ...],
+    group: tuple[str, ...],
+    labels: tuple[str, ...],
+    run_id: int | None,
+    class_metric: str,
+) -> Any:
+    from harness import report
+
+    rows = [
+        r
+        for r in leaderboard(run_id=run_id)
+        if group_of(r) == tuple(group) and r["label"] in labels
+    ]
+    details = report.make_group(group, rows, lambda: per_seed(group, "oa", run_id))
+    return report.add_details(details, store(), class_metric=class_metric)
+
+
+def group_details(
+    group: Sequence[str],
+    labels: Sequence[str],
+    run_id: int | None = None,
+    class_metric: str = "recall",
+) -> Any:
+    """One group's :class:`harness.report.Group` with its per-class table, McNemar tests
+    and bootstrap intervals (:func:`harness.report.add_details`), for the rows ``labels``."""
+    return _group_details(*_key(), tuple(group), tuple(labels), run_id, class_metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

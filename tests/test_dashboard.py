@@ -19,6 +19,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
+from harness import report  # noqa: E402
 from harness.spec import group_of  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
 
@@ -246,8 +247,9 @@ def test_leaderboard_downloads(synthetic_db, monkeypatch):
         assert csv_text.startswith(
             "scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric"
         )
-        assert csv_text.count("\n") == 1 + 6 * 6  # header, 6 rows x 6 metrics
-        assert csv_text.count(f",real,{fit},") == 6 * 6
+        n = len(report.COLUMNS)  # the paper's six columns and the silhouette
+        assert csv_text.count("\n") == 1 + 6 * n  # header, 6 rows x the metrics
+        assert csv_text.count(f",real,{fit},") == 6 * n
         assert r"\begin{tabular}" in tex and "claresnet" in tex and "Wilcoxon" in tex
         assert f"source real, PCA fit on {fit}}}" in tex
 
@@ -259,11 +261,12 @@ def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
     rows = [r for r in ResultStore(synthetic_db, readonly=True).leaderboard(scene="salinas")
             if r["protocol"] == "paper" and r["recipe"] == "unified"
             and r["pca_fit"] == "scene"]  # fmt: skip
-    table, styler = ui.stats_table(rows, ("oa", "centroid_distance"), sort_by="oa")
+    table, styler = ui.stats_table(rows, ("oa", "centroid_distance", "silhouette"), sort_by="oa")
     html = styler.to_html()
     marked = re.search(r"([^{}]*)\{\s*" + re.escape(ui.BEST_STYLE.split(";")[0]), html).group(1)
     best = {(int(r), int(c)) for r, c in re.findall(r"_row(\d+)_col(\d+)", marked)}
-    columns = [table.columns.get_loc(c) for c in ("OA (%)", "Avg. Dist.")]
+    columns = [table.columns.get_loc(c) for c in ("OA (%)", "Silhouette")]
+    # the raw centroid distance is in each model's own units: never marked best
     assert {c for _, c in best} == set(columns)
     for column in columns:  # the marked cell holds the column's maximum
         (row,) = [r for r, c in best if c == column]
@@ -310,12 +313,48 @@ def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
     assert frames(at, "Row", "OA (%)")[1]["OA (%)"].tolist() != table["OA (%)"].tolist()
 
 
+def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch):
+    at = open_app(synthetic_db, "paper_tables", monkeypatch)
+    assert_clean(at)
+    with ResultStore(synthetic_db, readonly=True) as store:
+        groups = {
+            g.scene: report.add_details(g, store)
+            for g in report.collect(store, protocol="paper", recipe="unified", pca_fit="scene")
+        }
+    classes = frames(at, "Class")
+    assert len(classes) == 2
+    for table, scene in zip(classes, ("indian_pines", "salinas"), strict=True):
+        expected = report.class_rows(groups[scene].classes, bold=("", ""))
+        assert len(table) == 16 + 3 and table.columns[0] == "Class"
+        assert set(table.columns[1:]) == PAPER_MODELS
+        by_class = {row[0]: row for row in expected}
+        for _, row in table.iterrows():
+            names = ["Class", *groups[scene].classes.models]
+            want = dict(zip(names, by_class[row["Class"]], strict=True))
+            assert row.to_dict() == want
+        assert list(table["Class"])[-3:] == ["OA (%)", "AA (%)", "Kappa"]
+    assert "Per-class accuracy (recall, %)" in texts(at)
+    mcnemar = frames(at, "Baseline", "Seeds p < 0.05")
+    assert len(mcnemar) == 2 and all(len(m) == 5 for m in mcnemar)
+    ref = groups["indian_pines"].mcnemar
+    assert mcnemar[0]["Fisher combined p"].tolist() == [report.mcnemar_cells(m)[4] for m in ref]
+    intervals = frames(at, "Seed", "OA (%)")
+    assert len(intervals) == 2 and len(intervals[0]) == len(groups["indian_pines"].intervals)
+    assert intervals[0]["OA (%)"].str.fullmatch(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]").all()
+
+    at.radio(key="pc_metric_indian_pines").set_value("f1").run()
+    assert_clean(at)
+    assert "Per-class F1 (%)" in texts(at)
+    assert frames(at, "Class")[0].iloc[0].tolist() != classes[0].iloc[0].tolist()
+
+
 def test_trial_detail_without_scene_files(synthetic_db, monkeypatch):
     """Synthetic trials name a scene fingerprint no file has: maps without RGB, and why."""
     at = open_app(synthetic_db, "trial_detail", monkeypatch)
     assert_clean(at)
     assert at.selectbox(key="td_model").value == "claresnet"
     assert len(frame(at, "Class", "AP")) == 16
+    assert re.search(r"OA \(%\) \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]", texts(at))
     charts = plotly_charts(at)
     assert len(charts) >= 6  # confusion, PR, loss, accuracy, classification, entropy
     assert at.warning, "the missing RGB composite is explained"

@@ -172,6 +172,78 @@ def _table(number: str, scene: str, title: str, rows: list[dict[str, Any]], run_
         key=f"paper_bars_{scene}",
     )
     _paired(key, rows, run_id)
+    _details(key, rows, run_id, scene)
+
+
+def class_frame(table: Any) -> tuple[pd.DataFrame, Any]:
+    """The per-class table (:class:`harness.significance.ClassTable`) as a frame, with
+    the best model of each class in bold."""
+    text = report.class_rows(table, bold=("", ""))
+    frame = pd.DataFrame(text, columns=["Class", *table.models])
+    labels = [label for label, _ in table.classes]
+
+    def bold(row: pd.Series) -> list[str]:
+        if row.name >= len(labels):  # the OA / AA / kappa lines
+            return [""] * len(row)
+        best = table.best.get(labels[row.name], set())
+        return ["font-weight: bold" if column in best else "" for column in row.index]
+
+    return frame, frame.style.hide(axis="index").apply(bold, axis=1)
+
+
+def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | None, scene: str):
+    """The per-class table, McNemar's tests and the bootstrap intervals of one table."""
+    metric = st.radio(
+        "Per-class figure",
+        ("recall", "f1"),
+        format_func=lambda m: {"recall": "accuracy (recall)", "f1": "F1"}[m],
+        horizontal=True,
+        key=f"pc_metric_{scene}",
+    )
+    group = queries.group_details(key, [r["label"] for r in rows], run_id, metric)
+    if group.classes is not None and group.classes.classes:
+        st.markdown(f"**{report.CLASS_TITLES[metric]}**")
+        frame, styled = class_frame(group.classes)
+        st.dataframe(
+            styled, hide_index=True, width="stretch", height=38 + 35 * len(frame),
+            key=f"classes_{scene}",
+        )  # fmt: skip
+        st.caption(f"Per class: {report.CLASS_NOTE}")
+    for ref in group.references:
+        tests = [m for m in group.mcnemar if m.reference == ref]
+        if not tests:
+            continue
+        if not any(m.n for m in tests):
+            st.caption(report.NO_MCNEMAR)
+            continue
+        st.markdown(f"**{report.mcnemar_intro(ref)}**")
+        st.dataframe(
+            pd.DataFrame([report.mcnemar_cells(m) for m in tests], columns=report.MCNEMAR_HEADER),
+            hide_index=True,
+            width="stretch",
+            key=f"mcnemar_{scene}_{ref}",
+        )
+        for m in tests:
+            if m.note:
+                st.caption(f"Note: {m.baseline}: {m.note}.")
+        st.caption(f"Note: {report.MCNEMAR_NOTE}")
+    if report.has_intervals(group):
+        with st.expander(f"Bootstrap 95 % intervals of every trial ({len(group.intervals)})"):
+            headers = [ui.header(m) for m in report.INTERVAL_METRICS]
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        [r["label"], r["seed"]]
+                        + [report.interval_cell(r["values"][m], m) for m in report.INTERVAL_METRICS]
+                        for r in group.intervals
+                    ],
+                    columns=["Model", "Seed", *headers],
+                ),
+                hide_index=True,
+                width="stretch",
+                key=f"intervals_{scene}",
+            )
+            st.caption(f"Intervals: {report.INTERVALS_NOTE}")
 
 
 def _rest_of_spec(spec: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, downloads, queries, ui
+from harness import report
 from harness.metric_table import leaderboard_metrics
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
@@ -57,6 +58,16 @@ def _summary(detail: dict[str, Any]) -> None:
     cols = st.columns(len(LEADERBOARD_METRICS))
     for col, metric in zip(cols, LEADERBOARD_METRICS, strict=True):
         col.metric(ui.header(metric), ui.fmt_value(test.get(metric), metric))
+    intervals = [
+        f"{ui.header(m)} {report.interval_cell((test.get(m), test.get(f'{m}_ci_low'), test.get(f'{m}_ci_high')), m)}"
+        for m in report.INTERVAL_METRICS
+        if test.get(f"{m}_ci_low") is not None
+    ]
+    if intervals:
+        st.caption(
+            "Bootstrap 95 % intervals over the test pixels (1,000 resamples): "
+            + " · ".join(intervals)
+        )
     info = detail.get("info") or {}
     facts = [
         f"model **{detail['model']}** ({detail['family']}), recipe {detail['recipe']}",

@@ -151,6 +151,7 @@ def make_result(spec: TrialSpec, oa: float, rng: np.random.Generator) -> TrialRe
         },
         split_counts=rng.integers(0, 30, size=(N_CLASSES, 4)).astype(np.int64),
     )
+    _add_test_set(result, spec, oa)
     if deep:
         labels = rng.integers(1, N_CLASSES + 1, size=200)
         centres = rng.normal(0, 10, size=(N_CLASSES + 1, 2))
@@ -166,6 +167,30 @@ def make_result(spec: TrialSpec, oa: float, rng: np.random.Generator) -> TrialRe
             "lr": [1e-4, 1e-4, 1e-4],
         }
     return result
+
+
+def _add_test_set(result: TrialResult, spec: TrialSpec, oa: float) -> None:
+    """The test set pixel by pixel (shared by the models of one scene, protocol and
+    seed, so McNemar's test pairs them), the bootstrap intervals (here the normal
+    approximation, a synthetic stand-in) and the silhouette, from their own seeded
+    generators, so that the other values of a trial do not change with them."""
+    from harness.trial import sha256_of_test_set
+
+    split = np.random.default_rng(
+        [spec.seed, SCENES.index(spec.scene), ("paper", "disjoint").index(spec.protocol)]
+    )
+    index = np.sort(split.choice(MAP_SIZE * MAP_SIZE, 300, replace=False))
+    truth = split.integers(1, N_CLASSES + 1, index.size)
+    noise = np.random.default_rng(int(spec.spec_hash[:12], 16))
+    pred = np.where(noise.random(index.size) < oa, truth, noise.integers(1, N_CLASSES + 1, 300))
+    result.test_predictions = {"index": index, "truth": truth, "pred": pred}
+    result.info["test_set_sha256"] = sha256_of_test_set(index, (MAP_SIZE, MAP_SIZE))
+    test = result.metrics["test"]
+    for name in ("oa", "aa", "kappa"):
+        half = 1.96 * math.sqrt(max(test[name] * (1 - test[name]), 0.0) / index.size)
+        test[f"{name}_ci_low"], test[f"{name}_ci_high"] = test[name] - half, test[name] + half
+    if spec.model not in TREES:
+        test["silhouette"] = float(np.clip(0.7 * oa - 0.2 + noise.normal(0, 0.03), -1, 1))
 
 
 def configs() -> list[dict[str, str]]:
