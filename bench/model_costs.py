@@ -52,6 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
+from harness.trial import _optimizer  # noqa: E402
 from models.recipes import Recipe  # noqa: E402
 
 SCENE, RAW_BANDS, N_CLASSES = "indian_pines", 200, 16
@@ -105,14 +106,8 @@ def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 
 def optimizer_for(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    raise ValueError(f"no optimizer for {recipe.optimizer!r}")
+    """The recipe's optimizer, built as the trials build it (its settings and groups)."""
+    return _optimizer(model, recipe)
 
 
 def timed(fn, warmup: int, steps: int) -> float:

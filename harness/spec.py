@@ -76,9 +76,21 @@ class TrainingConfig:
     #: Mixed precision ("bf16": autocast on CUDA and the CPU; "fp16": on CUDA only, elsewhere
     #: float32, as the trial's ``info.amp`` records) or None.
     amp: str | None = None
+    # Fields added after PROTOCOL_VERSION 1: each one recorded and hashed, and left out
+    # of the hash at its default, so that specs made before it existed keep their
+    # identity (see ADDED_FIELD_DEFAULTS).
+    #: Further settings of the optimizer, by torch's keyword names (``{"alpha": 0.9,
+    #: "eps": 1e-8}`` for RMSprop; allowed names: :data:`OPTIMIZER_PARAMS`); None: torch's
+    #: defaults.
+    optimizer_params: dict[str, Any] | None = None
+    #: Build the optimizer on the model's own parameter groups
+    #: (``model.param_groups(weight_decay)``, SSRN: weight decay on the convolution kernels
+    #: only, its authors' Keras L2) instead of one group with weight decay on every
+    #: parameter. Only a recipe that reproduces such an author's setting turns it on.
+    model_param_groups: bool = False
     # Fast-path switches (each one recorded and hashed, so results stay comparable;
     # at their defaults they are left out of the hash, so specs made before they
-    # existed keep their identity: see FAST_PATH_DEFAULTS).
+    # existed keep their identity: see ADDED_FIELD_DEFAULTS).
     #: Convert the model's 4-D weights (and so its convolutions) to channels-last memory.
     channels_last: bool = False
     #: ``torch.compile`` the model (eager fallback, recorded in the trial's info, when
@@ -97,8 +109,7 @@ class TrainingConfig:
     cudnn_benchmark: bool = False
 
 
-#: Training fields added after PROTOCOL_VERSION 1 and their defaults: a spec at the
-#: default leaves the field out of its canonical form (and so out of its hash).
+#: The fast-path switches (``--fast-path``) and their defaults (off).
 FAST_PATH_DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "compile": False,
@@ -106,6 +117,25 @@ FAST_PATH_DEFAULTS: dict[str, Any] = {
     "cuda_graphs": False,
     "tf32": False,
     "cudnn_benchmark": False,
+}
+
+#: Training fields added after PROTOCOL_VERSION 1 and their defaults: a spec at the
+#: default leaves the field out of its canonical form (and so out of its hash), so a
+#: spec made before the field existed keeps its identity and reads back (defaults
+#: filled in) equal to itself. A new training field belongs here, with the default
+#: that means what the harness did before it.
+ADDED_FIELD_DEFAULTS: dict[str, Any] = {
+    **FAST_PATH_DEFAULTS,
+    "optimizer_params": None,
+    "model_param_groups": False,
+}
+
+#: The names ``TrainingConfig.optimizer_params`` may hold, by optimizer (torch's keywords;
+#: ``lr`` and ``weight_decay`` are fields of their own).
+OPTIMIZER_PARAMS: dict[str, tuple[str, ...]] = {
+    "adamw": ("betas", "eps", "amsgrad"),
+    "adam": ("betas", "eps", "amsgrad"),
+    "rmsprop": ("alpha", "eps", "momentum", "centered"),
 }
 
 
@@ -163,6 +193,9 @@ class TrialSpec:
         # one representation for equal content: tuples in dicts become lists, as after JSON
         object.__setattr__(self, "hparams", _to_json_data(self.hparams))
         object.__setattr__(self, "protocol_params", _to_json_data(self.protocol_params))
+        if self.training.optimizer_params is not None:
+            params = _to_json_data(self.training.optimizer_params)
+            object.__setattr__(self, "training", replace(self.training, optimizer_params=params))
         if self.crop is not None:
             object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
 
@@ -172,7 +205,7 @@ class TrialSpec:
         data = _to_json_data(asdict(self))
         data.pop("study", None)
         data.pop("family", None)
-        for name, default in FAST_PATH_DEFAULTS.items():
+        for name, default in ADDED_FIELD_DEFAULTS.items():
             if data["training"].get(name) == default:
                 del data["training"][name]
         return data
@@ -242,6 +275,29 @@ def _fixed_params(
         )
     default = None if fixed.has_val else datasets.protocol_params(protocol)["val_fraction"]
     return {"val_fraction": given.get("val_fraction", default), "files": fixed.identity()}
+
+
+def _check_optimizer_params(cfg: TrainingConfig) -> None:
+    """Refuse ``optimizer_params`` names the optimizer does not take."""
+    given = cfg.optimizer_params
+    if given is None:
+        return
+    if not isinstance(given, Mapping):
+        raise SpecError(
+            f"optimizer_params={given!r} must be a mapping of optimizer settings or None."
+        )
+    names = OPTIMIZER_PARAMS.get(cfg.optimizer)
+    if names is None:
+        raise SpecError(
+            f"optimizer '{cfg.optimizer}' takes no optimizer_params (got {dict(given)!r}). "
+            "Fix: training={'optimizer_params': None}."
+        )
+    bad = sorted(set(given) - set(names))
+    if bad:
+        raise SpecError(
+            f"optimizer_params {bad} do not apply to '{cfg.optimizer}', which takes "
+            f"{', '.join(names)}. Fix: set training={{'optimizer_params': ...}} for this optimizer."
+        )
 
 
 def make_spec(
@@ -315,12 +371,15 @@ def make_spec(
         scheduler=rec.scheduler,
         augment=rec.augment,
         select_on=rec.select_on,
+        optimizer_params=rec.optimizer_params,
+        model_param_groups=rec.model_param_groups,
     )
     allowed = {f.name for f in fields(TrainingConfig)}
     bad = sorted(set(training or {}) - allowed)
     if bad:
         raise SpecError(f"unknown training field(s) {bad}; allowed: {sorted(allowed)}.")
     train_cfg = replace(base, **(training or {}))
+    _check_optimizer_params(train_cfg)
     fit = pca_fit or rec.pca_fit
     if fit not in ("scene", "train"):
         raise SpecError(f"pca_fit={fit!r} must be 'scene' or 'train'.")

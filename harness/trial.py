@@ -226,20 +226,38 @@ def _device_name(device: Any) -> str:
 
 
 def _optimizer(model: Any, cfg: Any, fused: bool = False) -> Any:
-    """The recipe's optimizer; ``fused`` asks Adam/AdamW for their single-kernel version."""
+    """Build the optimizer a training config asks for.
+
+    ``cfg`` is a :class:`~harness.spec.TrainingConfig` or a
+    :class:`~models.recipes.Recipe`: its kind, ``lr``, ``weight_decay`` and
+    ``optimizer_params``, on one parameter group with the weight decay on every
+    parameter, unless ``model_param_groups`` asks for the model's own groups
+    (``model.param_groups(weight_decay)``). ``fused`` asks Adam/AdamW for their
+    single-kernel version.
+
+    Raises:
+        TrialError: an optimizer a deep model cannot use, or ``model_param_groups`` for a
+            model that defines no parameter groups.
+    """
     import torch
 
-    groups = (
-        model.param_groups(cfg.weight_decay)
-        if hasattr(model, "param_groups")
-        else model.parameters()
-    )
     kinds = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
     if cfg.optimizer not in kinds:
         raise TrialError(
             f"optimizer={cfg.optimizer!r} is not one of {', '.join(kinds)} for a deep model."
         )
-    extra = {"fused": True} if fused and cfg.optimizer in ("adam", "adamw") else {}
+    if getattr(cfg, "model_param_groups", False):
+        if not hasattr(model, "param_groups"):
+            raise TrialError(
+                f"model_param_groups is set but {type(model).__name__} defines no parameter "
+                "groups (param_groups). Fix: training={'model_param_groups': False}."
+            )
+        groups = model.param_groups(cfg.weight_decay)
+    else:
+        groups = model.parameters()
+    extra = dict(getattr(cfg, "optimizer_params", None) or {})
+    if fused and cfg.optimizer in ("adam", "adamw"):
+        extra["fused"] = True
     return kinds[cfg.optimizer](groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
 
 

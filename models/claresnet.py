@@ -62,8 +62,12 @@ Choices where the paper's equations, its prose and its public code differ
   (``max(C // 16, 8)``). The SE MLP takes the concatenation [GAP; GMP] (the
   paper's equation), no biases.
 - **CBAM spatial attention.** One 7x7 convolution from the four statistics to
-  one map, then a sigmoid (the paper's equation and the issue); the public code
-  stacks two 7x7 convolutions with a BatchNorm (about 500 more parameters).
+  one map, then a sigmoid (the paper's equation; 4 * 49 = 196 parameters, no
+  bias). The public code's head is 7x7 conv 4 -> 2, BatchNorm, GELU, 7x7 conv
+  2 -> 1, then the sigmoid (both kernels 7x7, its ``kernel_size`` default, no
+  biases: 392 + 4 + 98 = 494 parameters, 298 more); ``cbam_spatial="released"``
+  builds it (17,326,142 parameters at the paper configuration). The paper's head
+  stays the default.
 - **Dropout in the residual blocks.** Channel dropout (``Dropout2d``), as in the
   public code; the paper writes "Dropout".
 - **Scales > 1 keep bands 0, s, 2s, ...** and are brought back to length T by
@@ -97,6 +101,9 @@ from .recipes import UNIFIED
 from .registry import HyperparameterError, register_model
 
 RNN_CHOICES = ("lstm+gru", "lstm", "gru", "none")
+#: CBAM spatial-attention heads: "paper" (one 7x7 conv, 4 -> 1) or "released" (the
+#: authors' public code: 7x7 conv 4 -> 2, BN, GELU, 7x7 conv 2 -> 1)
+CBAM_SPATIAL_CHOICES = ("paper", "released")
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,9 @@ class CLAReSNetConfig:
         head_hidden: width of the head's hidden layer.
         rnn: recurrent part of each encoder layer: "lstm+gru", "lstm", "gru" or "none".
         use_cbam: Enhanced CBAM after the residual blocks.
+        cbam_spatial: the CBAM's spatial-attention head: "paper" (one 7x7 convolution from
+            the four statistics to one map) or "released" (the authors' public code: 7x7
+            conv 4 -> 2, BatchNorm, GELU, 7x7 conv 2 -> 1; 298 more parameters).
         use_multiscale_stem: the 1/3/5/7 stem; otherwise a single 3x3 conv + BN + GELU.
         se_reduction: reduction ratio of the SE blocks (bottleneck at least 8).
         max_bands: rows of each learnable positional table (T must not exceed it).
@@ -138,6 +148,7 @@ class CLAReSNetConfig:
     head_hidden: int = 128
     rnn: str = "lstm+gru"
     use_cbam: bool = True
+    cbam_spatial: str = "paper"
     use_multiscale_stem: bool = True
     se_reduction: int = 16
     max_bands: int = 5000
@@ -190,6 +201,11 @@ class CLAReSNetConfig:
                 raise HyperparameterError(f"{name}={v!r} must be a number in [0, 1).")
         if self.rnn not in RNN_CHOICES:
             raise HyperparameterError(f"rnn={self.rnn!r} must be one of {', '.join(RNN_CHOICES)}.")
+        if self.cbam_spatial not in CBAM_SPATIAL_CHOICES:
+            raise HyperparameterError(
+                f"cbam_spatial={self.cbam_spatial!r} must be one of "
+                f"{', '.join(CBAM_SPATIAL_CHOICES)}."
+            )
         for name in ("use_cbam", "use_multiscale_stem"):
             if not isinstance(getattr(self, name), bool):
                 raise HyperparameterError(f"{name}={getattr(self, name)!r} must be True or False.")
@@ -275,12 +291,34 @@ class ResidualBlock(nn.Module):
 
 
 class EnhancedCBAM(nn.Module):
-    """Channel attention (Enhanced SE), then spatial attention from mean, max, std and min."""
+    """Channel attention (Enhanced SE), then spatial attention from mean, max, std and min.
 
-    def __init__(self, channels: int, reduction: int, dropout: float, kernel_size: int = 7) -> None:
+    ``spatial_head`` "paper": one ``kernel_size`` convolution 4 -> 1 (no bias);
+    "released": conv 4 -> 2, BatchNorm, GELU, conv 2 -> 1 (both ``kernel_size``, no
+    bias), as the authors' public code builds it. A sigmoid follows either.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: int,
+        dropout: float,
+        kernel_size: int = 7,
+        spatial_head: str = "paper",
+    ) -> None:
         super().__init__()
         self.channel = EnhancedSE(channels, reduction, dropout)
-        self.spatial = nn.Conv2d(4, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        pad = kernel_size // 2
+        self.spatial: nn.Module
+        if spatial_head == "released":
+            self.spatial = nn.Sequential(
+                nn.Conv2d(4, 2, kernel_size, padding=pad, bias=False),
+                nn.BatchNorm2d(2),
+                nn.GELU(),
+                nn.Conv2d(2, 1, kernel_size, padding=pad, bias=False),
+            )
+        else:
+            self.spatial = nn.Conv2d(4, 1, kernel_size, padding=pad, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.channel(x)
@@ -310,7 +348,9 @@ class BandEncoder(nn.Module):
             *(ResidualBlock(c, d, cfg.se_reduction, cfg.dropout) for d in cfg.dilations)
         )
         self.attention = (
-            EnhancedCBAM(c, cfg.se_reduction, cfg.dropout) if cfg.use_cbam else nn.Identity()
+            EnhancedCBAM(c, cfg.se_reduction, cfg.dropout, spatial_head=cfg.cbam_spatial)
+            if cfg.use_cbam
+            else nn.Identity()
         )
         self.project = nn.Sequential(nn.Linear(2 * c, cfg.emb_dim), nn.LayerNorm(cfg.emb_dim))
 

@@ -4,10 +4,14 @@ Every model has two recipes, selectable by name and stored with every trial:
 
 - ``unified``: the CLAReSNet paper's pipeline for every deep model (PCA to 30
   components fitted on the scene, 11 x 11 reflect-padded patches, AdamW lr 1e-4
-  and weight decay 1e-2, batch 16, 40 epochs, the paper's augmentation, the best
-  validation-accuracy checkpoint), so that only the architecture differs;
+  and weight decay 1e-2 on every parameter, batch 16, 40 epochs, the paper's
+  augmentation, the best validation-accuracy checkpoint), so that only the
+  architecture differs;
 - ``published``: the authors' own data preparation and training recipe
-  (shared/BASELINES.md), so that each baseline is run as its authors ran it.
+  (shared/BASELINES.md, their released code and commands), so that each
+  baseline is run as its authors ran it (e.g. SSRN's Keras RMSprop settings and
+  its L2 on the convolution kernels only: ``optimizer_params``,
+  ``model_param_groups``).
 
 A recipe is plain data (no torch, no datasets import): the harness turns it into
 a preprocessing configuration, an optimizer and a training loop.
@@ -38,6 +42,12 @@ class Recipe:
         pca_fit: what PCA/scaling are fitted on ("scene" or "train").
         optimizer: "adamw", "adam", "rmsprop" or "sklearn" (tree models fit in one call).
         lr, weight_decay: optimizer settings.
+        optimizer_params: further optimizer settings by torch's keyword names (SSRN's
+            authors: ``{"alpha": 0.9, "eps": 1e-8}``, Keras' RMSprop); None: torch's defaults.
+        model_param_groups: build the optimizer on the model's own parameter groups
+            (``model.param_groups(weight_decay)``: SSRN's authors decay the convolution
+            kernels only). False (every ``unified`` recipe): weight decay on every
+            parameter, the same way for every model.
         batch_size, eval_batch_size, epochs: training loop.
         scheduler: None, {"name": "step", "step_size": int, "gamma": float} (StepLR), or
             {"name": "inverse_time", "decay": float} (Keras' lr / (1 + decay * step)).
@@ -59,6 +69,8 @@ class Recipe:
     optimizer: Literal["adamw", "adam", "rmsprop", "sklearn"] = "adamw"
     lr: float = 1e-4
     weight_decay: float = 1e-2
+    optimizer_params: dict[str, Any] | None = None
+    model_param_groups: bool = False
     batch_size: int = 16
     eval_batch_size: int = 32
     epochs: int = 40

@@ -16,53 +16,89 @@ branch, each a residual stack of 3-D convolutions:
 4. Conv3D 24 filters 3x3x128 valid -> (P - 2) x (P - 2) x 24 (5 x 5 at P = 7);
    BN-ReLU.
 5. Spatial residual unit(s): [Conv 24 @ 3x3x1 'same' -> BN-ReLU -> Conv 24 @ 3x3x1
-   'same'] + identity; BN-ReLU after the last unit.
+   'same'] + shortcut; BN-ReLU after the last unit.
 6. Average pool over the remaining (P - 2) x (P - 2) window -> the 24-d feature
    (:meth:`SSRN.embed`) -> Dropout 0.5 -> Dense C.
+
+**Two graphs** (``variant``). The authors' released Keras code
+(``Utils/ssrn_SS_IN.py``), and the Indian Pines model they trained with it,
+differ from the paper's text in two places; ``variant="released"`` builds that
+graph, ``variant="paper"`` (the default) the text's:
+
+- **Spatial shortcut.** Released: every spatial residual unit's shortcut is a
+  Conv3D 24 @ 1x1x1 projection with bias (24 * 24 + 24 = 600 parameters; the
+  code's identity branch is commented out), written as a 1x1 Conv2d; the
+  spectral units keep the identity. Paper: identity in both branches.
+- **End of each branch.** Released: BN-ReLU twice after the last unit of each
+  branch (a second BatchNorm of 24 channels, 48 parameters, per branch). Paper:
+  once.
+
+At Indian Pines' setting (T = 200, P = 7, C = 16) ``resnet_8`` has 346,144
+trainable parameters released, the count of the authors' trained model, and
+345,448 paper (696 = 600 + 2 * 48 fewer). The ``published`` recipe builds the
+released graph; the ``unified`` one the paper's, the network it has always
+built. ``"paper"`` stays the default so that a model saved before the variants
+existed (its hyperparameters name no variant) is rebuilt as it was trained, with
+the same weight names. (One degenerate case of the
+released code is not reproduced: at D = 1, i.e. T = 7 or 8, its spectral
+shortcut also becomes a 1x1x1 projection.)
 
 Choices where the paper and BASELINES.md leave room:
 
 - **Depth.** ``depth="resnet_8"`` (default) builds one residual unit per branch,
-  which is what the authors' released scripts build and therefore what their
-  published numbers were produced with; ``depth="resnet_12"`` builds two per
-  branch, as the paper's figure draws it. The recipe records the depth.
+  the depth of the authors' released scripts (and so of their published
+  numbers); ``depth="resnet_12"`` builds two per branch, as the paper's figure
+  draws it. Depth and ``variant`` are independent: the released scripts'
+  network is ``resnet_8`` *and* ``variant="released"``. The recipes record both.
 - **BN + ReLU "around the convs".** Pre-activation residual units (He et al.
-  2016): the first unit of a branch starts with its convolution because the layer
-  before it ends in BN-ReLU; every further unit starts with BN-ReLU; each branch
-  ends with BN-ReLU before the next layer. Convolutions keep their biases (Keras'
-  default, so the parameter count is the Keras model's). BatchNorm uses Keras'
-  epsilon 1e-3 and torch's running-average momentum 0.1 (Keras: 0.01, i.e.
-  ``momentum=0.99``; it only changes how fast the evaluation statistics follow
-  training).
+  2016), as in the released code: the first unit of a branch starts with its
+  convolution because the layer before it ends in BN-ReLU; every further unit
+  starts with BN-ReLU; each branch ends with BN-ReLU (twice in the released graph)
+  before the next layer. Convolutions keep their biases (Keras' default, so the
+  parameter count is the Keras model's). BatchNorm uses Keras' epsilon 1e-3 and
+  torch's running-average momentum 0.1 (Keras: 0.01, i.e. ``momentum=0.99``; it
+  only changes how fast the evaluation statistics follow training).
 - **3-D convolutions spanning a whole axis as 2-D ones.** Step 3's 1x1xD kernel
   over a D-deep cube is a Conv3d with kernel (D, 1, 1) and no padding (output
   depth 1); step 4's 3x3x128 kernel over the 128-deep single-channel cube is the
   same linear map as a 2-D 3x3 convolution with 128 input channels, and step 5's
-  3x3x1 kernels on depth-1 cubes are 2-D 3x3 convolutions; we write them as
-  Conv2d (identical weights count: 24 * 3 * 3 * 128 + 24, and identical outputs).
+  3x3x1 kernels (and the released 1x1x1 projection) on depth-1 cubes are 2-D
+  convolutions; we write them as Conv2d (identical weights count: 24 * 3 * 3 * 128
+  + 24, and identical outputs).
 - **Window size.** The pooling averages whatever window remains, so any P >= 3
   works (P = 7 published, P = 11 unified: 9 x 9 pooled); the 1x1xD convolution
   fixes T at build time. T < 7 or P < 3 raise a
   :class:`~models.registry.HyperparameterError` naming the minimum.
 - **Initialisation.** He-normal (std sqrt(2 / fan_in)) for every convolution, as
-  published, and for the Dense layer (our choice: one rule for the whole network);
-  zero biases; BN weight 1, bias 0.
+  published, and for the Dense layer (as the released code does); zero biases; BN
+  weight 1, bias 0.
 - **L2 1e-4 on the convolution kernels.** Keras' ``kernel_regularizer=l2(1e-4)``
   adds 1e-4 * sum(w^2) to the loss, whose gradient is 2e-4 * w; torch's
   ``weight_decay=wd`` adds wd * w to the gradient before the optimizer step (for
   RMSprop, before the running square average, exactly where the Keras loss term's
   gradient enters). So ``weight_decay=2e-4`` reproduces it, provided it is applied
-  to the convolution kernels only: :meth:`SSRN.param_groups` returns the optimizer
-  groups that do that (conv kernels decayed, biases, BN and the Dense layer not).
-  An optimizer built on ``model.parameters()`` decays everything, slightly more
-  regularisation than published.
+  to the convolution kernels only (the released projection's included):
+  :meth:`SSRN.param_groups` returns the optimizer groups that do that (conv
+  kernels decayed, biases, BN and the Dense layer not). The ``published`` recipe
+  uses them (``model_param_groups=True``); the ``unified`` recipe, like every
+  model's, decays every parameter.
+- **RMSprop.** The authors' saved training configuration is Keras' RMSprop with
+  lr 3e-4, rho 0.9 and epsilon 1e-8. Standalone Keras 2, which the released code
+  uses, updates ``a = rho * a + (1 - rho) * g^2`` (``a`` starting at 0) and
+  ``w -= lr * g / (sqrt(a) + epsilon)``: epsilon outside the square root, exactly
+  as torch's ``RMSprop`` does (``sqrt(square_avg) + eps``), so ``alpha=0.9,
+  eps=1e-8`` reproduces it (``optimizer_params`` of the recipe; torch's own
+  default alpha is 0.99). (tf.keras' later RMSprop adds epsilon inside the square
+  root; that is not the optimizer the authors trained with.)
 - **Softmax.** ``forward`` returns logits; cross-entropy applies the log-softmax.
 
-Published recipe (``RECIPES["published"]``, sources in BASELINES.md): all bands, each
-standardised over the whole image; 7 x 7 windows; RMSprop lr 3e-4; batch 16; 200
-epochs; the best validation-loss checkpoint; L2 as above. Not in BASELINES.md
-and chosen here: zero padding at the scene borders. The authors' Indian Pines split
-(20 % train / 10 % validation / 70 % test, random) is a protocol choice.
+Published recipe (``RECIPES["published"]``, sources in BASELINES.md and the
+released code): the released graph at depth resnet_8; all bands, each
+standardised over the whole image; 7 x 7 windows; RMSprop lr 3e-4, rho 0.9,
+epsilon 1e-8; batch 16; 200 epochs; the best validation-loss checkpoint; L2 as
+above. Not in BASELINES.md and chosen here: zero padding at the scene borders.
+The authors' Indian Pines split (20 % train / 10 % validation / 70 % test,
+random) is a protocol choice.
 """
 
 from __future__ import annotations
@@ -79,15 +115,21 @@ from .registry import HyperparameterError, register_model
 
 #: residual units per branch for each depth
 DEPTHS = {"resnet_8": 1, "resnet_12": 2}
+#: "paper": the network the paper's text describes; "released": the graph of the
+#: authors' released Keras code and trained models (see the module docstring)
+VARIANTS = ("paper", "released")
 BN_EPS = 1e-3  # Keras' BatchNormalization epsilon
 
 
 @dataclass(frozen=True)
 class SSRNConfig:
-    """Hyperparameters of SSRN (defaults: the published network, released-script depth).
+    """Hyperparameters of SSRN (defaults: the paper's text at the released scripts' depth).
 
     Attributes:
         depth: "resnet_8" (one residual unit per branch) or "resnet_12" (two).
+        variant: "paper" (identity shortcuts, one BN-ReLU at the end of each branch) or
+            "released" (the authors' released graph: every spatial residual unit's
+            shortcut a 1x1x1 convolution, each branch ending in BN-ReLU twice).
         filters: filters of every convolution but the 1x1xD one (24).
         feature_maps: filters of the 1x1xD convolution, i.e. the depth of the cube the
             spatial branch sees (128).
@@ -97,6 +139,7 @@ class SSRNConfig:
     """
 
     depth: str = "resnet_8"
+    variant: str = "paper"
     filters: int = 24
     feature_maps: int = 128
     spectral_kernel: int = 7
@@ -106,6 +149,10 @@ class SSRNConfig:
     def __post_init__(self) -> None:
         if self.depth not in DEPTHS:
             raise HyperparameterError(f"depth={self.depth!r} must be one of {', '.join(DEPTHS)}.")
+        if self.variant not in VARIANTS:
+            raise HyperparameterError(
+                f"variant={self.variant!r} must be one of {', '.join(VARIANTS)}."
+            )
         for name in ("filters", "feature_maps", "spectral_kernel", "spectral_stride"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -138,21 +185,31 @@ class SSRNConfig:
 
 
 class ResidualUnit(nn.Module):
-    """[(BN-ReLU) -> conv -> BN-ReLU -> conv] + identity, 'same' padding.
+    """[(BN-ReLU) -> conv -> BN-ReLU -> conv] + shortcut, 'same' padding.
 
     The first unit of a branch has no leading BN-ReLU (its input already went
-    through one); ``conv`` builds a convolution ``conv(channels)``.
+    through one); ``conv`` builds a convolution ``conv(channels)``. The shortcut is
+    the identity, or ``shortcut`` (a 1x1 projection in the released graph's spatial
+    branch).
     """
 
-    def __init__(self, channels: int, conv: Any, bn: Any, first: bool) -> None:
+    def __init__(
+        self, channels: int, conv: Any, bn: Any, first: bool, shortcut: nn.Module | None = None
+    ) -> None:
         super().__init__()
         pre = [] if first else [bn(channels, eps=BN_EPS), nn.ReLU()]
         self.body = nn.Sequential(
             *pre, conv(channels), bn(channels, eps=BN_EPS), nn.ReLU(), conv(channels)
         )
+        self.shortcut = shortcut if shortcut is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        return self.shortcut(x) + self.body(x)
+
+
+def _bn_relu_tail(bn: Any, channels: int, times: int) -> list[nn.Module]:
+    """``times`` x (BN -> ReLU): the end of a branch."""
+    return [m for _ in range(times) for m in (bn(channels, eps=BN_EPS), nn.ReLU())]
 
 
 class SSRN(nn.Module):
@@ -164,6 +221,12 @@ class SSRN(nn.Module):
         self.n_bands = n_bands
         f, k = cfg.filters, cfg.spectral_kernel
         self.spectral_depth = cfg.spectral_positions(n_bands)  # D: 97 at T = 200
+        released = cfg.variant == "released"
+        tail = 2 if released else 1  # BN-ReLU at the end of each branch
+
+        def projection(c: int) -> nn.Module | None:
+            # the released spatial units' shortcut: Conv3D c @ 1x1x1 (with bias) == Conv2d 1x1
+            return nn.Conv2d(c, c, kernel_size=1) if released else None
 
         def spectral_conv(c: int) -> nn.Conv3d:
             return nn.Conv3d(c, c, kernel_size=(k, 1, 1), padding=(k // 2, 0, 0))
@@ -179,8 +242,7 @@ class SSRN(nn.Module):
         )
         self.spectral = nn.Sequential(
             *(ResidualUnit(f, spectral_conv, nn.BatchNorm3d, i == 0) for i in range(cfg.units)),
-            nn.BatchNorm3d(f, eps=BN_EPS),
-            nn.ReLU(),
+            *_bn_relu_tail(nn.BatchNorm3d, f, tail),
         )
         self.collapse = nn.Sequential(
             nn.Conv3d(f, cfg.feature_maps, kernel_size=(self.spectral_depth, 1, 1)),
@@ -194,9 +256,11 @@ class SSRN(nn.Module):
             nn.ReLU(),
         )
         self.spatial = nn.Sequential(
-            *(ResidualUnit(f, spatial_conv, nn.BatchNorm2d, i == 0) for i in range(cfg.units)),
-            nn.BatchNorm2d(f, eps=BN_EPS),
-            nn.ReLU(),
+            *(
+                ResidualUnit(f, spatial_conv, nn.BatchNorm2d, i == 0, projection(f))
+                for i in range(cfg.units)
+            ),
+            *_bn_relu_tail(nn.BatchNorm2d, f, tail),
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(f, n_classes)
@@ -270,34 +334,45 @@ PUBLISHED = Recipe(
     optimizer="rmsprop",
     lr=3e-4,
     weight_decay=2e-4,
+    optimizer_params={"alpha": 0.9, "eps": 1e-8},
+    model_param_groups=True,
     batch_size=16,
     eval_batch_size=32,
     epochs=200,
     scheduler=None,
     augment=False,
     select_on="val_loss",
-    hparams={"depth": "resnet_8"},
+    hparams={"depth": "resnet_8", "variant": "released"},
     notes=(
-        "Zhong et al., IEEE TGRS 2018 (shared/BASELINES.md): all bands, each standardised over "
-        "the whole image; 7 x 7 windows; RMSprop lr 3e-4; batch 16; 200 epochs; best "
-        "validation-loss checkpoint; depth resnet_8 (one residual unit per branch, as the "
-        "released scripts build). L2 1e-4 on the convolution kernels: Keras adds 1e-4 * sum(w^2) "
-        "to the loss (gradient 2e-4 * w), hence weight_decay=2e-4; it equals Keras only on the "
-        "conv kernels, via SSRN.param_groups(2e-4); an optimizer over model.parameters() "
-        "decays every parameter (BN, biases, Dense) instead. Zero padding at the borders is our "
-        "choice. Not reproduced: Keras RMSprop's rho 0.9 and epsilon 1e-7 (torch: alpha 0.99, "
-        "eps 1e-8) unless the harness passes them. The authors' 20 % train / 10 % val / 70 % "
-        "test random split is a protocol choice, made separately."
+        "Zhong et al., IEEE TGRS 2018 (shared/BASELINES.md) and the authors' released code "
+        "and trained Indian Pines model: the released graph (variant 'released': 1x1x1 "
+        "projection shortcuts in the spatial units, BN-ReLU twice at the end of each branch; "
+        "346,144 parameters at T = 200, as the trained model) at depth resnet_8 (one residual "
+        "unit per branch); all bands, each standardised over the whole image; 7 x 7 windows; "
+        "RMSprop lr 3e-4 with Keras' rho 0.9 and epsilon 1e-8 (torch alpha 0.9, eps 1e-8; "
+        "epsilon outside the square root in both); batch 16; 200 epochs; best validation-loss "
+        "checkpoint. L2 1e-4 on the convolution kernels: Keras adds 1e-4 * sum(w^2) to the "
+        "loss (gradient 2e-4 * w), hence weight_decay=2e-4 on the kernels only, through "
+        "SSRN.param_groups (model_param_groups). Zero padding at the borders is our choice. "
+        "The authors' 20 % train / 10 % val / 70 % test random split is a protocol choice, "
+        "made separately."
     ),
 )
 
+#: The CLAReSNet paper's pipeline, as for every model (weight decay on every parameter),
+#: on the network of the paper's text; the recipe names the variant it builds.
+UNIFIED_SSRN = UNIFIED.with_(
+    hparams={"variant": "paper"},
+    notes=UNIFIED.notes + " SSRN: the paper's graph (variant 'paper').",
+)
+
 #: The unified recipe (CLAReSNet's pipeline) and the authors' own.
-RECIPES = {"unified": UNIFIED, "published": PUBLISHED}
+RECIPES = {"unified": UNIFIED_SSRN, "published": PUBLISHED}
 
 
 @register_model("ssrn", input="patch", patch_size=7, n_components=None, recipes=RECIPES)
 def ssrn(n_bands: int, n_classes: int, patch_size: int = 7, **hparams: Any) -> SSRN:
-    """SSRN as published (24 filters, 128 feature maps, one residual unit per branch by default)."""
+    """SSRN (24 filters, 128 feature maps, one residual unit per branch; the paper's graph by default)."""
     return _build(n_bands, n_classes, patch_size, SSRNConfig(), hparams)
 
 

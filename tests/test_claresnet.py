@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 import models
 from models import HyperparameterError
@@ -77,6 +78,26 @@ def test_parameter_count_matches_the_paper():
     assert parameter_counts(small, 30)["used"] == counts["used"]
 
 
+def test_released_cbam_spatial_head_parameter_count():
+    paper = models.build_model("claresnet", n_bands=30, n_classes=16, patch_size=11)
+    released = models.build_model(
+        "claresnet", n_bands=30, n_classes=16, patch_size=11, cbam_spatial="released"
+    )
+    assert paper.cfg.cbam_spatial == "paper"
+    assert parameter_counts(paper, 30)["total"] == 17_325_844
+    # 7x7 conv 4 -> 2, BN(2), GELU, 7x7 conv 2 -> 1 (no biases): 392 + 4 + 98 = 494 in
+    # place of the paper's single 7x7 conv 4 -> 1 (196)
+    assert parameter_counts(released, 30)["total"] == 17_326_142 == 17_325_844 - 196 + 494
+    head = released.band_encoder.attention.spatial
+    assert [type(m) for m in head] == [nn.Conv2d, nn.BatchNorm2d, nn.GELU, nn.Conv2d]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in (head[0], head[3])] == [
+        (4, 2, (7, 7)),
+        (2, 1, (7, 7)),
+    ]
+    tiny = models.build_model("claresnet_tiny", n_bands=12, n_classes=3, cbam_spatial="released")
+    assert tiny(torch.randn(2, 12, 11, 11)).shape == (2, 3)
+
+
 def test_gradients_reach_every_parameter_of_the_paper_model():
     torch.manual_seed(0)
     model = models.build_model("claresnet", n_bands=30, n_classes=16, max_bands=64)
@@ -126,6 +147,7 @@ def test_search_variants_build_and_run(hparams):
     [
         ({"emb_dim": 100, "heads": 8}, "emb_dim=100 must be even and divisible by heads=8"),
         ({"base_channels": 10}, "base_channels=10 must be divisible by 4"),
+        ({"cbam_spatial": "code"}, "cbam_spatial='code' must be one of paper, released"),
         ({"n_layers": 0}, "n_layers=0 must be a positive integer"),
         ({"dilations": ()}, "dilations=() must be a non-empty tuple of positive integers"),
         ({"scales": (1, 0)}, "scales=(1, 0) must be a non-empty tuple"),

@@ -193,6 +193,41 @@ def test_ssrn_both_depths_build_and_resnet_12_is_larger():
     assert sizes["resnet_12"] > sizes["resnet_8"]
 
 
+def test_ssrn_released_graph_has_the_trained_models_parameter_count():
+    paper = models.build_model("ssrn", n_bands=200, n_classes=16, patch_size=7)
+    released = models.build_model(
+        "ssrn", n_bands=200, n_classes=16, patch_size=7, variant="released"
+    )
+    assert paper.cfg.variant == "paper" and n_params(paper) == 345_448
+    # the authors' released Indian Pines model: 346,144 trainable parameters
+    assert n_params(released) == 346_144
+    # = a 1x1x1 projection (24 * 24 + 24) + a second BN (2 * 24) at the end of each branch
+    assert n_params(released) - n_params(paper) == (24 * 24 + 24) + 2 * 48
+    proj = released.spatial[0].shortcut
+    assert (
+        isinstance(proj, torch.nn.Conv2d) and proj.kernel_size == (1, 1) and proj.bias is not None
+    )
+    assert isinstance(released.spectral[0].shortcut, torch.nn.Identity)
+    assert isinstance(paper.spatial[0].shortcut, torch.nn.Identity)
+    tail = [type(m) for m in released.spatial[1:]]
+    assert tail == [torch.nn.BatchNorm2d, torch.nn.ReLU] * 2
+    assert [type(m) for m in released.spectral[1:]] == [torch.nn.BatchNorm3d, torch.nn.ReLU] * 2
+    deep = models.build_model(
+        "ssrn", n_bands=200, n_classes=16, patch_size=7, variant="released", depth="resnet_12"
+    )
+    assert n_params(deep) == 364_168 + 2 * (24 * 24 + 24) + 2 * 48  # a projection per unit
+    x = torch.randn(2, 200, 7, 7)
+    assert released(x).shape == (2, 16) and deep(x).shape == (2, 16)
+
+
+def test_ssrn_paper_graph_keeps_its_weight_names():
+    # saved models of the paper's graph (every SSRN before the variants) load unchanged
+    model = models.build_model("ssrn_tiny", n_bands=30, n_classes=4, patch_size=11)
+    names = set(model.state_dict())
+    assert not [n for n in names if "shortcut" in n]
+    assert "spectral.1.weight" in names and "spectral.3.weight" not in names
+
+
 @pytest.mark.parametrize(
     ("size", "needle"),
     [
@@ -216,6 +251,7 @@ def test_ssrn_refuses_too_small_inputs(size, needle):
         ({"spectral_kernel": 6}, "spectral_kernel=6 must be odd"),
         ({"dropout": -0.1}, "dropout=-0.1 must be a number in [0, 1)"),
         ({"dept": "resnet_8"}, "'dept' (did you mean 'depth'?)"),
+        ({"variant": "keras"}, "variant='keras' must be one of paper, released"),
     ],
 )
 def test_ssrn_invalid_hyperparameters_name_the_value(hparams, needle):
@@ -252,7 +288,7 @@ def test_ssrn_wrong_band_count():
 
 
 def test_ssrn_config_round_trip():
-    cfg = SSRNConfig.from_hparams(depth="resnet_12", filters=16)
+    cfg = SSRNConfig.from_hparams(depth="resnet_12", filters=16, variant="released")
     assert cfg.units == 2 and SSRNConfig(**cfg.as_dict()) == cfg
     assert cfg.spectral_positions(200) == 97 and cfg.spectral_positions(7) == 1
 
@@ -293,7 +329,11 @@ def test_hybridsn_published_recipe():
 def test_ssrn_published_recipe_builds_its_model():
     for name in ("ssrn", "ssrn_tiny"):
         entry = models.get_model_entry(name)
-        assert entry.recipe("unified") == UNIFIED and entry.family == "ssrn"
+        # the unified pipeline, naming the paper's graph (the network it always built)
+        assert entry.recipe("unified") == UNIFIED.with_(
+            hparams={"variant": "paper"}, notes=entry.recipe("unified").notes
+        )
+        assert entry.family == "ssrn"
         r = entry.recipe("published")
     assert (r.patch_size, r.n_components, r.scale, r.pca_fit, r.whiten) == (
         7,
@@ -310,9 +350,79 @@ def test_ssrn_published_recipe_builds_its_model():
         200,
     )
     assert r.select_on == "val_loss" and r.augment is False and r.scheduler is None
+    assert r.optimizer_params == {"alpha": 0.9, "eps": 1e-8} and r.model_param_groups
     model = models.build_model("ssrn", n_bands=200, n_classes=16, patch_size=7, **r.hparams)
-    assert model.cfg.depth == "resnet_8"
-    assert "param_groups" in r.notes and "20 %" in r.notes
+    assert (model.cfg.depth, model.cfg.variant) == ("resnet_8", "released")
+    assert n_params(model) == 346_144  # the authors' trained Indian Pines model
+    assert "param_groups" in r.notes and "20 %" in r.notes and "346,144" in r.notes
+
+
+def _ssrn_spec(scene, recipe):
+    from harness.spec import make_spec
+
+    return make_spec("ssrn", scene.crop_to(0, 32, 0, 32), recipe=recipe)
+
+
+def test_ssrn_published_optimizer_is_keras_rmsprop_on_the_kernel_groups(ip_surrogate):
+    from harness.trial import _optimizer
+
+    spec = _ssrn_spec(ip_surrogate, "published")
+    assert spec.training.optimizer_params == {"alpha": 0.9, "eps": 1e-8}
+    assert spec.training.model_param_groups is True
+    model = models.build_model("ssrn", n_bands=200, n_classes=16, patch_size=7, **spec.hparams)
+    opt = _optimizer(model, spec.training)
+    assert isinstance(opt, torch.optim.RMSprop)
+    decayed, rest = opt.param_groups
+    for group in (decayed, rest):
+        assert (group["lr"], group["alpha"], group["eps"]) == (3e-4, 0.9, 1e-8)
+        assert group["momentum"] == 0 and group["centered"] is False
+    assert (decayed["weight_decay"], rest["weight_decay"]) == (2e-4, 0.0)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv3d)]
+    # stem, 2 spectral, collapse, spatial stem, 2 spatial and the released projection
+    assert len(convs) == 8 and model.spatial[0].shortcut in convs
+    assert {id(p) for p in decayed["params"]} == {id(m.weight) for m in convs}
+    assert len(decayed["params"]) + len(rest["params"]) == len(list(model.parameters()))
+
+
+@pytest.mark.parametrize("name", ["ssrn", "ssrn_tiny"])
+def test_ssrn_unified_optimizer_decays_every_parameter_like_every_model(ip_surrogate, name):
+    from harness.spec import make_spec
+    from harness.trial import _optimizer
+
+    spec = make_spec(name, ip_surrogate.crop_to(0, 32, 0, 32))
+    assert spec.training.model_param_groups is False and spec.training.optimizer_params is None
+    assert spec.hparams == {"variant": "paper"}
+    model = models.build_model(name, n_bands=30, n_classes=16, patch_size=11, **spec.hparams)
+    opt = _optimizer(model, spec.training)
+    assert isinstance(opt, torch.optim.AdamW) and len(opt.param_groups) == 1
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"]) == (1e-4, 1e-2)
+    assert len(group["params"]) == len(list(model.parameters()))
+
+
+def test_model_param_groups_needs_a_model_that_defines_them():
+    from harness.spec import TrainingConfig
+    from harness.trial import TrialError, _optimizer
+
+    model = models.build_model("hybridsn_tiny", n_bands=30, n_classes=3, patch_size=11)
+    with pytest.raises(TrialError, match="defines no parameter groups"):
+        _optimizer(model, TrainingConfig(model_param_groups=True))
+
+
+def test_torch_rmsprop_with_alpha_and_eps_is_keras_rmsprop():
+    # standalone Keras 2: a = rho * a + (1 - rho) * g^2 (a from 0); w -= lr * g / (sqrt(a) + eps)
+    torch.manual_seed(0)
+    w = torch.randn(50, dtype=torch.float64, requires_grad=True)
+    grads = [torch.randn(50, dtype=torch.float64) * 10 ** (-k) for k in range(6)]
+    opt = torch.optim.RMSprop([w], lr=3e-4, alpha=0.9, eps=1e-8)
+    ref = w.detach().clone()
+    acc = torch.zeros_like(ref)
+    for g in grads:
+        w.grad = g.clone()
+        opt.step()
+        acc = 0.9 * acc + 0.1 * g**2
+        ref = ref - 3e-4 * g / (acc.sqrt() + 1e-8)
+    torch.testing.assert_close(w.detach(), ref, rtol=1e-12, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------- behaviour

@@ -7,7 +7,14 @@ import warnings
 import pytest
 
 import datasets
-from harness.spec import PROTOCOL_VERSION, SpecError, TrainingConfig, TrialSpec, make_spec
+from harness.spec import (
+    ADDED_FIELD_DEFAULTS,
+    PROTOCOL_VERSION,
+    SpecError,
+    TrainingConfig,
+    TrialSpec,
+    make_spec,
+)
 
 
 def fixed_spec(**changes) -> TrialSpec:
@@ -55,6 +62,8 @@ def test_hash_is_stable_across_machines_and_versions():
         {"patch_size": 9},
         {"training": TrainingConfig(epochs=39)},
         {"training": TrainingConfig(lr=2e-4)},
+        {"training": TrainingConfig(optimizer_params={"betas": (0.9, 0.98)})},
+        {"training": TrainingConfig(model_param_groups=True)},
         {"crop": (0, 10, 0, 10)},
         {"max_train_per_class": 5},
         {"protocol_version": 2},
@@ -62,6 +71,15 @@ def test_hash_is_stable_across_machines_and_versions():
 )
 def test_every_number_changing_field_changes_the_hash(change):
     assert fixed_spec(**change).spec_hash != fixed_spec().spec_hash
+
+
+def test_added_training_fields_at_their_defaults_are_left_out_of_the_hash():
+    canonical = fixed_spec().canonical()["training"]
+    assert not set(ADDED_FIELD_DEFAULTS) & set(canonical)
+    on = fixed_spec(training=TrainingConfig(optimizer_params={"eps": 1e-8}))
+    assert on.canonical()["training"]["optimizer_params"] == {"eps": 1e-8}
+    back = TrialSpec.from_json(on.to_json())
+    assert back == on and back.spec_hash == on.spec_hash
 
 
 def test_study_is_stored_but_not_hashed():
@@ -118,9 +136,38 @@ def test_make_spec_resolves_the_recipe(crop):
         ({"protocol_params": {"block": 4}}, "has no parameter(s) ['block']"),
         ({"pca_fit": "test"}, "pca_fit='test' must be 'scene' or 'train'"),
         ({"max_train_per_class": 0}, "max_train_per_class=0 must be a positive integer"),
+        (
+            {"training": {"optimizer_params": {"alpha": 0.9}}},
+            "optimizer_params ['alpha'] do not apply to 'adamw'",
+        ),
+        ({"training": {"optimizer_params": [0.9]}}, "must be a mapping"),
     ],
 )
 def test_make_spec_errors(crop, kwargs, needle):
     with pytest.raises(SpecError) as err:
         make_spec("claresnet_tiny", crop, **kwargs)
     assert needle in str(err.value)
+
+
+def test_added_training_fields_stay_out_of_the_other_recipes_specs(crop):
+    # only SSRN's published recipe sets the authors' optimizer settings; every other
+    # spec keeps the canonical form (and so the hash) it had before they existed
+    for model in ("claresnet", "hybridsn", "ssrn", "spectralformer", "random_forest", "xgboost"):
+        for recipe in ("unified", "published"):
+            training = make_spec(model, crop, recipe=recipe).canonical()["training"]
+            if (model, recipe) != ("ssrn", "published"):
+                assert not set(ADDED_FIELD_DEFAULTS) & set(training), (model, recipe)
+
+
+def test_ssrn_specs_have_a_new_identity(crop):
+    # SSRN's unified trials now decay every parameter (before: its convolution kernels
+    # only, through its parameter groups), so their specs must not hash as the stored
+    # ones: the recipe names the graph it builds
+    spec = make_spec("ssrn", crop, seed=1)
+    assert spec.hparams == {"variant": "paper"} and spec.training.model_param_groups is False
+    before = spec.with_(hparams={})  # the spec the same call made before
+    assert spec.spec_hash != before.spec_hash
+    published = make_spec("ssrn", crop, recipe="published", seed=1)
+    assert published.canonical()["training"]["optimizer_params"] == {"alpha": 0.9, "eps": 1e-8}
+    assert published.canonical()["training"]["model_param_groups"] is True
+    assert published.hparams == {"depth": "resnet_8", "variant": "released"}

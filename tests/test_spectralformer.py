@@ -250,7 +250,13 @@ def test_registry_entries_and_recipes():
     assert (patch.patch_size, pixel.patch_size, patch.n_components) == (7, 1, None)
     assert {patch.family, pixel.family, tiny.family} == {"spectralformer"} and tiny.tiny
     assert "spectralformer_tiny" not in models.list_models(include_tiny=False)
-    for entry, p in ((patch, 7), (pixel, 1), (tiny, 7)):
+    # the authors' README commands for Indian Pines: patch-wise 300 epochs, weight decay
+    # 5e-3; pixel-wise 290 epochs, weight decay 0; StepLR step epochs // 10
+    for entry, p, wd, epochs, step in (
+        (patch, 7, 5e-3, 300, 30),
+        (pixel, 1, 0.0, 290, 29),
+        (tiny, 7, 5e-3, 300, 30),
+    ):
         assert entry.recipe("unified") == UNIFIED
         r = entry.recipe("published")
         assert (r.patch_size, r.n_components, r.scale, r.pca_fit, r.pad_mode) == (
@@ -263,10 +269,37 @@ def test_registry_entries_and_recipes():
         assert (r.optimizer, r.lr, r.weight_decay, r.batch_size, r.epochs) == (
             "adam",
             5e-4,
-            0.0,
+            wd,
             64,
-            300,
+            epochs,
         )
-        assert r.scheduler == {"name": "step", "step_size": r.epochs // 10, "gamma": 0.9}
+        assert r.scheduler == {"name": "step", "step_size": step, "gamma": 0.9}
+        assert r.optimizer_params is None and not r.model_param_groups
         assert not r.augment and r.select_on == "last"
         assert "695 training pixels" in r.notes and "symmetric" in r.notes
+        assert f"{epochs} epochs" in r.notes and f"= {step} and" in r.notes
+
+
+@pytest.mark.parametrize(
+    ("name", "wd", "epochs", "step"),
+    [("spectralformer", 5e-3, 300, 30), ("spectralformer_pixel", 0.0, 290, 29)],
+)
+def test_published_optimizer_and_schedule_as_the_trials_build_them(
+    ip_surrogate, name, wd, epochs, step
+):
+    from harness.spec import make_spec
+    from harness.trial import _optimizer, _scheduler
+
+    spec = make_spec(name, ip_surrogate.crop_to(0, 32, 0, 32), recipe="published")
+    cfg = spec.training
+    assert (cfg.epochs, cfg.weight_decay) == (epochs, wd)
+    model = models.build_model(name, n_bands=200, n_classes=16, patch_size=spec.patch_size)
+    opt = _optimizer(model, cfg)
+    assert isinstance(opt, torch.optim.Adam) and not isinstance(opt, torch.optim.AdamW)
+    assert len(opt.param_groups) == 1  # decay on every parameter, as the authors' script
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"]) == (5e-4, wd)
+    assert len(group["params"]) == len(list(model.parameters()))
+    sched, when = _scheduler(opt, cfg)
+    assert isinstance(sched, torch.optim.lr_scheduler.StepLR) and when == "epoch"
+    assert (sched.step_size, sched.gamma) == (step, 0.9)
