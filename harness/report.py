@@ -238,7 +238,7 @@ class DetailSource(Protocol):
 
     def test_sets(self, trial_ids: Iterable[int]) -> dict[int, tuple[int, str | None]]: ...
 
-    def test_predictions(self, trial_id: int) -> Any: ...
+    def test_predictions(self, trial_ids: Iterable[int]) -> dict[int, Any]: ...
 
     def artifact(self, trial_id: int, name: str) -> Any: ...
 
@@ -270,15 +270,10 @@ def add_details(
             row["label"]: [TestedTrial(t, *sets[t]) for t in row["trial_ids"] if t in sets]
             for row in group.rows
         }
-        cache: dict[int, Any] = {}
-
-        def load(trial_id: int) -> Any:
-            if trial_id not in cache:
-                cache[trial_id] = source.test_predictions(trial_id)
-            return cache[trial_id]
-
+        tested = [t for t, (_, sha) in sets.items() if sha is not None]
+        predictions = source.test_predictions(tested)  # one read for the whole group
         group.mcnemar = [
-            mcnemar((ref, trials[ref]), (row["label"], trials[row["label"]]), load)
+            mcnemar((ref, trials[ref]), (row["label"], trials[row["label"]]), predictions.get)
             for ref in group.references
             for row in group.rows
             if not is_reference(row)

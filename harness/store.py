@@ -1174,17 +1174,14 @@ class ResultStore:
         table's input, :func:`harness.significance.class_table`)."""
         ids = sorted({int(t) for t in trial_ids})
         out: list[dict[str, Any]] = []
+        names = ("trial_id", "label", "name", "precision", "recall", "f1", "ap", "support")
+        columns = [getattr(ClassMetricRow, n) for n in names]
         with self.session() as session:
             for start in range(0, len(ids), 500):
-                query = select(ClassMetricRow).where(
+                query = select(*columns).where(
                     ClassMetricRow.trial_id.in_(ids[start : start + 500])
                 )
-                out += [
-                    {"trial_id": c.trial_id, "label": c.label, "name": c.name,
-                     "precision": c.precision, "recall": c.recall, "f1": c.f1, "ap": c.ap,
-                     "support": c.support}
-                    for c in session.scalars(query)
-                ]  # fmt: skip
+                out += [dict(zip(names, row, strict=True)) for row in session.execute(query)]
         out.sort(key=lambda c: (c["trial_id"], c["label"]))
         return out
 
@@ -1222,16 +1219,21 @@ class ResultStore:
                     out[trial_id] = (int(seed), None if sha is None else str(sha))
         return out
 
-    def test_predictions(self, trial_id: int) -> dict[str, Any] | None:
-        """A trial's test set pixel by pixel ({"index", "truth", "pred"}: flat indices
-        into its scene and 1-based labels), or None for a trial stored without it."""
+    def test_predictions(self, trial_ids: Iterable[int]) -> dict[int, dict[str, Any] | None]:
+        """Trials' test sets pixel by pixel: {trial id: {"index", "truth", "pred"}} (flat
+        indices into the trial's scene and 1-based labels), None for a trial stored
+        without them. One query per 500 trials."""
+        ids = sorted({int(t) for t in trial_ids})
+        out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
         with self.session() as session:
-            data = session.scalar(
-                select(ArtifactRow.data).where(
-                    ArtifactRow.trial_id == trial_id, ArtifactRow.name == "test_predictions"
+            for start in range(0, len(ids), 500):
+                query = select(ArtifactRow.trial_id, ArtifactRow.data).where(
+                    ArtifactRow.trial_id.in_(ids[start : start + 500]),
+                    ArtifactRow.name == "test_predictions",
                 )
-            )
-        return None if data is None else decode_npz(data)
+                for trial_id, data in session.execute(query):
+                    out[trial_id] = decode_npz(data)
+        return out
 
     # ------------------------------------------------------------------ saved models
 
