@@ -46,8 +46,9 @@ def _results(worker: int, n: int) -> list:
 
     rng = np.random.default_rng(worker)
     return [
-        make_result(make_spec(MODELS[i % len(MODELS)], "indian_pines", worker * 10_000 + i),
-                    0.9, rng)  # fmt: skip
+        make_result(
+            make_spec(MODELS[i % len(MODELS)], "indian_pines", worker * 10_000 + i), 0.9, rng
+        )  # fmt: skip
         for i in range(n)
     ]
 

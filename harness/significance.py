@@ -325,7 +325,11 @@ def class_table(
             )
     best = {}
     for label, _ in classes:
-        means = {m: cells[(label, m)].mean for m in models if cells[(label, m)].mean is not None}
+        means: dict[str, float] = {}
+        for m in models:
+            value = cells[(label, m)].mean
+            if value is not None:
+                means[m] = value
         if means:
             top = max(means.values())
             best[label] = {m for m, v in means.items() if math.isclose(v, top, abs_tol=1e-12)}
