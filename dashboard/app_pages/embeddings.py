@@ -27,10 +27,11 @@ def _show(trial_id: int, key: str) -> None:
     names = [c["name"] for c in sorted(detail["per_class"], key=lambda c: c["label"])]
     title = f"{detail['model']} · seed {detail['seed']}"
     st.markdown(f"#### {title}")
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Avg. centroid distance", ui.fmt_value(dist, "centroid_distance"))
-    cols[1].metric("OA (%)", ui.fmt_value(test.get("oa"), "oa"))
-    cols[2].metric("Points", "–" if emb is None else f"{len(emb['embedding_2d']):,}")
+    cols[1].metric("Silhouette", ui.fmt_value(test.get("silhouette"), "silhouette"))
+    cols[2].metric("OA (%)", ui.fmt_value(test.get("oa"), "oa"))
+    cols[3].metric("Points", "–" if emb is None else f"{len(emb['embedding_2d']):,}")
     if emb is None:
         st.info(
             f"Trial #{trial_id} has no embedding (tree models have none).", icon=":material/info:"
@@ -53,7 +54,9 @@ st.caption(
     "t-SNE of the penultimate-layer embeddings of up to 2,000 stratified test pixels, "
     "coloured by true class (crosses: class centroids in the t-SNE plane). The average "
     "centroid distance is the paper's Avg. Dist., measured in the embedding space itself, "
-    "not in this 2-D projection."
+    "not in this 2-D projection: in the model's own feature units, so it compares seeds of "
+    "one model, not models of different widths. The silhouette (in [-1, 1], scale-free, on "
+    "the same pixels) compares models."
 )
 rows = queries.leaderboard(study=None)
 if not rows:
