@@ -199,6 +199,14 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
     )
     assert report.returncode == 0, report.stderr
     assert "indian_pines" in report.stdout and "OA" in report.stdout, report.stdout
+    # what the Ray workers stored makes the detail tables: every class of the crop, the
+    # six models' shared test pixels paired for McNemar, each trial's intervals
+    out = report.stdout
+    assert "### Per-class accuracy (recall, %)" in out
+    assert "### McNemar's test vs claresnet_tiny" in out and "| 0: " in out
+    assert "seeds tested" not in out.lower() or "| 0 |" not in out.split("McNemar")[1][:600]
+    assert "### Bootstrap 95 % intervals per trial" in out
+    assert out.count("| 0 | ") >= 6  # one interval row per trial (seed 0)
 
 
 @pytest.mark.slow
