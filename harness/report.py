@@ -21,6 +21,11 @@ be opened or the filters match nothing.
 
 CSV (for scripts): one row per model and metric with mean, std and n in the units
 stored (fractions for OA/BA, not percent); the paired comparison is not included.
+
+When the database holds a leakage study (``--suite leakage``), the markdown and
+LaTeX reports end with its tables (:mod:`harness.leakage`: test OA per split x PCA
+setting, Δ OA and the leakage gap with its 95 % confidence interval); ``--leakage``
+prints those tables only, in any format (CSV included).
 """
 
 from __future__ import annotations
@@ -515,6 +520,12 @@ def _parser() -> argparse.ArgumentParser:
         help="only this PCA fit (on the whole scene, or on the training pixels only)",
     )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
+    parser.add_argument(
+        "--leakage",
+        action="store_true",
+        help="only the leakage tables (split x PCA settings, the leakage gap with its 95%% "
+        "CI); markdown and LaTeX reports append them when the database holds a leakage study",
+    )
     return parser
 
 
@@ -528,8 +539,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "source": args.source,
         "pca_fit": args.pca_fit,
     }
+    if args.leakage and (args.protocol or args.pca_fit):
+        print(
+            "error: --leakage spans the protocols and PCA fits. Fix: drop --protocol and "
+            "--pca-fit.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with ResultStore(args.db, readonly=True) as store:
+            leak = _leakage_tables(store, args)
+            if args.leakage:
+                return _print_leakage(leak, args.format)
             groups = collect(store, **filters)
             if not groups and any(v is not None for v in filters.values()):
                 return _nothing_matches(store, filters)
@@ -546,6 +567,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(message)
         return 0
     print(render(groups, args.format), end="")
+    if leak and args.format != "csv":  # one table per CSV: --leakage --format csv
+        print()
+        _print_leakage(leak, args.format)
+    return 0
+
+
+def _leakage_tables(store: ResultStore, args: argparse.Namespace) -> list[Any]:
+    """The leakage tables (:mod:`harness.leakage`) for the scene, recipe and source
+    filters; none when the report is filtered to one protocol or PCA fit, or is a CSV
+    of the results tables."""
+    from . import leakage
+
+    if args.protocol or args.pca_fit or (args.format == "csv" and not args.leakage):
+        return []
+    return leakage.collect(store, scene=args.scene, recipe=args.recipe, source=args.source)
+
+
+def _print_leakage(tables: list[Any], fmt: str) -> int:
+    from . import leakage
+
+    if not tables and fmt != "csv":
+        print(leakage.EMPTY_MESSAGE)
+        return 0
+    if not tables:
+        print(leakage.EMPTY_MESSAGE, file=sys.stderr)
+    print(leakage.render(tables, fmt), end="")
     return 0
 
 
