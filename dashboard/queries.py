@@ -278,6 +278,18 @@ def group_details(
     return _group_details(*_key(), tuple(group), tuple(labels), run_id, class_metric)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _leakage(location: str, version: tuple[Any, ...], run_id: int | None) -> list[Any]:
+    from harness import leakage
+
+    return leakage.collect(store(), run_id=run_id)
+
+
+def leakage(run_id: int | None = None) -> list[Any]:
+    """The leakage tables (:func:`harness.leakage.collect`) of the database, or of one run."""
+    return _leakage(*_key(), run_id)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _trial(location: str, version: tuple[Any, ...], trial_id: int) -> dict[str, Any]:
     return store().trial(trial_id)

@@ -203,7 +203,8 @@ GROUP_SELECTORS: Mapping[str, tuple[str, tuple[str, ...], str | None]] = {
         "Protocol",
         ("paper",),
         "paper: the paper's random 72/8/20 split; disjoint: spatially disjoint blocks; "
-        "fixed:NAME: the published split NAME, read from label-map files (their checksums "
+        "block_cv: spatial 5-fold cross-validation over blocks (a seed: the mean over its "
+        "folds); fixed:NAME: the published split NAME, read from label-map files (their checksums "
         "are in each trial's spec).",
     ),
     "recipe": (
@@ -375,7 +376,7 @@ def stats_table(
         {
             "Model": [r["label"] for r in rows],
             **({"Setting": [settings.get(r["label"], "") for r in rows]} if settings else {}),
-            "Seeds": [r["n_trials"] for r in rows],
+            "Seeds": [len(r["seeds"]) for r in rows],  # a block_cv seed: all its folds
             **{header(m): [scaled(r["metrics"][m]["mean"], m) for r in rows] for m in metrics},
         }
     )

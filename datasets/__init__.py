@@ -35,7 +35,16 @@ from .preprocessing import (
     fit_preprocessing,
     preprocess,
 )
-from .protocols import PROTOCOLS, Split, SplitWarning, protocol_params, split
+from .protocols import (
+    FOLD_PARAMS,
+    PROTOCOLS,
+    Split,
+    SplitWarning,
+    check_params,
+    protocol_params,
+    repetition,
+    split,
+)
 from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
 from .scene import Scene, SurrogateWarning, load_scene, search_dirs
 from .splits import (
@@ -49,6 +58,7 @@ from .splits import (
 from .surrogate import SurrogateParams
 
 __all__ = [
+    "FOLD_PARAMS",
     "PROTOCOLS",
     "DatasetError",
     "DatasetNotFoundError",
@@ -70,6 +80,7 @@ __all__ = [
     "SurrogateParams",
     "SurrogateWarning",
     "UnknownSceneError",
+    "check_params",
     "extract_patches",
     "extract_spectra",
     "fixed_name",
@@ -84,6 +95,7 @@ __all__ = [
     "preprocess",
     "protocol_params",
     "register_scene_file",
+    "repetition",
     "search_dirs",
     "split",
     "split_files_from_args",

@@ -88,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--protocol",
         default=None,
-        help="paper, fraction, per_class, disjoint or fixed:NAME (a split read from label-map "
-        "files; default paper, or fixed:NAME with --split-file)",
+        help="paper, fraction, per_class, disjoint, block_cv or fixed:NAME (a split read from "
+        "label-map files; default paper, or fixed:NAME with --split-file)",
     )
     sp.add_argument(
         "--split-file",

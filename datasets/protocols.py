@@ -12,6 +12,9 @@ Protocols:
         validation pixels (never more than half of what is left), the rest test.
     disjoint: spatially separated blocks, with a buffer so that no P x P window of one
         set contains a pixel of another (see :func:`disjoint_split`).
+    block_cv: spatial k-fold cross-validation over the same blocks and buffer: the seed
+        fixes the folds, ``fold`` picks the test fold, and the k folds of one seed test
+        every labelled pixel exactly once (see :func:`block_cv_split`).
     fixed:NAME: the sets of a split read from label-map files (:mod:`datasets.splits`);
         without a validation map, ``val_fraction`` of each class's training pixels
         (seeded) is held out for validation (see :func:`fixed_split`).
@@ -211,21 +214,9 @@ def disjoint_split(
             f"train + val = {train + val:g} must be below 1 so that test pixels remain."
         )
     gt = np.asarray(gt)
-    idx, y, n_labels = _labelled(gt)
+    idx, y, _ = _labelled(gt)
     h, w = gt.shape
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD15]))
-    off_r, off_c = (int(v) for v in rng.integers(0, block_size, size=2))
-    rows, cols = np.divmod(np.arange(h * w), w)
-    n_bc = (w + off_c + block_size - 1) // block_size
-    block = ((rows + off_r) // block_size) * n_bc + (cols + off_c) // block_size
-    n_blocks = int(block.max()) + 1
-
-    # per-block class counts (blocks x labels)
-    k = np.zeros((n_blocks, n_labels), dtype=np.int64)
-    np.add.at(k, (block[idx], y - 1), 1)
-    present = k > 0
-    rarity = np.where(present, k.sum(axis=0)[None, :].astype(float), np.inf).min(axis=1)
-    order = np.lexsort((rng.random(n_blocks), rarity))
+    block, k, order = _block_grid(gt, idx, y, seed, block_size)
     wanted = np.array([train, val, 1.0 - train - val])
     targets = wanted.copy()
     best: tuple[float, np.ndarray] | None = None
@@ -248,33 +239,177 @@ def disjoint_split(
     }
 
 
+def block_cv_split(
+    gt: np.ndarray,
+    seed: int,
+    k: int = 5,
+    fold: int = 0,
+    patch_size: int = 11,
+    block_size: int = 16,
+    val: float = 0.1,
+) -> dict[str, np.ndarray]:
+    """Spatial k-fold cross-validation: the blocks of fold ``fold`` of ``k`` are the test set.
+
+    The scene is cut into the blocks of ``disjoint`` (the same seeded grid: the same
+    seed gives the same blocks), and the blocks go to ``k`` folds by ``disjoint``'s
+    greedy rule with equal targets (blocks taken in order of their rarest class, each
+    to the fold furthest below 1/k of the block's classes), so every class is spread
+    over the folds as evenly as its blocks allow. The seed fixes the grid and the
+    folds; ``fold`` only picks the test fold, so the ``k`` trials ``fold = 0 .. k-1``
+    of one seed are one repetition of the cross-validation.
+
+    The other folds' blocks are training blocks; some of them (by the same
+    class-spreading rule) are held out for validation, as many as it takes for the
+    validation set to hold a share ``val`` of the kept training and validation pixels
+    (the target found by bisection, the buffer taking pixels of either set).
+
+    Buffer (r = ``patch_size // 2``), ``disjoint``'s rule: no kept pixel lies within
+    r pixels (Chebyshev distance, inside the P x P window) of a kept pixel of another
+    set. Unlike ``disjoint``, the test fold gives up nothing: every validation pixel
+    within r of a test pixel is dropped, then every training pixel within r of a kept
+    validation or test pixel. So each labelled pixel survives the buffer in the fold
+    of its block and is tested there, exactly once per repetition; the buffer costs
+    training (and some validation) pixels only, counted as dropped in
+    ``Split.counts``. With ``disjoint``'s shared loss instead, about half of Indian
+    Pines' labelled pixels (11 x 11 windows, 16 x 16 blocks, 5 folds) would never be
+    tested; and validation blocks that yield to training keep too few pixels there
+    (a 16 x 16 block inside training blocks keeps its 6 x 6 core), so training yields
+    to validation too.
+    """
+    _check_block_cv(k, fold, patch_size, block_size, val)
+    gt = np.asarray(gt)
+    idx, y, _ = _labelled(gt)
+    h, w = gt.shape
+    block, counts, order = _block_grid(gt, idx, y, seed, block_size)
+    with_pixels = int(counts.any(axis=1).sum())
+    if with_pixels < k:
+        raise ProtocolError(
+            f"k={k} folds, but only {with_pixels} block(s) of {block_size} x {block_size} "
+            "pixels hold labelled pixels, so some fold would be empty. Fix: a smaller k or "
+            "a smaller block_size."
+        )
+    folds = _assign_blocks(counts, order, np.full(k, 1.0 / k))
+    is_test = folds == fold
+    pool = np.where(is_test[:, None], 0, counts)  # the training blocks' class counts
+    radius = patch_size // 2
+    best: tuple[float, np.ndarray] | None = None
+    low, high, target = 0.0, 1.0, val
+    for _ in range(8 if val > 0 else 1):  # bisection on the target: the buffer's loss varies
+        held = _assign_blocks(pool, order, np.array([1.0 - target, target])) == 1
+        assign = np.where(is_test, 2, np.where(held, 1, 0))
+        keep = _buffer(assign, block, idx, h, w, radius, keep_test=True)
+        n_train, n_val = int((keep == 0).sum()), int((keep == 1).sum())
+        achieved = n_val / max(n_train + n_val, 1)
+        if best is None or abs(achieved - val) < best[0]:
+            best = (abs(achieved - val), keep)
+        low, high = (target, high) if achieved < val else (low, target)
+        target = (low + high) / 2
+    assert best is not None  # the loop runs at least once
+    keep = best[1]
+    return {
+        "train": np.flatnonzero(keep == 0),
+        "val": np.flatnonzero(keep == 1),
+        "test": np.flatnonzero(keep == 2),
+    }
+
+
+def _check_block_cv(k: Any, fold: Any, patch_size: Any, block_size: Any, val: Any) -> None:
+    """The ``block_cv`` parameters that can be checked without a label map."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise ProtocolError(
+            f"k={k!r} must be an integer >= 2 (the number of folds). Fix: pass k=2 or more "
+            "(default 5)."
+        )
+    if isinstance(fold, bool) or not isinstance(fold, int | np.integer) or not 0 <= fold < k:
+        raise ProtocolError(
+            f"fold={fold!r} must be an integer from 0 to {k - 1} (the test fold of k={k} "
+            f"folds). Fix: pass a fold in 0..{k - 1}, or a larger k."
+        )
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise ProtocolError(
+            f"patch_size={patch_size!r} must be a positive integer (the model's window, "
+            "which sets the buffer)."
+        )
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
+        raise ProtocolError(f"block_size={block_size!r} must be an integer >= 2.")
+    if isinstance(val, bool) or not isinstance(val, int | float) or not 0 <= val < 1:
+        raise ProtocolError(
+            f"val={val!r} must be a number in [0, 1): the share of the training folds' pixels "
+            "held out (by block) for validation. Fix: e.g. val=0.1 (the default), or 0 for no "
+            "validation set."
+        )
+
+
+def _block_grid(
+    gt: np.ndarray, idx: np.ndarray, y: np.ndarray, seed: int, block_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seeded block grid of ``disjoint`` and ``block_cv``.
+
+    Returns:
+        block: the block of every pixel (flat, row-major); k: (blocks, labels) class
+        counts per block; order: the blocks by their rarest class, ties in seeded order
+        (the order in which :func:`_assign_blocks` hands them out).
+    """
+    h, w = gt.shape
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD15]))
+    off_r, off_c = (int(v) for v in rng.integers(0, block_size, size=2))
+    rows, cols = np.divmod(np.arange(h * w), w)
+    n_bc = (w + off_c + block_size - 1) // block_size
+    block = ((rows + off_r) // block_size) * n_bc + (cols + off_c) // block_size
+    n_blocks = int(block.max()) + 1
+    k = np.zeros((n_blocks, int(gt.max())), dtype=np.int64)
+    np.add.at(k, (block[idx], y - 1), 1)
+    present = k > 0
+    rarity = np.where(present, k.sum(axis=0)[None, :].astype(float), np.inf).min(axis=1)
+    order = np.lexsort((rng.random(n_blocks), rarity))
+    return block, k, order
+
+
 def _assign_blocks(k: np.ndarray, order: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Greedy: each block (in ``order``) to the set furthest below its target for the block's classes."""
+    """Greedy: each block (in ``order``) to the set furthest below its target for the
+    block's classes (``len(targets)`` sets; ties to the first). A block with no labelled
+    pixel goes to the set of the largest target: its region still matters for
+    ``disjoint``'s buffer."""
+    n_sets = len(targets)
     totals = np.maximum(k.sum(axis=0), 1).astype(np.float64)
-    filled = np.zeros((3, k.shape[1]))
+    filled = np.zeros((n_sets, k.shape[1]))
     assign = np.full(k.shape[0], -1)
     for b in order:
         if not k[b].any():
-            assign[b] = int(
-                np.argmax(targets)
-            )  # no labelled pixel: its region still matters for buffers
+            assign[b] = int(np.argmax(targets))
             continue
         share = k[b] / totals
         deficit = ((targets[:, None] - filled / totals) * share[None, :]).sum(axis=1)
-        s = int(np.argmax(deficit - 1e-9 * np.arange(3)))
+        s = int(np.argmax(deficit - 1e-9 * np.arange(n_sets)))
         assign[b] = s
         filled[s] += k[b]
     return assign
 
 
 def _buffer(
-    assign: np.ndarray, block: np.ndarray, idx: np.ndarray, h: int, w: int, radius: int
+    assign: np.ndarray,
+    block: np.ndarray,
+    idx: np.ndarray,
+    h: int,
+    w: int,
+    radius: int,
+    *,
+    keep_test: bool = False,
 ) -> np.ndarray:
-    """Set of every labelled pixel after the buffer (-1: dropped, or unlabelled)."""
-    region = assign[block].reshape(h, w)  # every pixel, labelled or not, lies in a set's region
+    """Set of every labelled pixel after the buffer (-1: dropped, or unlabelled).
+
+    ``assign`` gives each block its set: 0 train, 1 validation, 2 test. With
+    ``keep_test`` (``block_cv``), test pixels are never dropped: validation pixels
+    within ``radius`` of a test pixel are, then training pixels within ``radius`` of a
+    kept validation or test pixel.
+    """
     keep = np.full(h * w, -1)
     keep[idx] = assign[block[idx]]
-    if radius > 0:
+    if radius > 0 and keep_test:
+        keep[(keep == 1) & _dilate((keep == 2).reshape(h, w), radius)] = -1
+        keep[(keep == 0) & _dilate(((keep == 1) | (keep == 2)).reshape(h, w), radius)] = -1
+    elif radius > 0:
+        region = assign[block].reshape(h, w)  # every pixel, labelled or not, in a set's region
         # the buffer is shared: train gives up radius // 2 pixels next to test regions, test
         # gives up the rest next to train regions ...
         near_test = _dilate(region == 2, radius // 2)
@@ -300,7 +435,41 @@ PROTOCOLS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "fraction": fraction_split,
     "per_class": per_class_split,
     "disjoint": disjoint_split,
+    "block_cv": block_cv_split,
 }
+
+#: Cross-validation protocols and the parameter that picks a trial's test fold. One
+#: seed is one repetition: the trials of every fold (:func:`repetition`).
+FOLD_PARAMS: dict[str, str] = {"block_cv": "fold"}
+
+
+def repetition(protocol: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The protocol parameters of the trials of one repetition (one seed).
+
+    ``[{}]`` for a protocol that makes one split per seed; for a cross-validation
+    protocol one entry per fold, ``[{"fold": 0}, ..., {"fold": k - 1}]``, with ``k``
+    from ``params`` or the protocol's default.
+
+    Raises:
+        ProtocolError: ``k`` is not an integer >= 2.
+    """
+    name = FOLD_PARAMS.get(protocol)
+    if name is None:
+        return [{}]
+    k = {**protocol_params(protocol), **(params or {})}["k"]
+    _check_block_cv(k, 0, 1, 2, 0.0)
+    return [{name: f} for f in range(k)]
+
+
+def check_params(protocol: str, params: dict[str, Any]) -> None:
+    """Check what can be checked of a protocol's parameters without a label map (the
+    folds of a cross-validation); the rest is checked when the split is made.
+
+    Raises:
+        ProtocolError: a bad value (the message names it, the range and the fix).
+    """
+    if protocol == "block_cv":
+        _check_block_cv(**{**protocol_params(protocol), **params})
 
 
 #: Validation share of a fixed split's training pixels when it has no validation map:
@@ -378,7 +547,7 @@ def split(
     Args:
         gt: (H, W) integer label map, 0 = unlabelled. For ``fixed:NAME`` the split's
             own labels (``fixed.labels``) are used instead.
-        protocol: "paper", "fraction", "per_class", "disjoint" or "fixed:NAME".
+        protocol: "paper", "fraction", "per_class", "disjoint", "block_cv" or "fixed:NAME".
         seed: the seed (an int); the same seed gives the same split.
         fixed: with ``fixed:NAME``, the :class:`datasets.splits.FixedSplit` (e.g.
             ``scene.splits[NAME]``).

@@ -23,7 +23,8 @@ The expected cost of one trial, per (model, recipe, scene), first found of:
 Training samples of a spec are ``epochs x estimated training pixels`` (tree models
 have ``epochs = 1``). The pixel counts come from the scene registry's class counts,
 the crop's share of the scene's area and the protocol's fractions, without loading
-the scene; the disjoint protocol's buffer is ignored (an over-estimate).
+the scene; the buffer of the disjoint and block_cv protocols is ignored (an
+over-estimate).
 
 A running trial counts with what it has left: its expected cost (from its own epoch
 pace once it reported one, else as above) minus its elapsed time, but at least
@@ -215,7 +216,8 @@ def estimate_split(spec: TrialSpec) -> SplitSize | None:
 
     The registry's per-class counts are scaled by the crop's share of the scene's
     area, then split by the protocol's parameters (paper: ``test`` share, then ``val``
-    of the rest; fraction and disjoint: ``train`` and ``val`` shares; per_class: ``n``
+    of the rest; fraction and disjoint: ``train`` and ``val`` shares; block_cv: the
+    other ``k - 1`` folds, ``val`` of them validation; per_class: ``n``
     per class, at most half the class), and capped by ``max_train_per_class``.
 
     Returns:
@@ -254,6 +256,9 @@ def _estimate_split(spec: TrialSpec) -> SplitSize | None:
             t, v = rest * (1 - p.get("val", 0.1)), rest * p.get("val", 0.1)
         elif spec.protocol in ("fraction", "disjoint"):
             t, v = c * p.get("train", 0.1), c * p.get("val", 0.05)
+        elif spec.protocol == "block_cv":  # the other folds train, a share val of them validates
+            rest = c * (1 - 1 / p.get("k", 5))
+            t, v = rest * (1 - p.get("val", 0.1)), rest * p.get("val", 0.1)
         elif spec.protocol == "per_class":
             n = p.get("n", 20)
             t = min(float(n), c // 2)

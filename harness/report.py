@@ -19,8 +19,23 @@ out of reach there whatever the data).
 Exit status: 0 on success (an empty database included), 2 when the database cannot
 be opened or the filters match nothing.
 
-CSV (for scripts): one row per model and metric with mean, std and n in the units
-stored (fractions for OA/BA, not percent); the paired comparison is not included.
+Under each table (:func:`add_details`, :mod:`harness.significance`): the classes x
+models table (mean ± std over seeds of each class's recall, or F1 with
+``--class-metric f1``; the best model per class marked; OA, AA and kappa underneath),
+McNemar's exact test of every baseline against CLAReSNet on the test pixels they
+share, seed by seed, with Fisher's combination, and each trial's bootstrap 95 %
+intervals of OA, AA and kappa.
+
+When the database holds a leakage study (``--suite leakage``), the markdown and
+LaTeX reports end with its tables (:mod:`harness.leakage`: test OA per split x PCA
+setting, Δ OA and the leakage gap with its 95 % confidence interval).
+
+``--table`` picks one table: ``summary`` (the paper's layout and the paired
+comparison), ``per-class``, ``mcnemar``, ``intervals`` or ``leakage``. CSV (for
+scripts) holds one table, ``summary`` by default: one row per model and metric with
+mean, std and n in the units stored (fractions for OA/BA, not percent); the others
+one row per model and class, per baseline and seed, per trial and metric, per
+model and setting.
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ from .store import ResultStore, StoreError
 FORMATS = ("markdown", "latex", "csv")
 #: The tables of a report: the paper's layout, the per-class table, McNemar's test
 #: against CLAReSNet, the bootstrap intervals of each trial.
-TABLES = ("summary", "per-class", "mcnemar", "intervals")
+TABLES = ("summary", "per-class", "mcnemar", "intervals", "leakage")
 REFERENCE_FAMILY = "claresnet"
 EMPTY_MESSAGE = "no completed trials yet — run python -m harness.run --suite quick"
 SEARCHES_ONLY_MESSAGE = (
@@ -873,8 +888,11 @@ def render(groups: Sequence[Group], fmt: str = "markdown", table: str = "all") -
     """
     if fmt not in RENDERERS:
         raise ValueError(f"format={fmt!r} must be one of {', '.join(FORMATS)}.")
-    if table not in ("all", *TABLES):
-        raise ValueError(f"table={table!r} must be one of all, {', '.join(TABLES)}.")
+    if table not in ("all", *TABLES) or table == "leakage":
+        raise ValueError(
+            f"table={table!r} must be one of all, {', '.join(TABLES[:-1])} (the leakage "
+            "tables: harness.leakage.render)."
+        )
     if fmt == "csv":
         return (
             render_csv(groups) if table in ("all", "summary") else render_csv_detail(groups, table)
@@ -908,8 +926,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=("all", *TABLES),
         help="which tables: the paper's layout (summary), the classes x models table "
         "(per-class), McNemar's test against CLAReSNet (mcnemar), the bootstrap intervals "
-        "of every trial (intervals); default: all of them, for CSV (one table per file) "
-        "summary",
+        "of every trial (intervals), the leakage study's tables (leakage: split x PCA "
+        "settings, the leakage gap with its 95%% CI); default: all of them, for CSV (one "
+        "table per file) summary",
     )
     parser.add_argument(
         "--class-metric",
@@ -927,10 +946,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = args.table or ("summary" if args.format == "csv" else "all")
     if args.format == "csv" and table == "all":
         parser.error(
-            "--format csv writes one table: choose --table summary, per-class, mcnemar or "
-            "intervals."
+            "--format csv writes one table: choose --table summary, per-class, mcnemar, "
+            "intervals or leakage."
         )
-    details = TABLES[1:] if table == "all" else (table,)
+    details = ("per-class", "mcnemar", "intervals") if table == "all" else (table,)
     filters = {
         "scene": args.scene,
         "protocol": args.protocol,
@@ -938,8 +957,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "source": args.source,
         "pca_fit": args.pca_fit,
     }
+    if table == "leakage" and (args.protocol or args.pca_fit):
+        print(
+            "error: --table leakage spans the protocols and PCA fits. Fix: drop --protocol "
+            "and --pca-fit.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with ResultStore(args.db, readonly=True) as store:
+            if table == "leakage":
+                return _print_leakage(_leakage_tables(store, args), args.format)
+            leak = _leakage_tables(store, args) if table == "all" else []
             groups = collect(store, **filters)
             if not groups and any(v is not None for v in filters.values()):
                 return _nothing_matches(store, filters)
@@ -958,6 +987,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(message)
         return 0
     print(render(groups, args.format, table), end="")
+    if leak:  # markdown and LaTeX, every table: the leakage study's too
+        print()
+        _print_leakage(leak, args.format)
+    return 0
+
+
+def _leakage_tables(store: ResultStore, args: argparse.Namespace) -> list[Any]:
+    """The leakage tables (:mod:`harness.leakage`) for the scene, recipe and source
+    filters; none when the report is filtered to one protocol or PCA fit."""
+    from . import leakage
+
+    if args.protocol or args.pca_fit:
+        return []
+    return leakage.collect(store, scene=args.scene, recipe=args.recipe, source=args.source)
+
+
+def _print_leakage(tables: list[Any], fmt: str) -> int:
+    from . import leakage
+
+    if not tables and fmt != "csv":
+        print(leakage.EMPTY_MESSAGE)
+        return 0
+    if not tables:
+        print(leakage.EMPTY_MESSAGE, file=sys.stderr)
+    print(leakage.render(tables, fmt), end="")
     return 0
 
 

@@ -98,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--protocol",
-        help="split protocol: paper, fraction, per_class, disjoint, or fixed:NAME (a split "
-        "read from label-map files: declared in the scene file, or given with --split-file)",
+        help="split protocol: paper, fraction, per_class, disjoint, block_cv (5-fold spatial "
+        "cross-validation: 5 trials per seed), or fixed:NAME (a split read from label-map "
+        "files: declared in the scene file, or given with --split-file)",
     )
     ap.add_argument(
         "--split-file",
@@ -315,8 +316,9 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
     protocol = args.protocol
     if args.suite == "leakage" and (protocol is not None or args.split_file):
         raise FlagError(
-            "--protocol/--split-file: the leakage suite runs its own protocols (paper and "
-            "disjoint, each with PCA fitted on the scene and on the training pixels). Fix: "
+            "--protocol/--split-file: the leakage suite runs its own protocols (paper, "
+            "disjoint and block_cv, each with PCA fitted on the scene and on the training "
+            "pixels). Fix: "
             "leave them out, or run the protocol with another suite (smoke, quick, paper, "
             "published, search)."
         )
@@ -493,20 +495,32 @@ def _download_scenes(cfg: RunConfig) -> None:
             )
 
 
+def _fold(spec) -> str:
+    """A cross-validation trial's test fold as "f/k" ("-" for other protocols)."""
+    import datasets
+
+    name = datasets.FOLD_PARAMS.get(spec.protocol)
+    if name is None:
+        return "-"
+    return f"{spec.protocol_params[name]}/{spec.protocol_params['k']}"
+
+
 def _print_dry_run(specs: list, done: set[str], fresh: bool) -> int:
     # columns as wide as their longest value (a user scene's or a fixed split's name)
     wm = max([22, *(len(s.model) + 1 for s in specs)])
     ws = max([14, *(len(s.scene) + 1 for s in specs)])
     wp = max([9, *(len(s.protocol) + 1 for s in specs)])
+    folds = any(_fold(s) != "-" for s in specs)  # a fold column for cross-validations only
     print(
         f"{'spec_hash':<14} {'done':<5} {'model':<{wm}} {'scene':<{ws}} {'source':<10} "
-        f"{'protocol':<{wp}} seed"
+        f"{'protocol':<{wp}} " + ("seed  fold" if folds else "seed")
     )
     for s in specs:
         mark = "yes" if s.spec_hash in done else "no"
+        seed = f"{s.seed:<4}  {_fold(s)}" if folds else str(s.seed)
         print(
             f"{s.spec_hash[:12]:<14} {mark:<5} {s.model:<{wm}} {s.scene:<{ws}} {s.source:<10} "
-            f"{s.protocol:<{wp}} {s.seed}"
+            f"{s.protocol:<{wp}} {seed}"
         )
     return sum(s.spec_hash not in done or fresh for s in specs)
 
@@ -527,6 +541,7 @@ def _print_search_plan(plans: list, store) -> None:
         print(
             f"  {b.model} on {b.scene} ({b.source}), protocol {b.protocol}, split seed {b.seed}, "
             f"{plan.epochs} epochs per trial, objective: maximise validation OA"
+            + (f" (test fold {_fold(b)})" if _fold(b) != "-" else "")
         )
         print(f"  sampler: {json.dumps(plan.sampler_info())}")
         print(f"  early stopping: {json.dumps(plan.scheduler_info())}")
@@ -537,6 +552,11 @@ def _print_search_plan(plans: list, store) -> None:
         print(
             f"  {told} of {plan.n_trials} trials stored, {max(plan.n_trials - told, 0)} to run; "
             f"then the best configuration with seeds {list(plan.final_seeds)} on the test split"
+            + (
+                f", every fold of each ({b.protocol_params['k']} trials a seed)"
+                if _fold(b) != "-"
+                else ""
+            )
         )
 
 
@@ -695,8 +715,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         done = store.completed_hashes()
         todo = _print_dry_run(specs, done, cfg.run.fresh)
+        cv = sorted({(s.protocol, s.protocol_params["k"]) for s in specs if _fold(s) != "-"})
+        folds = "".join(f"; {p}: {k} folds per seed" for p, k in cv)
         print(
-            f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.run.suite}', database {store.location})"
+            f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.run.suite}', database {store.location}{folds})"
         )
         return 0
     from .execute import OptionError, run_search, run_specs

@@ -225,9 +225,17 @@ class SearchPlan:
         return apply_params(self.base_spec, params, self.space, self.study)
 
     def final_specs(self, params: dict[str, Any]) -> list[TrialSpec]:
-        """The best configuration over the evaluation seeds (untagged: leaderboard trials)."""
+        """The best configuration over the evaluation seeds (untagged: leaderboard trials);
+        under a cross-validation protocol, every fold of every seed."""
+        import datasets
+
         best = apply_params(self.base_spec, params, self.space, study="")
-        return [replace(best, seed=int(s)) for s in self.final_seeds]
+        folds = datasets.repetition(best.protocol, best.protocol_params)
+        return [
+            replace(best, seed=int(s), protocol_params={**best.protocol_params, **fold})
+            for s in self.final_seeds
+            for fold in folds
+        ]
 
 
 def study_params(spec: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:

@@ -220,10 +220,17 @@ class TrialSpec:
 
     @property
     def config_hash(self) -> str:
-        """sha256 of the canonical spec without its seed: the seeds of one configuration
-        share it, so a leaderboard never averages two configurations of one model."""
+        """sha256 of the canonical spec without its seed (and, for a cross-validation
+        protocol, its test fold): the seeds and folds of one configuration share it, so
+        a leaderboard never averages two configurations of one model. The spec hash
+        keeps both: every fold of every seed is a trial of its own."""
+        import datasets
+
         data = self.canonical()
         data.pop("seed", None)
+        fold = datasets.FOLD_PARAMS.get(self.protocol)
+        if fold is not None:
+            data["protocol_params"].pop(fold, None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -324,7 +331,8 @@ def make_spec(
             :mod:`harness.scenes`).
         recipe: "unified" or "published".
         seed: trial seed.
-        protocol: split protocol; ``protocol_params`` override its defaults. For
+        protocol: split protocol; ``protocol_params`` override its defaults (for
+            ``block_cv``, ``fold`` picks the test fold: :func:`datasets.repetition`). For
             ``fixed:NAME`` the split is the scene's (``scene.splits[NAME]``), else read
             from ``split_files`` or from the scene file's declaration and kept with the
             scene; its files' checksums are recorded in ``protocol_params["files"]``.
@@ -359,8 +367,9 @@ def make_spec(
         )
     if datasets.is_fixed(protocol):
         params = _fixed_params(scene, protocol, protocol_params or {}, split_files)
-    if protocol == "disjoint" and "patch_size" not in (protocol_params or {}):
+    if protocol in ("disjoint", "block_cv") and "patch_size" not in (protocol_params or {}):
         params["patch_size"] = rec.patch_size  # the buffer follows the window actually used
+    datasets.check_params(protocol, params)  # e.g. a fold outside 0..k-1, before any trial
     base = TrainingConfig(
         optimizer=rec.optimizer,
         lr=rec.lr,

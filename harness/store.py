@@ -194,6 +194,12 @@ def _group_label(model: str, config: str, ambiguous: bool) -> str:
     return f"{model} [{config[:8]}]" if ambiguous else model
 
 
+def _per_repetition(values: dict[int, list[float]]) -> dict[int, float]:
+    """{seed: mean of its values}: one value per seed, the mean over a cross-validation's
+    folds (a seed of any other protocol has one trial, so one value)."""
+    return {seed: statistics.fmean(v) for seed, v in values.items()}
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
@@ -942,6 +948,9 @@ class ResultStore:
         configurations (say 1 and 40 epochs) in one group gives two rows, labelled
         ``"model [config hash head]"``; seeds are never averaged across configurations.
         Two PCA fits of a model are two groups, each row labelled by the model's name.
+        The folds of a cross-validation (``block_cv``) share their configuration: a
+        seed's value is the mean over its folds (one repetition), and the row's mean
+        and std are over those.
 
         Args:
             scene, protocol, recipe, source: filters (None: all).
@@ -954,11 +963,12 @@ class ResultStore:
 
         Returns:
             One dict per row, sorted by the group's fields, then label:
-            scene, protocol, recipe, source, pca_fit, model, config_hash, label, n_trials,
-            seeds (sorted), trial_ids (sorted), trial_seeds (the seed of each of
-            trial_ids, in that order), and metrics {name: {"mean", "std", "n"}} where
-            std is the sample standard deviation (ddof=1), None for n < 2, and n counts
-            the trials with a value (a tree model has no centroid distance: n=0, mean None).
+            scene, protocol, recipe, source, pca_fit, model, config_hash, label, n_trials
+            (every fold of every seed), seeds (sorted, each once), trial_ids (sorted),
+            trial_seeds (the seed of each of trial_ids, in that order), and metrics
+            {name: {"mean", "std", "n"}} where std is the sample standard deviation
+            (ddof=1) over seeds, None for n < 2, and n counts the seeds with a value (a
+            tree model has no centroid distance: n=0, mean None).
         """
         filters = {
             "scene": scene,
@@ -974,18 +984,18 @@ class ResultStore:
         for r in rows:
             key = (*_row_group(r), r.model, r.config_hash)
             group = groups.setdefault(
-                key, {"family": r.family, "trials": {}, "values": defaultdict(list)}
+                key, {"family": r.family, "trials": {}, "values": defaultdict(dict)}
             )
             group["trials"][r.id] = r.seed
             if r.name is not None and r.value is not None:
-                group["values"][r.name].append(r.value)
+                group["values"][r.name].setdefault(r.seed, []).append(r.value)
         board = []
         for key, group in groups.items():
             *group_values, model, config = key
             stats = {}
             for name in metrics:
-                values = group["values"].get(name, [])
-                mean, std = _mean_std(values)
+                values = _per_repetition(group["values"].get(name, {})).values()
+                mean, std = _mean_std(list(values))
                 stats[name] = {"mean": mean, "std": std, "n": len(values)}
             board.append(
                 {
@@ -995,7 +1005,7 @@ class ResultStore:
                     "config_hash": config,
                     "label": labels[key],
                     "n_trials": len(group["trials"]),
-                    "seeds": sorted(group["trials"].values()),
+                    "seeds": sorted(set(group["trials"].values())),
                     "trial_ids": sorted(group["trials"]),
                     "trial_seeds": [group["trials"][t] for t in sorted(group["trials"])],
                     "metrics": stats,
@@ -1023,7 +1033,8 @@ class ResultStore:
         ``key`` in hand, ``per_seed(**group_fields(key), metric=...)``. Labels are those
         of :meth:`leaderboard` (the model name unless a model has several
         configurations in the group). Trials without a value are left out; ``run_id``
-        keeps one run's trials only.
+        keeps one run's trials only. A cross-validation's seed (one repetition) has the
+        mean over its folds, as in :meth:`leaderboard`.
 
         Args:
             scene, protocol, recipe, source: the group's fields.
@@ -1054,13 +1065,23 @@ class ResultStore:
                 f"PCA fit (pca_fit={fits[0]!r}, ...)."
             )
         labels = self._labels(rows)
-        out: dict[str, dict[int, float]] = {}
+        out: dict[str, dict[int, list[float]]] = {}
         for r in rows:
             label = labels[(*_row_group(r), r.model, r.config_hash)]
             values = out.setdefault(label, {})
             if r.value is not None:
-                values[int(r.seed)] = float(r.value)
-        return {label: dict(sorted(v.items())) for label, v in sorted(out.items())}
+                values.setdefault(int(r.seed), []).append(float(r.value))
+        return {label: dict(sorted(_per_repetition(v).items())) for label, v in sorted(out.items())}
+
+    def specs(self, trial_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """{trial id: spec (a dict, as :meth:`trial` gives it)} of these trials, in one
+        query (unknown ids are left out)."""
+        ids = sorted({int(i) for i in trial_ids})
+        if not ids:
+            return {}
+        with self.session() as session:
+            query = select(TrialRow.id, TrialRow.spec).where(TrialRow.id.in_(ids))
+            return {row.id: row.spec for row in session.execute(query)}
 
     @staticmethod
     def _trial_dict(row: TrialRow, spec: bool = False) -> dict[str, Any]:

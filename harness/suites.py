@@ -21,8 +21,10 @@ prints them.
   40 epochs, the ``unified`` recipe; refuses surrogates unless ``--source
   surrogate`` is given explicitly.
 - ``published``: as ``paper``, each baseline with its authors' recipe.
-- ``leakage``: every model under the ``paper`` and ``disjoint`` protocols, with
-  PCA fitted on the scene and on the training pixels only.
+- ``leakage``: every model under the ``paper`` and ``disjoint`` protocols (3 seeds)
+  and the ``block_cv`` cross-validation (2 repetitions of its 5 folds), with PCA
+  fitted on the scene and on the training pixels only: 32 trials per model and scene,
+  384 for the six models on both scenes.
 - ``search``: an Optuna study (seeded TPE through Ray Tune, ASHA early stopping)
   over CLAReSNet's latent-token and dilation settings, width, depth and learning
   rate on the paper's protocol (validation accuracy), then the best configuration
@@ -166,13 +168,19 @@ def _grid(
     training: Callable[[str], dict[str, Any] | None] = lambda model: None,
     **spec_kwargs: Any,
 ) -> list[TrialSpec]:
-    """Every scene x model x seed, with the command line's protocol, recipe and epochs."""
+    """Every scene x model x seed (x fold, for a cross-validation protocol: every seed
+    is a repetition of all its folds), with the command line's protocol, recipe and
+    epochs."""
+    import datasets
+
+    protocol = opts.protocol or "paper"
     return [
         make_spec(
             model,
             scene,
             seed=seed,
-            protocol=opts.protocol or "paper",
+            protocol=protocol,
+            protocol_params=fold or None,
             recipe=opts.recipe or recipe,
             training=_with_epochs(opts, model, training(model)),
             **spec_kwargs,
@@ -180,6 +188,7 @@ def _grid(
         for scene in scenes
         for model in _models(opts, default_models)
         for seed in _seeds(opts, default_seeds)
+        for fold in datasets.repetition(protocol)
     ]
 
 
@@ -322,25 +331,35 @@ def _search(opts: SuiteOptions) -> list[Any]:
     return plans
 
 
+#: The leakage suite's settings: (protocol, repetitions by default). A ``block_cv``
+#: repetition is its k = 5 folds, each pixel tested once, so 2 of them (10 trials) stand
+#: beside the 3 seeds of each other protocol; ``--seeds N`` sets all of them to N.
+LEAKAGE_PROTOCOLS: tuple[tuple[str, int], ...] = (("paper", 3), ("disjoint", 3), ("block_cv", 2))
+
+
 def _leakage(opts: SuiteOptions) -> list[TrialSpec]:
+    import datasets
+
     specs = []
     for scene_name in opts.scenes or PAPER_SCENES:
         scene = _scene(scene_name, opts)
         for model in _models(opts, PAPER_MODELS):
-            for protocol in ("paper", "disjoint"):
+            for protocol, repetitions in LEAKAGE_PROTOCOLS:
                 for fit in ("scene", "train"):
-                    for seed in _seeds(opts, 3):
-                        specs.append(
-                            make_spec(
-                                model,
-                                scene,
-                                seed=seed,
-                                protocol=protocol,
-                                pca_fit=fit,
-                                recipe=opts.recipe or "unified",
-                                training=_with_epochs(opts, model, None),
+                    for seed in _seeds(opts, repetitions):
+                        for fold in datasets.repetition(protocol):
+                            specs.append(
+                                make_spec(
+                                    model,
+                                    scene,
+                                    seed=seed,
+                                    protocol=protocol,
+                                    protocol_params=fold or None,
+                                    pca_fit=fit,
+                                    recipe=opts.recipe or "unified",
+                                    training=_with_epochs(opts, model, None),
+                                )
                             )
-                        )
     return specs
 
 
@@ -370,7 +389,10 @@ SUITES: dict[str, Suite] = {
             _paper_like("published"),
         ),
         Suite(
-            "leakage", "random vs spatially disjoint split, PCA on scene vs train pixels", _leakage
+            "leakage",
+            "random vs spatially disjoint split vs 5-fold block CV, PCA on scene vs train "
+            "pixels (384 trials)",
+            _leakage,
         ),
         Suite(
             "search",

@@ -30,6 +30,7 @@ PAGES = ("leaderboard", "paper_tables", "trial_detail", "embeddings", "search", 
 PAPER_MODELS = {"random_forest", "xgboost", "hybridsn", "ssrn", "spectralformer", "claresnet"}
 SMOKE_MODELS = {f"{m}_tiny" for m in PAPER_MODELS}
 LEAK_DELTA = "Δ OA (pp)"
+LEAK_GAP = "Leakage gap (pp, 95 % CI)"
 TIMEOUT = 120  # the first run imports plotly, pandas, scikit-learn and optuna
 
 
@@ -295,8 +296,10 @@ def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
     assert paired[0].columns.tolist()[:4] == ["Baseline", "Common seeds", "n", "Mean ΔOA (pp)"]
     leak = frames(at, LEAK_DELTA)[0]
     assert len(leak) == 6 and (leak[LEAK_DELTA] > 5).all()
-    settings = leak.drop(columns=["Model", LEAK_DELTA])
+    settings = leak.drop(columns=["Model", LEAK_DELTA, LEAK_GAP])
     assert settings.shape[1] == 4 and not (settings == "–").any().any()  # every cell filled
+    gap = r"^\+\d+\.\d\d \[[+-]\d+\.\d\d, \+\d+\.\d\d\]$"  # "+9.87 [+8.10, +11.64]"
+    assert leak[LEAK_GAP].str.match(gap).all(), list(leak[LEAK_GAP])
     assert len(plotly_charts(at)) == 2
     assert at.selectbox(key="pt_pca_fit").value == "scene"
     assert not [s for s in at.selectbox if s.key == "pt_setting"]  # one configuration each
@@ -346,6 +349,34 @@ def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch)
     assert_clean(at)
     assert "Per-class F1 (%)" in texts(at)
     assert frames(at, "Class")[0].iloc[0].tolist() != classes[0].iloc[0].tolist()
+
+
+def test_leakage_table_with_block_cv(tmp_path, monkeypatch):
+    """The block CV's columns (shown when run), and the gap computed by harness.leakage."""
+    from make_leakage_db import write_leakage_db
+
+    from harness import leakage
+
+    db = write_leakage_db(tmp_path / "leak.db")
+    at = open_app(db, "paper_tables", monkeypatch)
+    assert_clean(at)
+    leak = frame(at, LEAK_DELTA, LEAK_GAP)
+    assert list(leak["Model"]) == ["random_forest", "claresnet"]
+    assert list(leak.columns) == [
+        "Model",
+        *(s.title for s in leakage.SETTINGS),
+        LEAK_DELTA,
+        LEAK_GAP,
+    ]
+    with ResultStore(db, readonly=True) as store:
+        (table,) = leakage.collect(store)
+    expected = leakage.table_cells(table)
+    assert [list(map(str, r)) for r in leak.drop(columns=[LEAK_DELTA]).values] == [
+        [c for k, c in enumerate(row) if k != len(row) - 2] for row in expected
+    ]
+    assert "(n=2, 10 trials)" in leak["block CV, PCA on train (leak-free)"].iloc[1]
+    shown = texts(at)
+    assert "Welch's interval" in shown and "mean over the folds" in shown
 
 
 def test_trial_detail_without_scene_files(synthetic_db, monkeypatch):

@@ -227,6 +227,11 @@ def test_split_estimate_from_the_registry():
     small = estimate_split(cropped)
     assert small.scene == 29 * 145 and small.train <= 16 * 10
     assert estimate_split(make("claresnet", scene="no_such_scene")) is None
+    cv = make("claresnet").with_(
+        protocol="block_cv", protocol_params={"k": 5, "fold": 3, "val": 0.1}
+    )
+    fold = estimate_split(cv)  # 4 of 5 folds, a tenth of them validation; buffer ignored
+    assert (fold.train, fold.val, fold.test) == pytest.approx((0.72 * 10249, 0.08 * 10249, 2049.8))
 
 
 # ----------------------------------------------------------------------------- epoch lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,7 @@ PARAMS = {
     "fraction": {"train": 0.3, "val": 0.1},
     "per_class": {"n": 5},
     "disjoint": {"patch_size": 3, "block_size": 6},
+    "block_cv": {"patch_size": 3, "block_size": 6, "k": 3, "fold": 1},
 }
 
 
@@ -146,6 +148,134 @@ def test_disjoint_on_indian_pines_spreads_classes_and_reports_gaps(shared_data):
     )
 
 
+def cv_folds(gt: np.ndarray, seed: int, **params) -> list[datasets.Split]:
+    """The k splits of one repetition of ``block_cv`` (warnings about classes that miss a
+    fold silenced: a field of one block is in one fold only)."""
+    k = params.get("k", 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)
+        return [split(gt, "block_cv", seed=seed, fold=f, **params) for f in range(k)]
+
+
+def block_of(gt_shape, seed: int, block_size: int) -> np.ndarray:
+    """The block of every pixel in ``block_cv``'s (and ``disjoint``'s) seeded grid."""
+    from datasets.protocols import _block_grid
+
+    gt = np.ones(gt_shape, dtype=np.int64)
+    idx = np.arange(gt.size)
+    return _block_grid(gt, idx, gt.ravel(), seed, block_size)[0]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    map_seed=st.integers(0, 10_000),
+    seed=st.integers(0, 2**31 - 1),
+    k=st.integers(2, 5),
+    patch=st.sampled_from([1, 3, 5, 7]),
+    val=st.sampled_from([0.0, 0.1, 0.3]),
+)
+def test_block_cv_tests_every_labelled_pixel_exactly_once(map_seed, seed, k, patch, val):
+    """The k folds of one seed: test sets disjoint and covering every labelled pixel (a
+    pixel *survives the buffer* when it is in the test set of its block's fold, and in
+    block_cv every labelled pixel does: the buffer takes training and validation pixels
+    only); each fold's sets disjoint, and no P x P window of one set holding a pixel of
+    another."""
+    gt = blocky_gt(map_seed)
+    params = {"k": k, "patch_size": patch, "block_size": 8, "val": val}
+    folds = cv_folds(gt, seed, **params)
+    labelled = np.flatnonzero(gt.ravel() > 0)
+    tested = np.concatenate([sp.test for sp in folds])
+    assert np.array_equal(np.sort(tested), labelled), "each labelled pixel tested exactly once"
+    block = block_of(gt.shape, seed, 8)
+    for f, sp in enumerate(folds):
+        check_basic(gt, sp)
+        assert sp.params == {**params, "fold": f}
+        # whole blocks: a test block's labelled pixels are all in this fold's test set
+        test_blocks = np.unique(block[sp.test])
+        assert np.array_equal(sp.test, labelled[np.isin(block[labelled], test_blocks)])
+        for a, b in [(sp.test, sp.train), (sp.train, sp.test), (sp.val, sp.train),
+                     (sp.train, sp.val), (sp.val, sp.test), (sp.test, sp.val)]:  # fmt: skip
+            assert not windows_touch(gt.shape, a, b, patch)
+        # the training blocks of the other folds give the training and validation pixels
+        assert not np.isin(block[np.concatenate([sp.train, sp.val])], test_blocks).any()
+        if val == 0:
+            assert sp.val.size == 0
+    again = cv_folds(gt, seed, **params)
+    for x, y in zip(folds, again, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(x, y, strict=True)), "same seed, same folds"
+    other = cv_folds(gt, seed + 1, **params)
+    assert any(not np.array_equal(x.test, y.test) for x, y in zip(folds, other, strict=True)), (
+        "another seed, other folds"
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(map_seed=st.integers(0, 10_000), seed=st.integers(0, 1000))
+def test_block_cv_test_fold_does_not_depend_on_the_validation_share(map_seed, seed):
+    """The seed fixes the folds; ``val`` only moves training blocks to validation."""
+    gt = blocky_gt(map_seed)
+    for f in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SplitWarning)
+            a = split(gt, "block_cv", seed=seed, k=3, fold=f, patch_size=3, block_size=8, val=0.0)
+            b = split(gt, "block_cv", seed=seed, k=3, fold=f, patch_size=3, block_size=8, val=0.3)
+        assert np.array_equal(a.test, b.test)
+        assert a.val.size == 0 and np.isin(b.train, a.train).all()  # val takes, never adds
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("Indian_pines_gt.mat", "indian_pines_gt"), ("Salinas_gt.mat", "salinas_gt")],
+)
+def test_block_cv_on_real_ground_truths(name, key):
+    """The shipped ground truths: every labelled pixel tested once per seed, windows never
+    touch, the validation share near its target, the training set what the buffer leaves."""
+    gt = read_mat(Path(datasets.__file__).parent / "data" / name, key).astype(np.int64)
+    labelled = np.count_nonzero(gt)
+    for seed in (0, 1):
+        folds = cv_folds(gt, seed, patch_size=11)
+        assert sum(len(sp.test) for sp in folds) == labelled
+        assert len(np.unique(np.concatenate([sp.test for sp in folds]))) == labelled
+        for sp in folds[:2]:
+            check_basic(gt, sp)
+            for a, b in [(sp.test, sp.train), (sp.val, sp.train), (sp.val, sp.test)]:
+                assert not windows_touch(gt.shape, a, b, 11)
+            share = len(sp.val) / (len(sp.val) + len(sp.train))
+            assert 0.06 < share < 0.14, share  # val=0.1 of the kept training blocks' pixels
+            assert 0.38 < len(sp.train) / labelled < 0.6  # 4 of 5 folds, less the buffer
+
+
+def test_block_cv_spreads_indian_pines_classes_over_the_folds(shared_data):
+    """Class counts balanced across the 5 folds as far as the blocks allow. For the
+    classes that lie in 10 blocks or more, each fold's share of the class is on average
+    within 0.07 of the even 0.2 (a random assignment of the blocks: 0.10 over 20 seeds,
+    this one 0.045) and never below 0.05; the folds' sizes within a factor 1.5 (random
+    blocks: up to 2.35)."""
+    from datasets.protocols import _block_grid, _labelled
+
+    gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
+    idx, y, _ = _labelled(gt)
+    for seed in range(5):
+        counts = np.array([sp.counts[:, 2] for sp in cv_folds(gt, seed)])  # folds x classes
+        per_block = _block_grid(gt, idx, y, seed, 16)[1]
+        spread = (per_block > 0).sum(axis=0) >= 10
+        assert spread.sum() >= 5, spread  # the large classes
+        share = counts[:, spread] / counts[:, spread].sum(axis=0)
+        assert np.abs(share - 0.2).mean() < 0.07, (seed, np.round(share, 2))
+        assert share.min() >= 0.05, (seed, np.round(share, 2))
+        sizes = counts.sum(axis=1)
+        assert sizes.max() / sizes.min() < 1.5, sizes
+
+
+def test_repetition_lists_the_folds():
+    assert datasets.repetition("paper") == [{}]
+    assert datasets.repetition("block_cv") == [{"fold": f} for f in range(5)]
+    assert datasets.repetition("block_cv", {"k": 3}) == [{"fold": 0}, {"fold": 1}, {"fold": 2}]
+    assert datasets.FOLD_PARAMS == {"block_cv": "fold"}
+    with pytest.raises(ProtocolError, match="k=1 must be an integer >= 2"):
+        datasets.repetition("block_cv", {"k": 1})
+
+
 def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
     gt = read_mat(shared_data / "Indian_pines_gt.mat", "indian_pines_gt").astype(np.int64)
     sp = split(gt, "paper", seed=0)
@@ -162,7 +292,7 @@ def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
         (
             "random",
             {},
-            "Unknown protocol 'random'. Available: paper, fraction, per_class, disjoint",
+            "Unknown protocol 'random'. Available: paper, fraction, per_class, disjoint, block_cv",
         ),
         ("papr", {}, "Did you mean 'paper'"),
         ("paper", {"train": 0.5}, "has no parameter(s) ['train']"),
@@ -171,6 +301,15 @@ def test_paper_split_on_indian_pines_is_72_8_20(shared_data):
         ("per_class", {"n": 0}, "n=0 must be a positive integer"),
         ("disjoint", {"patch_size": 0}, "patch_size=0 must be a positive integer"),
         ("disjoint", {"block_size": 1}, "block_size=1 must be an integer >= 2"),
+        ("block_cv", {"fold": 5}, "fold=5 must be an integer from 0 to 4 (the test fold of k=5"),
+        ("block_cv", {"fold": -1}, "Fix: pass a fold in 0..4, or a larger k"),
+        ("block_cv", {"k": 3, "fold": 3}, "fold=3 must be an integer from 0 to 2"),
+        ("block_cv", {"k": 1}, "k=1 must be an integer >= 2 (the number of folds)"),
+        ("block_cv", {"k": 2.5}, "k=2.5 must be an integer >= 2"),
+        ("block_cv", {"val": 1.0}, "val=1.0 must be a number in [0, 1)"),
+        ("block_cv", {"patch_size": 0}, "patch_size=0 must be a positive integer"),
+        ("block_cv", {"block_size": 1}, "block_size=1 must be an integer >= 2"),
+        ("block_cv", {"k": 40, "block_size": 16}, "k=40 folds, but only"),
     ],
 )
 def test_bad_protocol_input(protocol, params, needle):

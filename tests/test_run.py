@@ -496,6 +496,19 @@ def test_dry_run_on_a_new_database(shared_data, smoke_specs, tmp_path, capsys):
     assert _trials(db) == []  # nothing ran
 
 
+def test_dry_run_lists_the_folds(shared_data, tmp_path, capsys):
+    argv = ["--suite", "smoke", "--db", str(tmp_path / "cv.db"), "--dry-run"]
+    argv += ["--data-dir", str(shared_data), "--protocol", "block_cv", "--seeds", "2"]
+    code = run_cli.main([*argv, "--models", "random_forest_tiny"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] != []]
+    assert rows[0][-2:] == ["seed", "fold"]
+    listed = [(r[-2], r[-1]) for r in rows if r[0] in _dry_run_marks(out)]
+    assert listed == [(str(seed), f"{fold}/5") for seed in range(2) for fold in range(5)]
+    assert "10 trials, 0 done, 10 to run" in out and "block_cv: 5 folds per seed" in out
+
+
 @pytest.mark.slow
 def test_dry_run_after_the_smoke_run(smoke_db, smoke_specs, shared_data, capsys):
     db, _ = smoke_db

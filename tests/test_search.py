@@ -101,6 +101,15 @@ def test_plan_name_is_stable_and_follows_the_settings(tiny_base):
     finals = a.final_specs({"emb_dim": 32, "lr": 0.001})
     assert [s.seed for s in finals] == [0, 1, 2, 3, 4]
     assert all(s.study == "" and s.hparams["emb_dim"] == 32 for s in finals)
+    cv_base = tiny_base.with_(
+        protocol="block_cv", protocol_params=datasets.protocol_params("block_cv")
+    )
+    cv = SearchPlan(cv_base, CLARESNET_TINY_SPACE, n_trials=4, final_seeds=(0, 1))
+    finals = cv.final_specs({"emb_dim": 32, "lr": 0.001})  # every fold of every seed
+    assert [(s.seed, s.protocol_params["fold"]) for s in finals] == [
+        (seed, fold) for seed in (0, 1) for fold in range(5)
+    ]
+    assert len({s.config_hash for s in finals}) == 1
 
 
 def test_search_suite_builds_plans_and_refuses_bad_flags(shared_data):

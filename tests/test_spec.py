@@ -82,6 +82,39 @@ def test_added_training_fields_at_their_defaults_are_left_out_of_the_hash():
     assert back == on and back.spec_hash == on.spec_hash
 
 
+BLOCK_CV = {"k": 5, "fold": 0, "patch_size": 11, "block_size": 16, "val": 0.1}
+
+
+def test_a_fold_is_its_own_trial_but_shares_the_configuration():
+    """The k folds x seeds of one block_cv configuration: one spec hash each, one config
+    hash (so one leaderboard row); k, like any other parameter, changes both."""
+    folds = [
+        fixed_spec(protocol="block_cv", protocol_params={**BLOCK_CV, "fold": f}) for f in range(5)
+    ]
+    assert len({s.spec_hash for s in folds}) == 5
+    assert len({s.config_hash for s in folds}) == 1
+    assert folds[0].with_(seed=4).config_hash == folds[3].config_hash
+    assert folds[0].canonical()["protocol_params"]["fold"] == 0  # hashed, not dropped
+    other_k = fixed_spec(protocol="block_cv", protocol_params={**BLOCK_CV, "k": 4})
+    assert other_k.config_hash != folds[0].config_hash
+    assert fixed_spec().config_hash != folds[0].config_hash  # another protocol
+
+
+def test_config_hash_of_other_protocols_is_unchanged():
+    # literals from before block_cv existed: a "fold" parameter is dropped for block_cv only
+    assert (
+        fixed_spec().config_hash
+        == "bc2158c1b5dd47214adb3f151814c6157ae824bc0b4cf4241d12fa620df827ac"
+    )
+    disjoint = fixed_spec(
+        protocol="disjoint",
+        protocol_params={"patch_size": 11, "block_size": 16, "train": 0.72, "val": 0.08},
+    )
+    assert disjoint.config_hash == (
+        "6e891b89b6e45dcdaa26c2e8dde1a9d8d06b8752f7e56f9966729afd8738b2b9"
+    )
+
+
 def test_study_is_stored_but_not_hashed():
     tagged = fixed_spec(study="latent-search")
     assert tagged.spec_hash == fixed_spec().spec_hash
@@ -126,6 +159,10 @@ def test_make_spec_resolves_the_recipe(crop):
     assert unified.patch_size == 11 and unified.spec_hash != spec.spec_hash
     disjoint = make_spec("ssrn", crop, recipe="published", protocol="disjoint")
     assert disjoint.protocol_params["patch_size"] == 7  # the buffer follows the model's window
+    cv = make_spec(
+        "ssrn", crop, recipe="published", protocol="block_cv", protocol_params={"fold": 2}
+    )
+    assert cv.protocol_params == {**BLOCK_CV, "fold": 2, "patch_size": 7}
 
 
 @pytest.mark.parametrize(
@@ -171,3 +208,11 @@ def test_ssrn_specs_have_a_new_identity(crop):
     assert published.canonical()["training"]["optimizer_params"] == {"alpha": 0.9, "eps": 1e-8}
     assert published.canonical()["training"]["model_param_groups"] is True
     assert published.hparams == {"depth": "resnet_8", "variant": "released"}
+
+
+def test_make_spec_refuses_a_fold_outside_the_folds(crop):
+    """Before any trial runs: the fold must be one of the k folds."""
+    with pytest.raises(datasets.ProtocolError, match=r"fold=5 must be an integer from 0 to 4"):
+        make_spec("claresnet_tiny", crop, protocol="block_cv", protocol_params={"fold": 5})
+    with pytest.raises(datasets.ProtocolError, match=r"Fix: pass a fold in 0\.\.2"):
+        make_spec("claresnet_tiny", crop, protocol="block_cv", protocol_params={"k": 3, "fold": 3})

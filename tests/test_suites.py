@@ -56,9 +56,31 @@ def test_paper_refuses_surrogates_unless_told(shared_data):
 def test_leakage_crosses_protocols_and_fit_scopes(shared_data):
     specs = build("leakage", models=("random_forest",), scenes=("indian_pines",))
     assert {(s.protocol, s.pca_fit) for s in specs} == {
-        (p, f) for p in ("paper", "disjoint") for f in ("scene", "train")
+        (p, f) for p in ("paper", "disjoint", "block_cv") for f in ("scene", "train")
     }
-    assert len({s.spec_hash for s in specs}) == len(specs) == 12
+    # 3 seeds of paper and disjoint, 2 repetitions of block_cv's 5 folds; per PCA fit
+    assert len({s.spec_hash for s in specs}) == len(specs) == 2 * (3 + 3 + 2 * 5) == 32
+    cv = [s for s in specs if s.protocol == "block_cv" and s.pca_fit == "train"]
+    assert sorted((s.seed, s.protocol_params["fold"]) for s in cv) == [
+        (seed, fold) for seed in range(2) for fold in range(5)
+    ]
+    assert len({s.config_hash for s in cv}) == 1  # one leaderboard row
+    # the buffer follows the model's window, as in disjoint
+    assert all(
+        s.protocol_params["patch_size"] == s.patch_size for s in specs if s.protocol != "paper"
+    )
+    seeds = build("leakage", models=("random_forest",), scenes=("indian_pines",), seeds=1)
+    assert len(seeds) == 2 * (1 + 1 + 5)  # --seeds sets every protocol's repetitions
+
+
+def test_a_cross_validation_protocol_runs_every_fold_of_every_seed(shared_data):
+    specs = build("smoke", protocol="block_cv", models=("random_forest_tiny",), seeds=2)
+    assert [(s.seed, s.protocol_params["fold"]) for s in specs] == [
+        (seed, fold) for seed in range(2) for fold in range(5)
+    ]
+    assert len({s.spec_hash for s in specs}) == 10 and len({s.config_hash for s in specs}) == 1
+    paper = build("smoke", models=("random_forest_tiny",), seeds=2)
+    assert len(paper) == 2 and all("fold" not in s.protocol_params for s in paper)
 
 
 def test_unknown_suite_suggests():

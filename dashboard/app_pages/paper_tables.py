@@ -3,31 +3,20 @@ the paired comparison against CLAReSNet, and the leakage table."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, ui
-from harness import report
+from harness import leakage, report
 from harness.metric_table import leaderboard_metrics
 from harness.spec import GROUP_KEY, group_of
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
 
 TABLES = (("III", "indian_pines", "Indian Pines"), ("IV", "salinas", "Salinas"))
-LEAK_SETTINGS = (
-    ("paper", "scene", "random split, PCA on scene (paper)"),
-    ("paper", "train", "random split, PCA on train"),
-    ("disjoint", "scene", "disjoint, PCA on scene"),
-    ("disjoint", "train", "disjoint, PCA on train (leak-free)"),
-)
-LEAK_DELTA = "Δ OA (pp)"
-#: Spec fields that make the settings of the leakage table (or differ between seeds): the
-#: rest of a spec tells a model's configurations apart across those settings.
-_LEAK_FIELDS = {"protocol", "protocol_params", "pca_fit", "seed", "study", "protocol_version"}
+LEAK_DELTA = leakage.DELTA_HEADER
 
 
 def _paper_cells() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
@@ -79,7 +68,7 @@ def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFra
         family = row.get("family") or row["model"]
         cells = paper.get((scene, family), {})
         paper_label = next(iter(cells.values()))["paper_label"] if cells else "no paper row"
-        n = row["n_trials"]
+        n = len(row["seeds"])
         ours = {
             "Model": row["model"] if models.count(row["model"]) == 1 else row["label"],
             "Row": f"this database ({n} seed{'' if n == 1 else 's'})",
@@ -246,81 +235,39 @@ def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | Non
             st.caption(f"Intervals: {report.INTERVALS_NOTE}")
 
 
-def _rest_of_spec(spec: dict[str, Any]) -> str:
-    rest = {k: v for k, v in spec.items() if k not in _LEAK_FIELDS}
-    return json.dumps(rest, sort_keys=True, default=str)
-
-
-def leakage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame | None:
-    """OA per model under the four split x PCA settings, or None without a leakage study.
-
-    ``rows``: leaderboard rows of one scene, recipe and source (every protocol).
-    """
-    cells: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
-    labels: dict[tuple[str, str], str] = {}
-    seen_leak_free = False
-    for row in rows:
-        if row["protocol"] not in ("paper", "disjoint"):
-            continue
-        spec = queries.trial(row["trial_ids"][0])["spec"]
-        pca = row["pca_fit"]
-        seen_leak_free |= row["protocol"] == "disjoint" or pca == "train"
-        key = (row["model"], _rest_of_spec(spec))
-        cells.setdefault(key, {})[(row["protocol"], pca)] = row["metrics"]["oa"]
-        labels[key] = row["model"]
-    if not seen_leak_free:
-        return None
-    models = sorted(cells, key=lambda k: (_paper_order({"model": k[0], "label": k[0]}), k[1]))
-    counts: dict[str, int] = {}
-    for key in models:
-        counts[key[0]] = counts.get(key[0], 0) + 1
-    data: dict[str, list[Any]] = {"Model": []}
-    for _, _, title in LEAK_SETTINGS:
-        data[title] = []
-    data[LEAK_DELTA] = []
-    for key in models:
-        label = labels[key]
-        if counts[key[0]] > 1:
-            label += f" [{hashlib.sha256(key[1].encode()).hexdigest()[:8]}]"
-        data["Model"].append(label)
-        for protocol, pca, title in LEAK_SETTINGS:
-            stats = cells[key].get((protocol, pca))
-            data[title].append("–" if stats is None else ui.fmt_stats(stats, "oa"))
-        leaky = cells[key].get(("paper", "scene"))
-        clean = cells[key].get(("disjoint", "train"))
-        diff = None
-        if leaky and clean and leaky["mean"] is not None and clean["mean"] is not None:
-            diff = round(100 * (leaky["mean"] - clean["mean"]), 2)
-        data[LEAK_DELTA].append(diff)
+def leakage_frame(table: leakage.Table) -> pd.DataFrame:
+    """The leakage table of one scene: OA per setting, Δ OA (a number, pp) and the
+    leakage gap with its 95 % interval (text)."""
+    data: dict[str, list[Any]] = {"Model": [row.label for row in table.rows]}
+    for setting in table.settings:
+        data[setting.title] = [leakage.fmt_cell(row.cells.get(setting.key)) for row in table.rows]
+    data[LEAK_DELTA] = [
+        None if row.delta is None else round(leakage.PP * row.delta, 2) for row in table.rows
+    ]
+    data[leakage.GAP_HEADER] = [leakage.fmt_gap(row.gap) for row in table.rows]
     return pd.DataFrame(data)
 
 
-def _leakage(all_rows: list[dict[str, Any]], recipe: str, source: str) -> None:
+def _leakage(run_id: int | None, recipe: str, source: str) -> None:
     st.header("Leakage: random vs disjoint split, PCA on the scene vs on training pixels")
-    shown = False
-    for scene in sorted({r["scene"] for r in all_rows}):
-        rows = [
-            r
-            for r in all_rows
-            if r["scene"] == scene and r["recipe"] == recipe and r["source"] == source
-        ]
-        frame = leakage_frame(rows)
-        if frame is None:
-            continue
-        shown = True
-        st.subheader(scene)
-        st.dataframe(frame, hide_index=True, width="stretch", key=f"leak_{scene}")
-    if shown:
+    tables = [t for t in queries.leakage(run_id) if t.recipe == recipe and t.source == source]
+    for table in tables:
+        st.subheader(table.scene)
+        st.dataframe(
+            leakage_frame(table), hide_index=True, width="stretch", key=f"leak_{table.scene}"
+        )
+    if tables:
+        for line in leakage.caption([s for t in tables for s in t.settings]):
+            st.caption(line)
         st.caption(
-            "Test OA (%), mean ± std over seeds. Δ OA = paper setting − leak-free setting, in "
-            "percentage points. The paper's setting (random split, PCA fitted on the whole scene) lets test "
-            "pixels shape the features and sit next to training pixels; the disjoint split "
-            "with PCA on training pixels only removes both. A large Δ is optimism from leakage."
+            "The paper's setting (random split, PCA fitted on the whole scene) lets test pixels "
+            "shape the features and sit next to training pixels; the disjoint split with PCA "
+            "on training pixels only removes both. A large Δ or gap is optimism from leakage."
         )
     else:
         st.info(
             "This database holds no leakage study for this recipe and source (no trial with "
-            "the disjoint protocol or PCA fitted on training pixels). Run "
+            "the disjoint or block_cv protocol or PCA fitted on training pixels). Run "
             "`python -m harness.run --suite leakage` to fill this table.",
             icon=":material/info:",
         )
@@ -371,4 +318,4 @@ else:
         )
     for number, scene, title in TABLES:
         _table(number, scene, title, [r for r in chosen if r["scene"] == scene], run_id)
-    _leakage(all_rows, recipe, source)
+    _leakage(run_id, recipe, source)
