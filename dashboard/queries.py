@@ -279,15 +279,28 @@ def group_details(
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _leakage(location: str, version: tuple[Any, ...], run_id: int | None) -> list[Any]:
+def _leakage(
+    location: str, version: tuple[Any, ...], run_id: int | None, recipe: str | None,
+    source: str | None,
+) -> list[Any]:  # fmt: skip
     from harness import leakage
 
-    return leakage.collect(store(), run_id=run_id)
+    return leakage.collect(
+        store(),
+        recipe=recipe,
+        source=source,
+        run_id=run_id,
+        board=leaderboard(run_id=run_id),  # the page's own rows and per-seed values, cached
+        seeds_of=lambda key: per_seed(key, "oa", run_id),
+    )
 
 
-def leakage(run_id: int | None = None) -> list[Any]:
-    """The leakage tables (:func:`harness.leakage.collect`) of the database, or of one run."""
-    return _leakage(*_key(), run_id)
+def leakage(
+    run_id: int | None = None, recipe: str | None = None, source: str | None = None
+) -> list[Any]:
+    """The leakage tables (:func:`harness.leakage.collect`) of the database, or of one run,
+    of one recipe and source (None: all)."""
+    return _leakage(*_key(), run_id, recipe, source)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -33,7 +33,7 @@ import json
 import math
 import statistics
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,21 +275,39 @@ def collect(
     source: str | None = None,
     *,
     run_id: int | None = None,
+    board: Sequence[Mapping[str, Any]] | None = None,
+    seeds_of: Callable[[tuple[str, ...]], dict[str, dict[int, float]]] | None = None,
 ) -> list[Table]:
     """The leakage tables of a :class:`~harness.store.ResultStore` (an empty list when
-    it holds no leakage study), filtered by scene, recipe and source."""
+    it holds no leakage study), filtered by scene, recipe and source.
+
+    Args:
+        store: the store (its trials' specs are read).
+        scene, recipe, source: filters (None: all).
+        run_id: count only this run's trials.
+        board: the store's leaderboard rows with "oa" (of ``run_id``), when the caller
+            has them already (the dashboard); None: queried here.
+        seeds_of: {label: {seed: test OA}} of a group, when the caller has it cached;
+            None: :meth:`~harness.store.ResultStore.per_seed`.
+    """
     kwargs: dict[str, Any] = {"scene": scene, "recipe": recipe, "source": source}
-    if run_id is not None:
-        kwargs["run_id"] = run_id
+    if board is None:
+        extra = {"run_id": run_id} if run_id is not None else {}
+        board = store.leaderboard(metrics=("oa",), **kwargs, **extra)
     board = [
-        row for row in store.leaderboard(metrics=("oa",), **kwargs) if row["protocol"] in PROTOCOLS
+        row
+        for row in board
+        if row["protocol"] in PROTOCOLS
+        and all(value is None or row[name] == value for name, value in kwargs.items())
     ]
     specs = store.specs(row["trial_ids"][0] for row in board)
     per_seed: dict[tuple[str, ...], dict[str, dict[int, float]]] = {}
     entries = []
     for row in board:
         key = group_of(row)
-        if key not in per_seed:
+        if key not in per_seed and seeds_of is not None:
+            per_seed[key] = seeds_of(key)
+        elif key not in per_seed:
             extra = {"run_id": run_id} if run_id is not None else {}
             per_seed[key] = store.per_seed(**group_fields(key), metric="oa", **extra)
         entries.append(

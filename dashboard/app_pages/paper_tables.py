@@ -250,7 +250,7 @@ def leakage_frame(table: leakage.Table) -> pd.DataFrame:
 
 def _leakage(run_id: int | None, recipe: str, source: str) -> None:
     st.header("Leakage: random vs disjoint split, PCA on the scene vs on training pixels")
-    tables = [t for t in queries.leakage(run_id) if t.recipe == recipe and t.source == source]
+    tables = queries.leakage(run_id, recipe, source)
     for table in tables:
         st.subheader(table.scene)
         st.dataframe(
