@@ -243,7 +243,11 @@ def _per_seed(
 def per_seed(
     group: Sequence[str], metric: str = "oa", run_id: int | None = None
 ) -> dict[str, dict[int, float]]:
-    """{label: {seed: value}} of one group (its :data:`~harness.spec.GROUP_KEY` values)."""
+    """{label: {seed: value}} of one group (its :data:`~harness.spec.GROUP_KEY` values):
+    from the cached leaderboard rows when they hold the metric, else a query."""
+    rows = [r for r in leaderboard(run_id=run_id) if group_of(r) == tuple(group)]
+    if rows and all(metric in r.get("per_seed", {}) for r in rows):
+        return {r["label"]: r["per_seed"][metric] for r in sorted(rows, key=lambda r: r["label"])}
     return _per_seed(*_key(), tuple(group), metric, run_id)
 
 
