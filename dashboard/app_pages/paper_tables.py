@@ -182,15 +182,17 @@ def class_frame(table: Any) -> tuple[pd.DataFrame, Any]:
 
 def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | None, scene: str):
     """The per-class table, McNemar's tests and the bootstrap intervals of one table."""
-    metric = st.radio(
-        "Per-class figure",
-        ("recall", "f1"),
-        format_func=lambda m: {"recall": "accuracy (recall)", "f1": "F1"}[m],
-        horizontal=True,
-        key=f"pc_metric_{scene}",
-    )
+    choice = f"pc_metric_{scene}"
+    metric = st.session_state.get(choice, "recall")
     group = queries.group_details(key, [r["label"] for r in rows], run_id, metric)
-    if group.classes is not None and group.classes.classes:
+    if group.classes is not None and group.classes.classes:  # trials with class metrics
+        st.radio(
+            "Per-class figure",
+            ("recall", "f1"),
+            format_func=lambda m: {"recall": "accuracy (recall)", "f1": "F1"}[m],
+            horizontal=True,
+            key=choice,
+        )
         st.markdown(f"**{report.CLASS_TITLES[metric]}**")
         frame, styled = class_frame(group.classes)
         st.dataframe(
