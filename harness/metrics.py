@@ -346,6 +346,19 @@ def pr_curves(
     return curves
 
 
+def _embeddings(embeddings: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(n, d) float64 embeddings and their (n,) labels, or ValueError on mismatched shapes."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(y)
+    if emb.ndim == 1:
+        emb = emb[:, None]
+    if emb.ndim != 2 or emb.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"embeddings must be (n, d) with n = len(y) = {labels.shape[0]}, got {emb.shape}"
+        )
+    return emb, labels
+
+
 def centroid_distance(embeddings: Any | None, y: Any) -> float | None:
     """Mean pairwise Euclidean distance between class centroids ("Avg. Dist.").
 
@@ -366,14 +379,7 @@ def centroid_distance(embeddings: Any | None, y: Any) -> float | None:
         return None
     from scipy.spatial.distance import pdist
 
-    emb = np.asarray(embeddings, dtype=np.float64)
-    labels = np.asarray(y)
-    if emb.ndim == 1:
-        emb = emb[:, None]
-    if emb.ndim != 2 or emb.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"embeddings must be (n, d) with n = len(y) = {labels.shape[0]}, got {emb.shape}"
-        )
+    emb, labels = _embeddings(embeddings, y)
     classes, inverse = np.unique(labels, return_inverse=True)
     if classes.size < 2:
         return None
@@ -406,14 +412,7 @@ def silhouette(embeddings: Any | None, y: Any, seed: int = 0, max_n: int = 2000)
     """
     if embeddings is None:
         return None
-    emb = np.asarray(embeddings, dtype=np.float64)
-    labels = np.asarray(y)
-    if emb.ndim == 1:
-        emb = emb[:, None]
-    if emb.ndim != 2 or emb.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"embeddings must be (n, d) with n = len(y) = {labels.shape[0]}, got {emb.shape}"
-        )
+    emb, labels = _embeddings(embeddings, y)
     idx = stratified_subsample(labels, max_n, seed) if labels.size > max_n else None
     if idx is not None:
         emb, labels = emb[idx], labels[idx]
