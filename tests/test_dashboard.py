@@ -138,6 +138,14 @@ def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
         paired = frames(at, "Baseline", "Wilcoxon p")
         assert len(paired) == 1 and len(paired[0]) == 5  # five baselines against claresnet_tiny
         assert len(charts) == 1
+        # what the Ray workers stored: the classes of the crop, McNemar on the six models'
+        # shared test pixels, every trial's bootstrap interval
+        (classes,) = frames(at, "Class", "claresnet_tiny")
+        assert list(classes["Class"])[-3:] == ["OA (%)", "AA (%)", "Kappa"]
+        (mcnemar,) = frames(at, "Baseline", "Seeds p < 0.05")
+        assert len(mcnemar) == 5 and (mcnemar["Seeds tested"] == "1").all()
+        (intervals,) = frames(at, "Seed", "OA (%)")
+        assert len(intervals) == 6 and intervals["OA (%)"].str.contains(r"\[").all()
     elif page == "trial_detail":
         per_class = frame(at, "Class", "AP")
         assert len(per_class) == 16 and per_class["Class"].iloc[0] == "Alfalfa"
@@ -145,7 +153,7 @@ def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
         assert len(charts) == 8, len(charts)
     elif page == "embeddings":
         assert len(charts) == 2
-        assert "Avg. centroid distance" in [m.label for m in at.metric]
+        assert {"Avg. centroid distance", "Silhouette"} <= {m.label for m in at.metric}
     elif page == "search":
         assert "No hyperparameter searches in this database yet" in shown
     elif page == "runs":
