@@ -82,6 +82,9 @@ def main() -> None:
         st.Page(ui.PAGE_RUNS, title="Runs", icon=":material/history:"),
     ]
     page = st.navigation(pages)
+    notice = ui.exposure_notice(st.get_option("server.address"), st.get_option("server.port"))
+    if notice:
+        st.warning(notice, icon=":material/public:")
     _sidebar(settings)
     if not _check_database():
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -29,9 +30,16 @@ def class_name(names: Sequence[str], label: int) -> str:
     return "unlabelled" if label == 0 else f"class {label}"
 
 
+def plot_text(text: str) -> str:
+    """``text`` (a class name from a scene file, a study name...) for a plotly label:
+    plotly reads a subset of HTML in its labels, so ``<``, ``>`` and ``&`` are escaped
+    and the text shows as written."""
+    return html.escape(text, quote=False)
+
+
 def _layout(fig: go.Figure, title: str = "", height: int = 380) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        title={"text": plot_text(title), "x": 0.0, "xanchor": "left"} if title else None,
         height=height,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         template="plotly_white",
@@ -76,7 +84,7 @@ def confusion_heatmap(
     """Rows: true class, columns: predicted class (counts, or recall per row)."""
     matrix = np.asarray(confusion, dtype=float)
     n = matrix.shape[0]
-    labels = [class_name(names, k + 1) for k in range(n)]
+    labels = [plot_text(class_name(names, k + 1)) for k in range(n)]
     counts = np.asarray(confusion)
     if normalise:
         sums = matrix.sum(axis=1, keepdims=True)
@@ -115,7 +123,7 @@ def pr_curves(
             x=np.asarray(recall, dtype=float),
             y=np.asarray(precision, dtype=float),
             mode="lines",
-            name=f"{class_name(names, label)} ({ap_text})",
+            name=f"{plot_text(class_name(names, label))} ({ap_text})",
             line={"color": class_colour(label), "width": 1.5},
         )
     fig.update_xaxes(title="recall", range=[0, 1.02])
@@ -170,7 +178,7 @@ def label_map(labels: np.ndarray, names: Sequence[str], title: str) -> go.Figure
     for k in range(top + 1):
         colour = class_colour(k)
         colourscale += [(k / (top + 1), colour), ((k + 1) / (top + 1), colour)]
-    lookup = np.array([class_name(names, k) for k in range(top + 1)], dtype=object)
+    lookup = np.array([plot_text(class_name(names, k)) for k in range(top + 1)], dtype=object)
     fig = go.Figure(
         go.Heatmap(
             z=labels,
@@ -213,7 +221,8 @@ def class_legend_html(labels: Sequence[int], names: Sequence[str]) -> str:
             '<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0;'
             'font-size:0.85rem;white-space:nowrap">'
             f'<span style="width:14px;height:14px;border:1px solid #888;margin-right:5px;'
-            f'background:{class_colour(label)}"></span>{label}. {class_name(names, label)}</span>'
+            f'background:{class_colour(label)}"></span>{label}. '
+            f"{html.escape(class_name(names, label))}</span>"  # a scene file's text, as text
         )
     return '<div style="display:flex;flex-wrap:wrap">' + "".join(chips) + "</div>"
 
@@ -238,7 +247,7 @@ def embedding_scatter(
                 y=points[mask, 1],
                 mode="markers",
                 marker={"size": 5, "color": class_colour(int(label)), "opacity": 0.8},
-                name=class_name(names, int(label)),
+                name=plot_text(class_name(names, int(label))),
                 legendgroup=str(label),
             )
             cx, cy = points[mask].mean(axis=0)
@@ -252,7 +261,7 @@ def embedding_scatter(
                     "color": class_colour(int(label)),
                     "line": {"width": 1.5, "color": "black"},
                 },
-                name=f"{class_name(names, int(label))} centroid",
+                name=f"{plot_text(class_name(names, int(label)))} centroid",
                 legendgroup=str(label),
                 showlegend=False,
             )

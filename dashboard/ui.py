@@ -417,3 +417,25 @@ def downloads(
     """
     group = report.make_group(key, list(rows), lambda: queries.per_seed(key, "oa", run_id))
     return report.render_csv([group]), report.render_latex([group])
+
+
+#: Addresses only this machine can reach.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposure_notice(address: str | None, port: Any) -> str | None:
+    """The notice for a dashboard served beyond this machine, or None on loopback.
+
+    Args:
+        address: Streamlit's ``server.address`` (None or "": every interface).
+        port: its ``server.port``.
+    """
+    if address and address in LOOPBACK:
+        return None
+    where = f"{address}:{port}" if address else f"every network interface, port {port}"
+    return (
+        f"This dashboard is served on {where}: anyone who can reach that port can read "
+        "every result, map, error and run's provenance here, with no login. The default "
+        "is 127.0.0.1 (this machine only; from a laptop, an SSH tunnel: see the README). "
+        "Shared access belongs behind your own authenticating proxy."
+    )

@@ -738,3 +738,27 @@ def test_paper_numbers_match_the_paper_text():
             continue
         mean, std = (float(v) for v in cell.split(r"\pm"))
         assert (mean, std) == (r["mean"], r["std"]), (r, cell)
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def test_served_beyond_this_machine_the_app_says_who_can_read_it(synthetic_db, monkeypatch):
+    from streamlit import config as st_config
+
+    from dashboard.ui import exposure_notice
+
+    assert exposure_notice("127.0.0.1", 8501) is None and exposure_notice("::1", 80) is None
+    assert "0.0.0.0:8501" in exposure_notice("0.0.0.0", 8501)
+    assert "every network interface" in exposure_notice("", 8501)
+
+    at = open_app(synthetic_db, None, monkeypatch)
+    assert not [w for w in at.warning if "anyone who can reach" in str(w.value)]
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    try:
+        at = open_app(synthetic_db, None, monkeypatch)
+    finally:
+        st_config.set_option("server.address", before)
+    (notice,) = [w for w in at.warning if "anyone who can reach that port" in str(w.value)]
+    assert "0.0.0.0" in str(notice.value) and "SSH tunnel" in str(notice.value)

@@ -96,14 +96,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     pytest.fail(f"streamlit did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def _start(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _start(db: Path, log: Path, address: str | None = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` from the project root (so its ``.streamlit/config.toml`` applies);
+    ``address=None`` leaves ``server.address`` to that file."""
     port = _free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     env.pop("RAY_ADDRESS", None)  # the app never needs Ray
+    env.pop("STREAMLIT_SERVER_ADDRESS", None)
+    where = [] if address is None else ["--server.address", address]
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
         "--server.headless", "true",
-        "--server.address", "127.0.0.1",
+        *where,
         "--server.port", str(port),
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
@@ -237,3 +241,142 @@ def test_page_renders_in_chromium(db, path, title, n_charts, server, browser, sc
         assert not errors, errors
     finally:
         page.close()
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses of the sockets listening on TCP ``port`` (Linux ``/proc/net``)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                host, hex_port = local.split(":")
+                if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                    continue
+                raw = bytes.fromhex(host)
+                if width == 8:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:  # four little-endian 32-bit words
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
+@pytest.mark.slow
+def test_a_default_streamlit_run_listens_on_loopback_only(chromium, tmp_path):
+    """``streamlit run dashboard/app.py`` with no address given: 127.0.0.1 only (the
+    project's .streamlit/config.toml), read from the socket the server listens on."""
+    from harness.store import ResultStore
+
+    db = tmp_path / "empty.db"
+    ResultStore(db).close()
+    proc, url = _start(db, tmp_path / "default.log", address=None)
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        assert _listening(port) == {"127.0.0.1"}
+    finally:
+        _stop(proc)
+
+
+#: A class name and a study name that are markup: shown as text, never run.
+EVIL_CLASS = "<img src=x onerror=alert(1)>"
+EVIL_STUDY = "<b>bold</b><script>alert(2)</script>"
+
+
+def _write_evil_db(path: Path) -> int:
+    """A database whose first class is named :data:`EVIL_CLASS` and whose search study is
+    :data:`EVIL_STUDY`; returns the trial id of the completed trial."""
+    import numpy as np
+    from make_results_db import make_result, make_spec
+
+    from harness.store import ResultStore
+
+    rng = np.random.default_rng(0)
+    with ResultStore(path) as store:
+        run = store.start_run("pytest evil names", "smoke", {})
+        result = make_result(make_spec("claresnet", "indian_pines", 0), 0.9, rng)
+        result.per_class[0]["name"] = EVIL_CLASS
+        trial_id = store.write(result, run).trial_id
+        base = make_spec("claresnet", "indian_pines", 0, study=EVIL_STUDY)
+        store.start_study(
+            EVIL_STUDY, run_id=run, base_spec=base, metric="val_oa", mode="max", n_trials=2,
+            seed=0, sampler={"name": "TPESampler", "seed": 0}, scheduler={"name": "ASHAScheduler"},
+            search_space={"lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True,
+                                 "target": "training"}},
+        )  # fmt: skip
+        for k in range(2):
+            spec = make_spec("claresnet", "indian_pines", 0, study=EVIL_STUDY, lr=10.0 ** -(3 + k))
+            store.write(make_result(spec, 0.8 + 0.05 * k, rng), run)
+        store.finish_study(EVIL_STUDY, "completed")
+        store.finish_run(run, "completed")
+    return trial_id
+
+
+@pytest.mark.slow
+def test_names_from_users_are_shown_as_text_and_run_no_script(browser, tmp_path):
+    db = tmp_path / "evil.db"
+    trial_id = _write_evil_db(db)
+    proc, base = _start(db, tmp_path / "evil.log")
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(f"{base}/trial_detail?trial={trial_id}", wait_until="domcontentloaded")
+        _wait_until_done(page)
+        assert page.get_by_text(EVIL_CLASS, exact=False).count() > 0  # the literal text
+        legend = page.locator('[data-testid="stHtml"]')  # the maps' class legend
+        assert legend.count() == 1 and f"1. {EVIL_CLASS}" in legend.inner_text()
+        assert page.locator('img[src="x"]').count() == 0
+        page.goto(f"{base}/search", wait_until="domcontentloaded")
+        _wait_until_done(page)
+        chosen = page.get_by_role("combobox", name="Study").input_value()
+        assert chosen.startswith(EVIL_STUDY), chosen  # the study's name as written
+        for path in ("", "paper_tables", "embeddings", "runs"):
+            page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+            _wait_until_done(page)
+            assert page.locator('img[src="x"]').count() == 0
+            assert page.locator("b", has_text="bold").count() == 0
+        assert dialogs == []  # no alert() ran
+    finally:
+        page.close()
+        _stop(proc)
+
+
+def _snapshot(db: Path) -> tuple[int, int, dict[str, int]]:
+    """(size, modification time in ns, row count per table) of a SQLite file, read
+    without writing (an immutable read-only URI)."""
+    import sqlite3
+
+    stat = db.stat()
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    return stat.st_size, stat.st_mtime_ns, counts
+
+
+@pytest.mark.slow
+def test_clicking_through_every_page_leaves_the_database_unchanged(
+    browser, dashboard_smoke_db, tmp_path
+):
+    before = _snapshot(dashboard_smoke_db)
+    proc, base = _start(dashboard_smoke_db, tmp_path / "readonly.log")
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        page.goto(base, wait_until="domcontentloaded")
+        _wait_until_done(page)
+        links = page.locator('[data-testid="stSidebarNavLink"]')
+        titles = links.all_inner_texts()
+        assert len(titles) == 6, titles
+        for k in range(len(titles)):
+            links.nth(k).click()
+            _wait_until_done(page)
+            for box in page.locator('[data-testid="stExpander"] summary').all()[:3]:
+                box.click()  # open what the page folds away, so that it runs too
+            _wait_until_done(page)
+    finally:
+        page.close()
+        _stop(proc)
+    assert _snapshot(dashboard_smoke_db) == before
