@@ -46,7 +46,7 @@ from .protocols import (
     split,
 )
 from .registry import SceneInfo, get_scene_info, list_scenes, register_scene_file
-from .scene import Scene, SurrogateWarning, load_scene, search_dirs
+from .scene import Scene, SurrogateWarning, array_digest, load_scene, search_dirs
 from .splits import (
     FixedSplit,
     SplitFileWarning,
@@ -58,6 +58,7 @@ from .splits import (
 from .surrogate import SurrogateParams
 
 __all__ = [
+    "array_digest",
     "FOLD_PARAMS",
     "PROTOCOLS",
     "DatasetError",

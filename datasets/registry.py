@@ -18,8 +18,8 @@ TOML file of the same form passed as ``--scene-file PATH`` (or
 Optional top-level keys: ``title``, ``sensor``, ``description``, ``shape``
 ([rows, cols]), ``n_bands``, ``rgb_bands`` (three 0-based band indices),
 ``wavelengths_nm`` (one per band) or ``wavelength_range_nm``, ``class_counts``;
-per file: ``url``, ``sha256``, ``known_sha256``, ``git_blob``; a ``[surrogate]``
-table; and named fixed splits, each a table of label maps (``--protocol fixed:NAME``)::
+per file: ``url``, ``sha256``, ``known_sha256``, ``git_blob`` and a ``pypi`` table
+(below); a ``[surrogate]`` table; and named fixed splits, each a table of label maps (``--protocol fixed:NAME``)::
 
     [splits.official]
     citation = "Who published the split, and where."
@@ -36,6 +36,26 @@ and never refused for differing; loading does not warn.
 The file's extension chooses its reader (:mod:`datasets.formats`): ``.mat`` and
 ``.npz`` need ``key``; ``.npy``, ENVI (``.hdr`` or a binary with its ``.hdr``
 beside it) and GeoTIFF (``.tif``/``.tiff``) hold one array and need none.
+
+A file may also be published inside a wheel on PyPI, as a different container of the
+same array (``[cube.pypi]``)::
+
+    [cube.pypi]
+    package = "tensorly"                # the distribution and its exact version
+    version = "0.10.0"
+    wheel = "tensorly-0.10.0-py3-none-any.whl"
+    wheel_sha256 = "..."                # enforced: the wheel pip hands over
+    member = "tensorly/datasets/data/Indian_pines_corrected.npy"   # inside the wheel
+    file = "Indian_pines_corrected.npy" # what it is saved as in a data folder
+    sha256 = "..."                      # enforced: the member's bytes
+    gt_member = "tensorly/datasets/data/Indian_pines_gt.npy"       # optional: checked
+    licence = "CC BY 3.0"               # equal to the scene's ground truth, pixel for pixel
+
+``python -m datasets download SCENE --from pypi`` fetches it (:mod:`datasets.pypi`);
+the folders are searched for ``file`` and then for ``pypi.file``, and a file whose
+sha256 is the member's is recorded as that package's copy. A scene is identified by
+the content of its arrays, not by their container (:attr:`datasets.Scene.fingerprint`),
+so both copies are the same scene.
 """
 
 from __future__ import annotations
@@ -67,7 +87,18 @@ _TOP_KEYS = {
     "surrogate",
     "splits",
 }
-_FILE_KEYS = {"file", "key", "url", "sha256", "known_sha256", "git_blob"}
+_FILE_KEYS = {"file", "key", "url", "sha256", "known_sha256", "git_blob", "pypi"}
+_PYPI_KEYS = {
+    "package",
+    "version",
+    "wheel",
+    "wheel_sha256",
+    "member",
+    "file",
+    "sha256",
+    "gt_member",
+    "licence",
+}
 _SURROGATE_KEYS = {
     "signatures_file",
     "signatures_key",
@@ -88,6 +119,43 @@ SURROGATE_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 
 @dataclass(frozen=True)
+class PypiCopy:
+    """The same array as a file inside a wheel on PyPI (``[cube.pypi]``): which
+    distribution, which exact version and wheel, which member, and their checksums."""
+
+    package: str
+    version: str
+    wheel: str
+    wheel_sha256: str
+    member: str
+    file: str
+    sha256: str
+    gt_member: str = ""
+    licence: str = ""
+
+    @property
+    def requirement(self) -> str:
+        """The pinned requirement pip is asked for (``tensorly==0.10.0``)."""
+        return f"{self.package}=={self.version}"
+
+    def describe(self) -> str:
+        """One line naming the copy: ``PyPI tensorly 0.10.0, tensorly/.../X.npy``."""
+        return f"PyPI {self.package} {self.version}, {self.member}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The provenance a trial records of the copy it read."""
+        return {
+            "package": self.package,
+            "version": self.version,
+            "wheel": self.wheel,
+            "wheel_sha256": self.wheel_sha256,
+            "member": self.member,
+            "sha256": self.sha256,
+            "licence": self.licence,
+        }
+
+
+@dataclass(frozen=True)
 class FileSpec:
     """One file of a scene: its name, the variable (``.mat``/``.npz``; "" for single-array
     formats), and what is known of it."""
@@ -99,6 +167,14 @@ class FileSpec:
     #: sha256 of an unchecked public copy: reported, never enforced (see the module doc).
     known_sha256: str | None = None
     git_blob: str | None = None
+    #: The same array inside a wheel on PyPI, when one ships it.
+    pypi: PypiCopy | None = None
+
+    def names(self) -> tuple[str, ...]:
+        """The file names searched for, in order: ``file``, then the PyPI copy's."""
+        if self.pypi is None or self.pypi.file == self.file:
+            return (self.file,)
+        return (self.file, self.pypi.file)
 
 
 @dataclass(frozen=True)
@@ -232,7 +308,31 @@ def _file_spec(origin: str, table: Any, which: str) -> FileSpec:
         raise _err(origin, f"[{which}] needs a non-empty string 'key', got {table.get('key')!r}.")
     fields: dict[str, Any] = {k: table.get(k) for k in _FILE_KEYS}
     fields["key"] = fields["key"] or ""
+    if fields["pypi"] is not None:
+        fields["pypi"] = _pypi_copy(origin, fields["pypi"], f"[{which}.pypi]")
     return FileSpec(**fields)
+
+
+def _pypi_copy(origin: str, table: Any, where: str) -> PypiCopy:
+    """A ``[cube.pypi]`` table: every key a string, the checksums 64 hex digits."""
+    if not isinstance(table, dict):
+        raise _err(origin, f"{where} must be a table (package, version, wheel, member, ...).")
+    _check_keys(origin, table, _PYPI_KEYS, where)
+    required = ("package", "version", "wheel", "wheel_sha256", "member", "file", "sha256")
+    for key in (*required, "gt_member", "licence"):
+        value = table.get(key, "")
+        if not isinstance(value, str) or (key in required and not value):
+            raise _err(origin, f"{where} needs a non-empty string '{key}', got {value!r}.")
+    for key in ("wheel_sha256", "sha256"):
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", table[key]):
+            raise _err(origin, f"{where}: '{key}' must be 64 hex digits, got {table[key]!r}.")
+    name = Path(table["file"])
+    if name.is_absolute() or len(name.parts) != 1:
+        raise _err(origin, f"{where}: 'file' must be a plain file name, got {table['file']!r}.")
+    values = {k: table.get(k, "") for k in _PYPI_KEYS}
+    values["wheel_sha256"] = values["wheel_sha256"].lower()
+    values["sha256"] = values["sha256"].lower()
+    return PypiCopy(**values)
 
 
 def _split_file_spec(origin: str, table: Any, where: str) -> SplitFileSpec:

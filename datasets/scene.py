@@ -16,7 +16,7 @@ import numpy as np
 from .errors import DatasetNotFoundError, SceneFileError
 from .formats import ArrayFile, display_bands, label_map, read_array
 from .matio import read_mat, sha256_file
-from .registry import FileSpec, SceneInfo, get_scene_info
+from .registry import FileSpec, PypiCopy, SceneInfo, get_scene_info
 from .surrogate import (
     SurrogateParams,
     make_surrogate_cube,
@@ -48,11 +48,33 @@ class SceneFile:
     path: str
     sha256: str
     size: int
+    #: The wheel on PyPI this file is the member of (its sha256 is the member's), else None.
+    pypi: PypiCopy | None = None
 
     @property
     def copy(self) -> str:
-        """Which copy was used: "package" (the one shipped with the project) or "data folder"."""
-        return "package" if Path(self.path).parent == PACKAGE_DATA else "data folder"
+        """Which copy was used: "package" (the one shipped with the project), the PyPI
+        copy it is ("PyPI tensorly 0.10.0, tensorly/datasets/data/...npy"), or "data folder"."""
+        if Path(self.path).parent == PACKAGE_DATA:
+            return "package"
+        if self.pypi is not None:
+            return self.pypi.describe()
+        return "data folder"
+
+    def provenance(self) -> dict[str, Any]:
+        """What a trial records of the file it read: name, folder, sha256, size, and the
+        PyPI copy it is (package, version, wheel, member) when it is one."""
+        out: dict[str, Any] = {
+            "role": self.role,
+            "file": Path(self.path).name,
+            "folder": str(Path(self.path).parent),
+            "sha256": self.sha256,
+            "size": self.size,
+            "copy": self.copy,
+        }
+        if self.pypi is not None:
+            out["pypi"] = self.pypi.as_dict()
+        return out
 
 
 @dataclass(eq=False)
@@ -79,6 +101,9 @@ class Scene:
             fingerprint: a trial's spec records the split files' checksums itself.
         full_shape: (rows, cols) of the whole scene this one is a crop of (its own shape
             when it is not a crop).
+        content: of a real scene, the digest of each array's values by role ("cube",
+            "gt"; :func:`array_digest`), the whole scene's even for a crop; None for a
+            surrogate. A real scene's fingerprint is made of these, not of its files.
     """
 
     name: str
@@ -96,6 +121,7 @@ class Scene:
     splits: dict[str, Any] = field(default_factory=dict, repr=False)
     _full_shape: tuple[int, int] | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    content: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -154,6 +180,7 @@ class Scene:
             ],
             "surrogate": self.surrogate,
             "crop": list(self.crop) if self.crop else None,
+            "content": self.content,
             "fingerprint": self.fingerprint,
             "splits": [
                 {"name": sp.name, "protocol": f"fixed:{sp.name}", "citation": sp.citation}
@@ -163,16 +190,28 @@ class Scene:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 identifying the data: name, source, file checksums, generator, crop."""
+        """sha256 identifying the data: name, source, crop, class names and what the
+        arrays are.
+
+        A real scene is identified by the content of its arrays (:attr:`content`), so
+        the same cube read from the GIC ``.mat`` file or from the ``.npy`` that a wheel
+        on PyPI ships is the same scene, for grouping and for resume; the files' own
+        checksums stay in :attr:`files` (and every trial's provenance). A surrogate is
+        identified by the checksums of the files it is generated from and its
+        generator's settings and seed.
+        """
         if self._fingerprint is None:
-            payload = {
+            payload: dict[str, Any] = {
                 "name": self.name,
                 "source": self.source,
-                "files": sorted((f.role, f.sha256) for f in self.files),
                 "surrogate": self.surrogate,
                 "crop": self.crop,
                 "class_names": list(self.class_names),
             }
+            if self.content is not None:
+                payload["content"] = self.content
+            else:
+                payload["files"] = sorted((f.role, f.sha256) for f in self.files)
             blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
             self._fingerprint = hashlib.sha256(blob).hexdigest()
         return self._fingerprint
@@ -227,6 +266,7 @@ class Scene:
                 name: fixed.crop_to(row0, row1, col0, col1) for name, fixed in self.splits.items()
             },
             _full_shape=self.full_shape,
+            content=self.content,
         )
 
 
@@ -284,7 +324,8 @@ def find_file(
     Raises:
         DatasetNotFoundError: listing the folders searched and the download command.
     """
-    name = spec.file if isinstance(spec, FileSpec) else spec
+    names = spec.names() if isinstance(spec, FileSpec) else (spec,)
+    name = names[0]
     if Path(name).expanduser().is_absolute():
         p = Path(name).expanduser()
         if p.is_file():
@@ -292,14 +333,45 @@ def find_file(
         raise DatasetNotFoundError(info.name, name, [p.parent], info.download_hint())
     dirs = search_dirs(data_dir, None if info.builtin else info.origin)
     for d in dirs:
-        p = d / name
-        if p.is_file():
-            return p
+        for candidate in names:
+            p = d / candidate
+            if p.is_file():
+                return p
     raise DatasetNotFoundError(info.name, name, dirs, info.download_hint())
 
 
-def _file_record(role: str, path: Path) -> SceneFile:
-    return SceneFile(role=role, path=str(path), sha256=sha256_file(path), size=path.stat().st_size)
+def _file_record(role: str, path: Path, spec: FileSpec | None = None) -> SceneFile:
+    """A file's record; a file whose sha256 is that of the scene's PyPI copy is recorded
+    as that copy (package, version, wheel, member)."""
+    digest = sha256_file(path)
+    pypi = spec.pypi if spec is not None and spec.pypi and spec.pypi.sha256 == digest else None
+    return SceneFile(role=role, path=str(path), sha256=digest, size=path.stat().st_size, pypi=pypi)
+
+
+#: Rows hashed at a time by :func:`array_digest` (bounded memory on big scenes).
+_DIGEST_ROWS = 64
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's values, whatever its container: shape, a kind tag, then the
+    values row block by row block in a canonical little-endian form.
+
+    Integer arrays, and float arrays whose values are all whole numbers, are hashed as
+    int64; other floats as float64. So a ``uint16`` cube read from a ``.mat`` file and
+    the same values saved by ``numpy.save`` (any byte order or memory layout, or as
+    whole-number doubles) give one digest, and any changed value gives another.
+    """
+    a = np.asarray(array)
+    whole = a.dtype.kind in "biu" or (
+        a.dtype.kind == "f" and bool(np.all(np.isfinite(a))) and bool(np.all(np.mod(a, 1) == 0))
+    )
+    canonical = np.dtype("<i8") if whole else np.dtype("<f8")
+    h = hashlib.sha256(f"{'int' if whole else 'float'}:{list(a.shape)}|".encode())
+    rows = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+    for start in range(0, rows.shape[0], _DIGEST_ROWS):
+        block = np.ascontiguousarray(rows[start : start + _DIGEST_ROWS], dtype=canonical)
+        h.update(block.tobytes())
+    return h.hexdigest()
 
 
 def validate_gt(
@@ -433,7 +505,7 @@ def _check_wavelengths(
 
 def _load_gt(info: SceneInfo, data_dir) -> tuple[np.ndarray, list[SceneFile]]:
     gt_path = find_file(info, info.gt, data_dir)
-    record = _file_record("gt", gt_path)
+    record = _file_record("gt", gt_path, info.gt)
     if info.gt.sha256 and record.sha256 != info.gt.sha256:
         warnings.warn(
             f"Ground truth '{gt_path}' has sha256 {record.sha256}, not the known {info.gt.sha256} "
@@ -449,18 +521,24 @@ def _load_real(info: SceneInfo, data_dir) -> Scene:
     gt, gt_recs = _load_gt(info, data_dir)
     cube_path = find_file(info, info.cube, data_dir)
     array = read_array(cube_path, info.cube.key)
-    cube = validate_cube(array.data, gt, info, cube_path, Path(gt_recs[0].path))
+    cube = _readonly(validate_cube(array.data, gt, info, cube_path, Path(gt_recs[0].path)))
+    gt = _readonly(gt)
     return Scene(
         name=info.name,
-        cube=_readonly(cube),
-        gt=_readonly(gt),
+        cube=cube,
+        gt=gt,
         class_names=info.class_names,
         source="real",
-        files=(_file_record("cube", cube_path), *_companion("cube", cube_path, array), *gt_recs),
+        files=(
+            _file_record("cube", cube_path, info.cube),
+            *_companion("cube", cube_path, array),
+            *gt_recs,
+        ),
         info=info,
         wavelengths_nm=_check_wavelengths(info, array, int(cube.shape[2]), cube_path),
         band_names=array.band_names,
         georef=array.georef,
+        content={"cube": array_digest(cube), "gt": array_digest(gt)},
     )
 
 

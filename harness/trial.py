@@ -70,6 +70,9 @@ class PreparedData:
     wavelengths_nm: tuple[float, ...] | None = None
     #: The scene's georeference (of its crop), when it has one: saved with the model.
     georef: dict[str, Any] | None = None
+    #: Which copy of each file the scene was read from (``SceneFile.provenance``): kept in
+    #: the trial's ``info["scene_files"]``.
+    scene_files: tuple[dict[str, Any], ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -162,6 +165,7 @@ def prepare_data(spec: TrialSpec, data_dir: str | None = None, scene: Any = None
         preprocessing=pre.fitted,
         wavelengths_nm=scene.wavelengths_nm,
         georef=scene.georef,
+        scene_files=tuple(f.provenance() for f in scene.files),
         preprocess_info={
             "n_fit_pixels": pre.n_fit_pixels,
             "explained_variance": float(pre.explained_variance_ratio.sum())
@@ -1201,6 +1205,7 @@ def _trial_info(
         "test_set_sha256": sha256_of_test_set(data.test, data.gt.shape),
         "n_features": data.image.shape[2],
         "preprocessing": data.preprocess_info,
+        "scene_files": list(data.scene_files),
         "torch_version": torch.__version__,
         "deterministic": device.type == "cpu",
     }
