@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seeds of the deep models in the published and leakage stages (default 1)",
     )
     ap.add_argument("--address", default=None, help="a Ray cluster (auto or HOST:PORT)")
+    ap.add_argument(
+        "--storage-path", default=None, metavar="DIR", help="Ray Tune's experiment folder"
+    )
     ap.add_argument("--dry-run", action="store_true", help="plan only: show what is left")
     args = ap.parse_args(argv)
 
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--data-dir", args.data_dir]
     if args.address:
         common += ["--address", args.address]
+    if args.storage_path:
+        common += ["--storage-path", args.storage_path]
     if args.dry_run:
         common.append("--dry-run")
     for stage in args.stages:
