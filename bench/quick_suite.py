@@ -59,7 +59,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="quick") as tmp:
         proj = Path(tmp) / "alone" / "proj"
         _copy_project(proj)
-        env = {k: v for k, v in os.environ.items() if k != "HSI_DATA_DIR"}
+        env = {k: v for k, v in os.environ.items() if k not in ("HSI_DATA_DIR", "HSI_DATA_PATH")}
         env["PYTHONPATH"] = str(proj)
         db = Path(tmp) / "results.db"
         command = [sys.executable, "-m", "harness.run", "--suite", "quick", "--db", str(db)]

@@ -2,7 +2,8 @@
 
     python -m datasets list
     python -m datasets info SCENE [--source real|surrogate|auto] [--scene-file F] [--data-dir DIR] [--json]
-    python -m datasets download SCENE --to DIR [--scene-file F] [--mirror URL] [--force]
+    python -m datasets download SCENE [--to DIR] [--scene-file F] [--mirror URL] [--force]
+    python -m datasets download SCENE --from pypi [--to DIR] [--wheel FILE] [--force]
     python -m datasets split SCENE [--protocol P] [--seed N] [--param NAME=VALUE ...] [--json]
     python -m datasets split SCENE --protocol fixed:NAME [--split-file [ROLE=]PATH[:KEY] ...]
 
@@ -60,9 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument(
         "--to",
         type=Path,
-        required=True,
+        default=Path("data"),
         metavar="DIR",
-        help="destination folder (created if missing)",
+        help="destination folder, created if missing (default: ./data, searched by every "
+        "command run from here)",
+    )
+    dl.add_argument(
+        "--from",
+        dest="origin",
+        choices=("url", "pypi"),
+        default="url",
+        help="url: the scene's own addresses (or --mirror); pypi: the wheel on PyPI that "
+        "ships the cube (indian_pines: tensorly 0.10.0), through pip (default: url)",
+    )
+    dl.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="FILE",
+        help="with --from pypi: a copy of the wheel already on disk, instead of asking pip",
     )
     dl.add_argument(
         "--mirror",
@@ -109,6 +125,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return ap
+
+
+def _download(args: argparse.Namespace, name: str) -> list:
+    """``download``: from the scene's addresses, or from the wheel on PyPI."""
+    info = get_scene_info(name)
+    if args.origin == "pypi":
+        if args.mirror is not None:
+            raise DatasetError(
+                f"--mirror {args.mirror!r} applies to --from url only: --from pypi asks pip, "
+                "whose own index settings apply (PIP_INDEX_URL, pip.conf). Fix: drop --mirror, "
+                "or pass --wheel FILE with a copy of the wheel."
+            )
+        from .pypi import download_from_pypi
+
+        return download_from_pypi(
+            info,
+            args.to,
+            wheel=args.wheel,
+            force=args.force,
+            progress=not args.quiet,
+            timeout=args.timeout,
+        )
+    if args.wheel is not None:
+        raise DatasetError(
+            f"--wheel {str(args.wheel)!r} applies to --from pypi only. Fix: add --from pypi."
+        )
+    from .download import download_scene
+
+    return download_scene(
+        info,
+        args.to,
+        mirror=args.mirror,
+        force=args.force,
+        timeout=args.timeout,
+        progress=not args.quiet,
+    )
 
 
 def _protocol_params(pairs: list[str]) -> dict[str, int | float]:
@@ -238,8 +290,13 @@ def _print_info(desc: dict) -> None:
         print(f"  {c['label']:>5}  {c['name']:<{width}}  {c['count']:>7}")
     print("  files")
     for f in desc["files"]:
-        copy = "  (the package's own copy)" if f["copy"] == "package" else ""
+        copy = {"package": "  (the package's own copy)", "data folder": ""}.get(
+            f["copy"], f"  ({f['copy']})"
+        )
         print(f"    {f['role']:<10} {f['path']}  sha256 {f['sha256']}{copy}")
+    if desc.get("content"):
+        values = ", ".join(f"{role} {digest[:16]}..." for role, digest in desc["content"].items())
+        print(f"  content    {values}  (the arrays' values: what identifies a real scene)")
     if desc["surrogate"]:
         print(
             f"  surrogate  seed {desc['surrogate']['seed']}, generator v{desc['surrogate']['version']}"
@@ -286,16 +343,7 @@ def _run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         if args.command == "split":
             return _split(args, name)
         if args.command == "download":
-            from .download import download_scene
-
-            results = download_scene(
-                get_scene_info(name),
-                args.to,
-                mirror=args.mirror,
-                force=args.force,
-                timeout=args.timeout,
-                progress=not args.quiet,
-            )
+            results = _download(args, name)
             for r in results:
                 print(
                     f"{r.status:<10} {r.path}  sha256 {r.sha256}"

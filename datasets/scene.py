@@ -292,10 +292,16 @@ def search_dirs(
 ) -> list[Path]:
     """The folders searched for scene files, in order.
 
-    ``data_dir``, ``$HSI_DATA_DIR``, the scene file's own folder (user scenes),
-    ``./data``, ``../shared/data`` (from the working directory and from the project),
-    then the package's own copies (:data:`PACKAGE_DATA`: ground truths and class
-    signatures only, never a cube).
+    ``data_dir``, ``$HSI_DATA_DIR``, the scene file's own folder (user scenes), the
+    default folders, then the package's own copies (:data:`PACKAGE_DATA`: ground truths
+    and class signatures only, never a cube).
+
+    The default folders are ``./data``, the project's ``data/`` (where
+    ``scripts/setup.sh`` and ``python -m datasets download`` put files) and
+    ``../shared/data`` (from the working directory and from the project). The
+    environment variable ``HSI_DATA_PATH`` replaces them: folders separated by
+    ``os.pathsep`` (``:``), or empty for none, so that a run (or a test session)
+    reads exactly the folders it names.
     """
     dirs: list[Path] = []
     if data_dir is not None:
@@ -305,8 +311,7 @@ def search_dirs(
         dirs.append(Path(env).expanduser())
     if scene_origin is not None:
         dirs.append(scene_origin.parent)
-    cwd = Path.cwd()
-    dirs += [cwd / "data", cwd.parent / "shared" / "data", _PROJECT_ROOT.parent / "shared" / "data"]
+    dirs += default_dirs()
     dirs.append(PACKAGE_DATA)
     out: list[Path] = []
     for d in dirs:
@@ -314,6 +319,20 @@ def search_dirs(
         if d not in out:
             out.append(d)
     return out
+
+
+def default_dirs() -> list[Path]:
+    """The default data folders (see :func:`search_dirs`); ``$HSI_DATA_PATH`` replaces them."""
+    path = os.environ.get("HSI_DATA_PATH")
+    if path is not None:
+        return [Path(p).expanduser() for p in path.split(os.pathsep) if p.strip()]
+    cwd = Path.cwd()
+    return [
+        cwd / "data",
+        _PROJECT_ROOT / "data",
+        cwd.parent / "shared" / "data",
+        _PROJECT_ROOT.parent / "shared" / "data",
+    ]
 
 
 def find_file(

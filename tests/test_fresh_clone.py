@@ -50,6 +50,7 @@ def clone(tmp_path_factory) -> Path:
 def _env(clone: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(base if base is not None else os.environ)
     env.pop("HSI_DATA_DIR", None)
+    env.pop("HSI_DATA_PATH", None)  # a user has neither
     env["PYTHONPATH"] = str(clone)  # the copy's packages, in the driver and in Ray's workers
     return env
 

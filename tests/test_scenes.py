@@ -469,6 +469,7 @@ def test_package_copy_is_searched_last(tmp_path, monkeypatch, shared_data):
     from datasets.scene import PACKAGE_DATA, find_file, search_dirs
 
     monkeypatch.delenv("HSI_DATA_DIR", raising=False)
+    monkeypatch.delenv("HSI_DATA_PATH", raising=False)  # the default folders, as a user has
     assert search_dirs()[-1] == PACKAGE_DATA
     info = datasets.get_scene_info("salinas")
     assert find_file(info, info.gt, data_dir=shared_data).parent == shared_data.resolve()
