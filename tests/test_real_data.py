@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import models
 from harness.spec import make_spec
 from harness.trial import device_patches, fit_deep, prepare_data, run_trial, seed_everything
 
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.real_data, pytest.mark.usefixtures("one_thread")]
 
 #: The real scene's fingerprint, made of its arrays' content (cube and ground truth):
@@ -135,3 +137,94 @@ def test_every_model_trains_on_a_real_crop(real_ip, model, recipe):
     losses = fit.curves.train_loss
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses), losses
     assert losses[1] < losses[0], f"{model}/{recipe}: training loss {losses} did not fall"
+
+
+def test_the_surrogate_against_the_real_cube(real_ip_dir):
+    """Where the surrogate claims to match the real cube (its units: per-band mean and
+    std) it does; where it differs (docs/DATA.md, "The surrogate against the real
+    cube"), it differs as stated: its variance spreads over more components, its
+    centre pixels are harder and its neighbourhoods more telling than the real ones."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from surrogate_vs_real import compare, relative
+
+    real, sur = compare(str(real_ip_dir), trees=50)
+    assert relative(sur.band_mean, real.band_mean).max() < 1e-3
+    std_err = relative(sur.band_std, real.band_std)
+    assert np.median(std_err) < 5e-3 and std_err.max() < 0.05
+    assert real.variance_share[:2].sum() > 0.9 and sur.variance_share[:2].sum() < 0.7
+    assert abs(sur.pc1_std / real.pc1_std - 1) < 0.15
+    assert 0.84 < real.rf_centre < 0.91 and 0.72 < sur.rf_centre < 0.80
+    assert real.rf_centre - sur.rf_centre > 0.08
+    assert sur.rf_mean5 > real.rf_mean5 > 0.92
+
+
+#: Test OA bands of the tree models on the full real paper split (unified recipe: PCA
+#: 30 on the scene, centre pixels), seed 0. Measured here at seeds 0, 1, 2 (docs/
+#: RESULTS.md): Random Forest 84.44 / ... %, XGBoost 85.22 / ... %. The floors sit about
+#: four points under the lowest seed: a broken pipeline (labels misaligned with the
+#: cube, bands reordered, a wrong PCA fit) lands far below; the ceilings catch the
+#: other failure, test pixels leaking into training (centre-pixel models do not reach
+#: 95 % on this scene).
+TREE_BANDS = {"random_forest": (0.80, 0.90), "xgboost": (0.81, 0.91)}
+
+
+@pytest.mark.parametrize("model", sorted(TREE_BANDS))
+def test_tree_models_on_the_full_real_paper_split(real_ip, model):
+    spec = make_spec(model, real_ip, seed=0)
+    result = run_trial(spec, scene=real_ip)
+    low, high = TREE_BANDS[model]
+    oa = result.metrics["test"]["oa"]
+    assert low <= oa <= high, f"{model}: test OA {oa:.4f} outside [{low}, {high}]"
+    assert result.info["n_test"] == 2050 and result.info["n_train"] == 7379
+    cube = next(f for f in result.info["scene_files"] if f["role"] == "cube")
+    if cube["file"].endswith(".npy"):
+        assert cube["pypi"]["package"] == "tensorly" and cube["pypi"]["version"] == "0.10.0"
+
+
+@pytest.mark.slow
+def test_the_quick_suite_runs_on_the_real_crop_when_the_cube_is_there(
+    real_ip_dir, shared_data, ray_env, tmp_path
+):
+    """As a user has it after scripts/setup.sh: the cube in a default data folder, no
+    flag. The quick suite plans Indian Pines on the real crop (Salinas stays a
+    surrogate), and its tree models run through Ray on it, recording the PyPI copy."""
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from procs import finish, spawn, tail
+
+    env = {**ray_env, "HSI_DATA_PATH": os.pathsep.join([str(real_ip_dir), str(shared_data)])}
+    db = tmp_path / "quick.db"
+    plan = subprocess.run(
+        [sys.executable, "-m", "harness.run", "--suite", "quick", "--dry-run", "--db", str(db)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    rows = [line.split() for line in plan.stdout.splitlines()]
+    sources = {(r[3], r[4]) for r in rows if len(r) >= 7 and r[1] in ("no", "yes")}
+    assert sources == {("indian_pines", "real"), ("salinas", "surrogate")}, plan.stdout
+    log = tmp_path / "quick.log"
+    command = [sys.executable, "-m", "harness.run", "--suite", "quick", "--scenes", "indian_pines",
+               "--models", "random_forest", "xgboost", "--db", str(db)]  # fmt: skip
+    rc = finish(spawn(command, env, log, cwd=ROOT), timeout=400, log=log)
+    assert rc == 0, tail(log)
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT t.model, t.source, t.status, t.info, m.value FROM trials t JOIN metrics m "
+            "ON m.trial_id = t.id WHERE m.name = 'oa' AND m.split = 'test'"
+        ).fetchall()
+    assert sorted((r[0], r[1], r[2]) for r in rows) == [
+        ("random_forest", "real", "completed"),
+        ("xgboost", "real", "completed"),
+    ], tail(log)
+    for model, _source, _status, info, oa in rows:
+        cube = next(f for f in json.loads(info)["scene_files"] if f["role"] == "cube")
+        assert cube["folder"] == str(real_ip_dir.resolve())
+        if cube["file"].endswith(".npy"):
+            assert cube["copy"].startswith("PyPI tensorly 0.10.0")
+        assert oa > 0.6, (model, oa)
