@@ -41,18 +41,27 @@ STAGES = ("paper", "published", "leakage")
 
 
 def stage_commands(stage: str, args: argparse.Namespace) -> list[list[str]]:
-    """The ``harness.run`` argument lists of one stage (without the common options)."""
+    """The ``harness.run`` argument lists of one stage (without the common options), for
+    the models of ``--models``."""
+    chosen = set(args.models)
+    return [
+        [*head, *kept, *tail]
+        for head, group, tail in _stage(stage, args)
+        if (kept := [m for m in group if m in chosen])
+    ]
+
+
+def _stage(
+    stage: str, args: argparse.Namespace
+) -> list[tuple[list[str], tuple[str, ...], list[str]]]:
+    """A stage's suite runs: (arguments before the models, the models, arguments after)."""
+    seeds, deep_seeds = ["--seeds", str(args.seeds)], ["--seeds", str(args.deep_seeds)]
     if stage == "paper":
-        return [["--suite", "paper", "--models", *TREES, *DEEP, "--seeds", str(args.seeds)]]
-    if stage == "published":
+        return [(["--suite", "paper", "--models"], (*TREES, *DEEP), seeds)]
+    if stage in ("published", "leakage"):
         return [
-            ["--suite", "published", "--models", *TREES, "--seeds", str(args.seeds)],
-            ["--suite", "published", "--models", *DEEP, "--seeds", str(args.deep_seeds)],
-        ]
-    if stage == "leakage":
-        return [
-            ["--suite", "leakage", "--models", *TREES, "--seeds", str(args.seeds)],
-            ["--suite", "leakage", "--models", *DEEP, "--seeds", str(args.deep_seeds)],
+            (["--suite", stage, "--models"], TREES, seeds),
+            (["--suite", stage, "--models"], DEEP, deep_seeds),
         ]
     raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
 
@@ -72,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="seeds of the deep models in the published and leakage stages (default 1)",
+    )
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        choices=(*TREES, *DEEP),
+        default=[*TREES, *DEEP],
+        help="run these models only (default: the five baselines)",
     )
     ap.add_argument("--address", default=None, help="a Ray cluster (auto or HOST:PORT)")
     ap.add_argument(
