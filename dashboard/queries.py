@@ -609,6 +609,22 @@ def _paper_numbers(path: str, mtime: float) -> list[dict[str, Any]]:
     return out
 
 
+@st.cache_data(show_spinner=False)
+def _reference_numbers(path: str, mtime: float) -> list[Any]:
+    from harness import reference_numbers
+
+    return reference_numbers.load(path)
+
+
+def reference_numbers() -> list[Any]:
+    """This project's real-data reference results (``reference_numbers.csv``), for the
+    configurations it ran; [] without the file."""
+    from harness import reference_numbers as ref
+
+    path = ref.REFERENCE_NUMBERS
+    return _reference_numbers(str(path), path.stat().st_mtime) if path.is_file() else []
+
+
 def paper_numbers() -> list[dict[str, Any]]:
     """The published cells of Tables III and IV (``paper_numbers.csv``), units as printed."""
     return _paper_numbers(str(PAPER_NUMBERS), PAPER_NUMBERS.stat().st_mtime)

@@ -467,6 +467,7 @@ def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
             cells = [_cell(row["metrics"][c.name], c, " ± ", "–") for c in columns]
             out.append(f"| {row['label']} | " + " | ".join(cells) + " |")
         out += ["", "Mean ± sample std (ddof=1) over seeds; n = seeds with a value.", ""]
+        out += _markdown_reference(g)
         out += _markdown_classes(g)
         if not g.references:
             out += [_no_reference(), ""]
@@ -488,6 +489,63 @@ def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
             out += _markdown_mcnemar(g, ref)
         out += _markdown_intervals(g)
     return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- reference run
+
+REFERENCE_TITLE = "Against the paper and this project's reference run"
+REFERENCE_NOTE = (
+    "Reference run: this project's own real-data result for the same configuration "
+    "(model, recipe, protocol, preprocessing, training and data: the same config hash), "
+    "mean ± sample std over its seeds with the 95 % t-interval of the mean "
+    "(dashboard/reference_numbers.csv, docs/RESULTS.md). Paper: Tables III and IV of the "
+    "CLAReSNet paper, for its protocol only."
+)
+
+
+def reference_cells(g: Group) -> list[list[str]]:
+    """Per row of the group with a reference configuration and per metric of the
+    reference table: model, metric, the paper, the reference run, this database.
+    Empty when no row of the group is a reference configuration."""
+    from . import reference_numbers as ref
+
+    rows = ref.load()
+    paper = ref.paper_cells() if g.protocol == "paper" and g.source == "real" else {}
+    out = []
+    for row in g.rows:
+        matched = ref.matching(rows, row["config_hash"])
+        for metric in ref.METRICS:
+            r = matched.get(metric)
+            if r is None:
+                continue
+            column = metric_table.get_metric(metric)
+            cell = paper.get((g.scene, row.get("family") or row["model"], metric))
+            theirs = "–" if cell is None else _pm(cell[0], cell[1], column)
+            mine = _pm(r.mean, r.std, column)
+            if r.ci_low is not None and r.ci_high is not None:
+                mine += f" [{_number(r.ci_low, column)}, {_number(r.ci_high, column)}]"
+            stats = row["metrics"].get(metric) or {"mean": None, "std": None, "n": 0}
+            yours = _cell(stats, column, " ± ", "–")
+            out.append([row["label"], column.header, theirs, f"{mine} (n={r.n})", yours])
+    return out
+
+
+REFERENCE_HEADER = ["Model", "Metric", "Paper", "Reference run", "This database"]
+
+
+def _pm(mean: float, std: float | None, column: Column) -> str:
+    text = _number(mean, column) or "–"
+    return text if std is None else f"{text} ± {_number(std, column)}"
+
+
+def _markdown_reference(g: Group) -> list[str]:
+    cells = reference_cells(g)
+    if not cells:
+        return []
+    out = [f"### {REFERENCE_TITLE}", "", "| " + " | ".join(REFERENCE_HEADER) + " |"]
+    out.append("| --- | --- | ---: | ---: | ---: |")
+    out += ["| " + " | ".join(c) + " |" for c in cells]
+    return [*out, "", REFERENCE_NOTE, ""]
 
 
 # --------------------------------------------------------------------------- detail tables

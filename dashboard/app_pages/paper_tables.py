@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, ui
-from harness import leakage, report
+from harness import leakage, reference_numbers, report
 from harness.metric_table import leaderboard_metrics
 from harness.spec import GROUP_KEY, group_of
 
@@ -42,6 +42,8 @@ def _paper_order(row: dict[str, Any]) -> tuple[int, str]:
 
 
 DELTA_ROW = "Δ (this − paper)"
+#: The line of this project's own real-data result for the same configuration.
+REFERENCE_ROW = "this project's reference run"
 
 
 def _fmt_delta(value: float | None, metric: str) -> str:
@@ -62,6 +64,7 @@ def _delta_colours(row: pd.Series) -> list[str]:
 def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFrame, Any]:
     """The paper's table with three lines per model: this database, the paper, the difference."""
     paper = _paper_cells()
+    references = queries.reference_numbers()
     models = [r["model"] for r in rows]
     records = []
     for row in sorted(rows, key=_paper_order):
@@ -86,7 +89,20 @@ def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFra
             delta[h] = _fmt_delta(
                 None if mine is None or published is None else mine - published, metric
             )
-        records += [ours, theirs, delta]
+        matched = reference_numbers.matching(references, row["config_hash"])
+        if matched:
+            n_ref = next(iter(matched.values())).n
+            reference = {"Model": "", "Row": f"{REFERENCE_ROW} ({n_ref} seeds)"}
+            for metric in LEADERBOARD_METRICS:
+                r = matched.get(metric)
+                reference[ui.header(metric)] = (
+                    "–"
+                    if r is None
+                    else ui.fmt_stats({"mean": r.mean, "std": r.std, "n": r.n}, metric, with_n=False)
+                )
+            records += [ours, reference, theirs, delta]
+        else:
+            records += [ours, theirs, delta]
     frame = pd.DataFrame(records)
     return frame, frame.style.hide(axis="index").apply(_delta_colours, axis=1)
 
@@ -143,6 +159,13 @@ def _table(number: str, scene: str, title: str, rows: list[dict[str, Any]], run_
         "table's units (percentage points for OA and BA). Paper numbers: Tables III and IV "
         "of the CLAReSNet paper (dashboard/paper_numbers.csv)."
     )
+    if any(reference_numbers.matching(queries.reference_numbers(), r["config_hash"]) for r in rows):
+        st.caption(
+            f"{REFERENCE_ROW.capitalize()}: this project's own result on the real data for "
+            "the same configuration (model, recipe, protocol, preprocessing, training and "
+            "data), from dashboard/reference_numbers.csv (docs/RESULTS.md): a third column "
+            "to hold your run against, beside the paper."
+        )
     paper = _paper_cells()
     ordered = sorted(rows, key=_paper_order)
     st.plotly_chart(
