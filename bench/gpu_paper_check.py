@@ -97,9 +97,9 @@ def _forward_flops(model, x) -> int:
 
 def cost(spec, data, device) -> dict:
     """FLOPs of the trial from one measured step, the GPU's measured rate, the estimate."""
-    import models
     import torch
 
+    import models
     from harness.trial import _optimizer, device_patches
 
     model = models.build_model(
@@ -262,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerow([i + 1, *(result.curves[n][i] for n in names)])
     test = result.metrics["test"]
     oa = 100 * test["oa"]
-    low, high = 100 * test.get("oa_ci_low", float("nan")), 100 * test.get("oa_ci_high", float("nan"))
+    low, high = (
+        100 * test.get("oa_ci_low", float("nan")),
+        100 * test.get("oa_ci_high", float("nan")),
+    )
     inside = "yes" if low <= PAPER_OA[0] <= high else "no"
     from harness.metrics import one_class_note
 
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         *([f"- NOT A RESULT: the model {flag}"] if flag else []),
         f"- wall time {wall / 60:.1f} min against the estimate "
         f"{estimate['expected_minutes']:.1f} min (cost.json)",
-        f"- one trial, one seed: not a result on its own; the paper's mean is over its seeds"
+        "- one trial, one seed: not a result on its own; the paper's mean is over its seeds"
         + (" (a crop or a shortened schedule: not the paper's configuration)"
            if args.crop or args.epochs or args.model != "claresnet" else ""),
         "",

@@ -95,7 +95,9 @@ def _order(model: str) -> int:
 
 def _demoted(markdown: str) -> str:
     """The report's Markdown one heading level down (the page has its own title)."""
-    return "\n".join(("#" + line) if line.startswith("#") else line for line in markdown.split("\n"))
+    return "\n".join(
+        ("#" + line) if line.startswith("#") else line for line in markdown.split("\n")
+    )
 
 
 def details(store) -> str:
@@ -106,8 +108,12 @@ def details(store) -> str:
     groups = report.collect(store, source="real", protocol="paper")
     for group in groups:
         report.add_details(group, store, ("per-class", "mcnemar", "intervals"), "recall")
-    return _demoted(report.render(groups, "markdown", "per-class")) + "\n" + "\n".join(
-        _demoted(report.render(groups, "markdown", t)) for t in ("mcnemar", "intervals")
+    return (
+        _demoted(report.render(groups, "markdown", "per-class"))
+        + "\n"
+        + "\n".join(
+            _demoted(report.render(groups, "markdown", t)) for t in ("mcnemar", "intervals")
+        )
     )
 
 

@@ -24,7 +24,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-
 from _common import OtherLoad, add_common_options, code_version, context_lines, machine_info, report
 
 NAME = "surrogate-vs-real"
@@ -47,10 +46,11 @@ class SceneStats:
 
 def scene_stats(scene, trees: int, seed: int = 0) -> SceneStats:
     """Band statistics, the PCA spectrum and the two Random Forests of one scene."""
-    import datasets
     from scipy.ndimage import uniform_filter
     from sklearn.decomposition import PCA
     from sklearn.ensemble import RandomForestClassifier
+
+    import datasets
 
     t0 = time.perf_counter()
     cube = np.asarray(scene.cube, dtype=np.float32)
@@ -144,9 +144,7 @@ def main() -> None:
     command = "python bench/surrogate_vs_real.py" + (
         f" --data-dir {args.data_dir}" if args.data_dir else ""
     )
-    context = context_lines(
-        machine_info(), code_version(["datasets"]), load.share(), command
-    )
+    context = context_lines(machine_info(), code_version(["datasets"]), load.share(), command)
     report(section(real, sur, args.trees, context), NAME, load.share(), args.write,
            args.max_other_load)  # fmt: skip
 

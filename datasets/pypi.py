@@ -156,9 +156,7 @@ def _pip_download(copy: PypiCopy, tmp: Path, progress: bool, timeout: float) -> 
     if not progress:
         command.append("--quiet")
     try:
-        done = subprocess.run(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False
-        )
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise DownloadError(
             f"Could not run pip ({sys.executable} -m pip): {exc}. Fix: install pip in this "

@@ -203,9 +203,7 @@ def load(path: str | Path | None = None) -> list[ReferenceRow]:
     return parse_csv(p.read_text()) if p.is_file() else []
 
 
-def matching(
-    rows: Sequence[ReferenceRow], config_hash: str
-) -> dict[str, ReferenceRow]:
+def matching(rows: Sequence[ReferenceRow], config_hash: str) -> dict[str, ReferenceRow]:
     """{metric: row} of the reference configuration ``config_hash`` ({} when none)."""
     return {r.metric: r for r in rows if r.config_hash == config_hash}
 

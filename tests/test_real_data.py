@@ -52,7 +52,9 @@ def test_the_pypi_copy_is_the_real_cube(real_ip):
     cube = next(f for f in real_ip.files if f.role == "cube")
     if cube.path.endswith(".npy"):
         assert cube.sha256 == info.cube.pypi.sha256 and cube.pypi == info.cube.pypi
-        assert cube.copy == "PyPI tensorly 0.10.0, tensorly/datasets/data/Indian_pines_corrected.npy"
+        assert (
+            cube.copy == "PyPI tensorly 0.10.0, tensorly/datasets/data/Indian_pines_corrected.npy"
+        )
         record = cube.provenance()
         assert record["pypi"]["package"] == "tensorly" and record["pypi"]["version"] == "0.10.0"
         assert record["pypi"]["member"] == info.cube.pypi.member

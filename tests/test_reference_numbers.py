@@ -66,9 +66,7 @@ def test_the_table_is_regenerated_exactly_from_its_database(synthetic_db, tmp_pa
                 assert r.std is None and r.ci_low is None and r.ci_high is None
 
 
-def test_the_report_shows_paper_reference_and_this_run(
-    synthetic_db, tmp_path, monkeypatch, capsys
-):
+def test_the_report_shows_paper_reference_and_this_run(synthetic_db, tmp_path, monkeypatch, capsys):
     from harness import report
 
     table = tmp_path / "reference.csv"
