@@ -53,6 +53,7 @@ class _Handler(SimpleHTTPRequestHandler):
 def server(tmp_path: Path, monkeypatch) -> Iterator[_Server]:
     """A running loopback server over the 'tiny' fixture; the tests run in ``tmp_path``."""
     monkeypatch.delenv("HSI_DATA_DIR", raising=False)
+    monkeypatch.delenv("HSI_DATA_PATH", raising=False)  # the default folders, ./data first
     monkeypatch.chdir(tmp_path)  # ./data is searched: keep it inside the test's folder
     srv = _Server(tmp_path / "served")
     srv.files = write_fixtures(tmp_path / "served", base_url=srv.base_url)
