@@ -54,7 +54,7 @@ def table3(rows: list[ref.ReferenceRow], families: dict[str, str]) -> str:
         for r in rows
         if r.scene == "indian_pines" and r.protocol == "paper" and r.pca_fit == "scene"
     ]
-    for r in sorted(chosen, key=lambda r: (r.recipe, _order(r.model), r.metric)):
+    for r in sorted(chosen, key=lambda r: (r.recipe, _order(r.model), ref.METRICS.index(r.metric))):
         scale = PP if r.metric in ("oa", "ba") else 1.0
         digits = 2 if scale == PP else 4
         cell = paper.get((r.scene, families.get(r.model, r.model), r.metric))

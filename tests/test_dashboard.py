@@ -324,6 +324,38 @@ def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
     assert frames(at, "Row", "OA (%)")[1]["OA (%)"].tolist() != table["OA (%)"].tolist()
 
 
+def test_paper_tables_show_the_reference_run(synthetic_db, monkeypatch, tmp_path):
+    """A configuration of the reference table gets a third line, the project's reference
+    run, beside this database and the paper; the others keep their three lines."""
+    from harness import reference_numbers as ref
+
+    table = tmp_path / "reference_numbers.csv"
+    with ResultStore(synthetic_db, readonly=True) as store:
+        rows = [
+            r
+            for r in ref.rows_from_store(store, scene="indian_pines")
+            if r.model == "claresnet" and r.recipe == "unified" and r.protocol == "paper"
+        ]
+    table.write_text(ref.render_csv(rows))
+    monkeypatch.setattr(ref, "REFERENCE_NUMBERS", table)
+    at = open_app(synthetic_db, "paper_tables", monkeypatch)
+    assert_clean(at)
+    indian_pines, salinas = frames(at, "Row", "OA (%)")
+    assert len(salinas) == 3 * 6 and len(indian_pines) == 3 * 6 + 1
+    lines = indian_pines["Row"].tolist()
+    at_ref = next(
+        i for i, line in enumerate(lines) if line.startswith("this project's reference run")
+    )
+    n = rows[0].n
+    assert lines[at_ref] == f"this project's reference run ({n} seeds)"
+    assert lines[at_ref - 1].startswith("this database") and lines[at_ref + 1].startswith("paper:")
+    # made from this very database: the reference's cells are this database's
+    for column in ("OA (%)", "BA (%)", "Kappa"):
+        assert indian_pines[column].iloc[at_ref] == indian_pines[column].iloc[at_ref - 1]
+    assert indian_pines["MCC"].iloc[at_ref] == "–"  # not in the reference table
+    assert "this project's own result on the real data" in texts(at)
+
+
 def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch):
     at = open_app(synthetic_db, "paper_tables", monkeypatch)
     assert_clean(at)
