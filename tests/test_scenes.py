@@ -179,6 +179,41 @@ def test_v73_and_v5_files_read_the_same(tiny_files):
     np.testing.assert_array_equal(v5, v73)
 
 
+def test_a_real_scene_is_its_arrays_not_its_files(tiny_files, tmp_path):
+    """The same cube in a MAT v5 file and in a v7.3 (HDF5) file: two containers with two
+    checksums, one scene (fingerprint, hence spec identity); a changed value is another
+    scene. (The PyPI .npy against a .mat: tests/test_pypi_download.py.)"""
+    cube, _gt = make_arrays()
+    folders = {}
+    for form, source in (("v5", tiny_files["cube"]), ("v73", tiny_files["cube_v73"])):
+        folders[form] = tmp_path / form
+        folders[form].mkdir()
+        shutil.copy(tiny_files["gt"], folders[form] / "tiny_gt.mat")
+        shutil.copy(source, folders[form] / "tiny_cube.mat")
+    datasets.register_scene_file(tiny_files["toml"])
+    v5, v73 = (load_scene("tiny", source="real", data_dir=folders[f]) for f in ("v5", "v73"))
+    assert v5.files[0].sha256 != v73.files[0].sha256
+    assert v5.fingerprint == v73.fingerprint
+    assert v5.content == {
+        "cube": datasets.array_digest(v5.cube),
+        "gt": datasets.array_digest(v5.gt),
+    }
+    changed = cube.copy()
+    changed[0, 0, 0] += 0.5
+    scipy.io.savemat(folders["v5"] / "tiny_cube.mat", {"cube": changed})
+    assert load_scene("tiny", source="real", data_dir=folders["v5"]).fingerprint != v5.fingerprint
+
+
+def test_surrogate_identity_is_unchanged(ip_surrogate):
+    """A literal: surrogates keep the fingerprint they had before real scenes were
+    identified by content (their results keep their identity); bump the generator's
+    version, not this, when the surrogate changes."""
+    assert ip_surrogate.content is None
+    assert ip_surrogate.fingerprint == (
+        "68d76636116eab2d44ee4a9e5783cfd0109e481da2b49409ac9477fd26ef0a8a"
+    )
+
+
 def test_checksums_match_git_and_sha256(tiny_files, tmp_path):
     p = tmp_path / "hello.txt"
     p.write_bytes(b"hello\n")
