@@ -88,6 +88,12 @@ def _summary(detail: dict[str, Any]) -> None:
     if detail.get("study"):
         facts.append(f"study {detail['study']}")
     st.markdown(" · ".join(facts))
+    cube = next((f for f in info.get("scene_files") or [] if f.get("role") == "cube"), None)
+    if cube is not None:  # trials stored before scene_files was recorded have none
+        st.caption(
+            f"Data ({detail['source']}): cube {cube['file']} ({cube['copy']}), sha256 "
+            f"{cube['sha256'][:16]}...; the scene's fingerprint is in the spec."
+        )
     with st.expander("Specification and run information"):
         left, right = st.columns(2)
         left.caption("Spec (the trial's identity is its hash)")
