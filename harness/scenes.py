@@ -76,8 +76,9 @@ def resolve(spec: Any, data_dir: str | None = None) -> Any:
         raise SceneMismatchError(
             f"Scene '{spec.scene}' ({spec.source}) now has fingerprint {scene.fingerprint[:12]}..., "
             f"but trial {spec.spec_hash[:12]} was specified on {spec.scene_fingerprint[:12]}...: "
-            "the data files or the surrogate generator changed. Fix: re-create the trial specs "
-            "(re-run the suite) so that results are never mixed across different data."
+            "the data (a real scene's array values) or the surrogate generator changed. Fix: "
+            "re-create the trial specs (re-run the suite) so that results are never mixed "
+            "across different data."
         )
     ensure_split(scene, spec, data_dir)
     remember(scene)

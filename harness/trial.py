@@ -118,9 +118,9 @@ def prepare_data(spec: TrialSpec, data_dir: str | None = None, scene: Any = None
     if scene.fingerprint != spec.scene_fingerprint:
         raise TrialError(
             f"Scene '{spec.scene}' ({spec.source}) now has fingerprint {scene.fingerprint[:12]}..., but "
-            f"the trial was specified on {spec.scene_fingerprint[:12]}...: the data files or the "
-            "surrogate generator changed. Fix: re-create the trial spec (re-run the suite) so that "
-            "results are never mixed across different data."
+            f"the trial was specified on {spec.scene_fingerprint[:12]}...: the data (a real scene's "
+            "array values) or the surrogate generator changed. Fix: re-create the trial spec "
+            "(re-run the suite) so that results are never mixed across different data."
         )
     if loaded_here:
         from .scenes import ensure_split
