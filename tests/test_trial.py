@@ -132,7 +132,7 @@ def test_nan_loss_fails_the_trial_clearly(crop):
 
 def test_changed_data_is_refused(crop):
     spec = make_spec("random_forest_tiny", crop).with_(scene_fingerprint="f" * 64)
-    with pytest.raises(TrialError, match="array values\) or the surrogate generator changed"):
+    with pytest.raises(TrialError, match=r"array values\) or the surrogate generator changed"):
         run_trial(spec)
 
 
