@@ -17,7 +17,12 @@ The output is a function of the database alone (no dates, no paths): running it 
 on the same database writes the same bytes, which ``--check`` verifies.
 
     python bench/reference_numbers.py --db real_indian_pines.db [--results docs/RESULTS.md]
+        [--archive bench/results/real_indian_pines.db.xz]
     python bench/reference_numbers.py --db real_indian_pines.db --check
+
+``--archive`` keeps the database itself, compressed, beside the code: the test
+suite regenerates the reference table from it byte for byte, and ``xz -dk`` gives
+a database that ``bench/real_indian_pines.py --db`` continues.
 """
 
 from __future__ import annotations
@@ -136,6 +141,38 @@ def write_section(path: Path, name: str, body: str) -> None:
     path.write_text(text)
 
 
+def archive(db: str, dest: Path) -> None:
+    """A compressed copy of a SQLite results database that the reference table can be
+    regenerated from (``--check``) and a run can resume from (``xz -dk FILE.xz``).
+
+    The copy is taken with SQLite's backup API (consistent while a run writes), its
+    ``model_files`` rows are dropped (the files are not in the copy, so no reader
+    reports them missing) and it is vacuumed, then xz-compressed into a temporary file
+    renamed into place.
+    """
+    import lzma
+    import os
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.db"
+        source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        target = sqlite3.connect(copy)
+        with target:
+            source.backup(target)
+        source.close()
+        target.execute("DELETE FROM model_files")
+        target.commit()
+        target.execute("VACUUM")
+        target.close()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(f".{dest.name}.part")
+        with lzma.open(part, "wb", preset=9) as out:
+            out.write(copy.read_bytes())
+        os.replace(part, dest)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ref.REFERENCE_NUMBERS, help="the reference table to write"
     )
     ap.add_argument("--results", type=Path, help="also write the generated sections of this page")
+    ap.add_argument(
+        "--archive",
+        type=Path,
+        metavar="FILE.xz",
+        help="also keep a compressed copy of the database here (its results without the "
+        "saved-model rows: the trained models stay in the database's own artifact folder)",
+    )
     ap.add_argument(
         "--check",
         action="store_true",
@@ -162,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if same else 1
         args.out.write_text(text)
         print(f"wrote {args.out} ({len(rows)} rows)")
+        if args.archive:
+            archive(args.db, args.archive)
+            print(f"wrote {args.archive}")
         if args.results:
             families = {r["model"]: r["family"] for r in store.leaderboard(source="real")}
             write_section(args.results, "table3", table3(rows, families))

@@ -108,3 +108,21 @@ def test_the_checked_in_table_is_consistent_and_current(real_ip_dir):
         {(r.model, r.recipe, r.protocol, r.pca_fit) for r in rows if r.config_hash not in made}
     )
     assert not missing, missing
+
+
+ARCHIVE = ROOT / "bench" / "results" / "real_indian_pines.db.xz"
+
+
+def test_the_checked_in_table_is_regenerated_exactly_from_the_archived_database(tmp_path):
+    """The reference table is what the script makes of the database behind it, byte for
+    byte: the database is kept, compressed, beside the code (``--archive``)."""
+    import lzma
+
+    db = tmp_path / "real_indian_pines.db"
+    db.write_bytes(lzma.decompress(ARCHIVE.read_bytes()))
+    done = _script("--db", db, "--out", ref.REFERENCE_NUMBERS, "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with ResultStore(db, readonly=True) as store:
+        trials = store.trials(status="completed")
+        assert trials and {t["source"] for t in trials} == {"real"}
+        assert not any(store.model_files(t["id"]) for t in trials[:5])  # results only
