@@ -98,7 +98,9 @@ def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFra
                 reference[ui.header(metric)] = (
                     "–"
                     if r is None
-                    else ui.fmt_stats({"mean": r.mean, "std": r.std, "n": r.n}, metric, with_n=False)
+                    else ui.fmt_stats(
+                        {"mean": r.mean, "std": r.std, "n": r.n}, metric, with_n=False
+                    )
                 )
             records += [ours, reference, theirs, delta]
         else:
