@@ -62,6 +62,8 @@ class RunConfig:
     trials: int | None = None
     study: str | None = None
     sampler_seed: int = 0
+    #: ``--pca-fit``: where PCA is fitted (None: the recipe's; the leakage suite: both).
+    pca_fit: str | None = None
     #: Fetch the missing real files of the suite's scenes before planning (``--download``).
     download: bool = False
     #: With ``download``: fetch FILE from ``mirror/FILE`` instead of each scene's own address.
@@ -101,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
         help="split protocol: paper, fraction, per_class, disjoint, block_cv (5-fold spatial "
         "cross-validation: 5 trials per seed), or fixed:NAME (a split read from label-map "
         "files: declared in the scene file, or given with --split-file)",
+    )
+    ap.add_argument(
+        "--pca-fit",
+        choices=("scene", "train"),
+        default=None,
+        help="fit PCA on the whole scene (the paper's setting) or on the training pixels "
+        "only; default: the recipe's. With --suite leakage: run only that half of the "
+        "comparison (--protocol likewise picks one of its protocols)",
     )
     ap.add_argument(
         "--split-file",
@@ -314,14 +324,23 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             )
     split_files: dict[str, object] = {}
     protocol = args.protocol
-    if args.suite == "leakage" and (protocol is not None or args.split_file):
+    if args.suite == "leakage" and args.split_file:
         raise FlagError(
-            "--protocol/--split-file: the leakage suite runs its own protocols (paper, "
-            "disjoint and block_cv, each with PCA fitted on the scene and on the training "
-            "pixels). Fix: "
-            "leave them out, or run the protocol with another suite (smoke, quick, paper, "
+            "--split-file: the leakage suite runs its own protocols (paper, disjoint and "
+            "block_cv, each with PCA fitted on the scene and on the training pixels). Fix: "
+            "leave it out, or run the split with another suite (smoke, quick, paper, "
             "published, search)."
         )
+    if args.suite == "leakage" and protocol is not None:
+        from .suites import LEAKAGE_PROTOCOLS
+
+        names = [name for name, _ in LEAKAGE_PROTOCOLS]
+        if protocol not in names:
+            raise FlagError(
+                f"--protocol {protocol!r}: the leakage suite compares {', '.join(names)}, "
+                "so --protocol can only pick one of them. Fix: pass one of those, or run "
+                f"{protocol!r} with another suite (smoke, quick, paper, published, search)."
+            )
     if protocol is not None:
         import datasets
 
@@ -399,6 +418,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
         trials=args.trials,
         study=args.study,
         sampler_seed=args.sampler_seed,
+        pca_fit=args.pca_fit,
         download=args.download,
         mirror=args.mirror,
         split_files=tuple(split_files.items()),
@@ -703,6 +723,7 @@ def main(argv: list[str] | None = None) -> int:
             trials=cfg.trials,
             study=cfg.study,
             sampler_seed=cfg.sampler_seed,
+            pca_fit=cfg.pca_fit,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", datasets.SurrogateWarning)

@@ -79,6 +79,9 @@ class SuiteOptions:
     trials: int | None = None
     study: str | None = None
     sampler_seed: int = 0
+    #: ``--pca-fit``: PCA fitted on "scene" or "train" pixels (None: the recipe's; the
+    #: leakage suite: both, or only this one).
+    pca_fit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def _grid(
             protocol_params=fold or None,
             recipe=opts.recipe or recipe,
             training=_with_epochs(opts, model, training(model)),
+            **({"pca_fit": opts.pca_fit} if opts.pca_fit else {}),
             **spec_kwargs,
         )
         for scene in scenes
@@ -317,6 +321,7 @@ def _search(opts: SuiteOptions) -> list[Any]:
                 protocol=opts.protocol or "paper",
                 recipe=opts.recipe or "unified",
                 training=_with_epochs(opts, model, None),
+                pca_fit=opts.pca_fit,
             )
             plans.append(
                 SearchPlan(
@@ -345,7 +350,11 @@ def _leakage(opts: SuiteOptions) -> list[TrialSpec]:
         scene = _scene(scene_name, opts)
         for model in _models(opts, PAPER_MODELS):
             for protocol, repetitions in LEAKAGE_PROTOCOLS:
+                if opts.protocol not in (None, protocol):
+                    continue
                 for fit in ("scene", "train"):
+                    if opts.pca_fit not in (None, fit):
+                        continue
                     for seed in _seeds(opts, repetitions):
                         for fold in datasets.repetition(protocol):
                             specs.append(
