@@ -28,6 +28,7 @@ a database that ``bench/real_indian_pines.py --db`` continues.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -113,13 +114,8 @@ def details(store) -> str:
     groups = report.collect(store, source="real", protocol="paper")
     for group in groups:
         report.add_details(group, store, ("per-class", "mcnemar", "intervals"), "recall")
-    return (
-        _demoted(report.render(groups, "markdown", "per-class"))
-        + "\n"
-        + "\n".join(
-            _demoted(report.render(groups, "markdown", t)) for t in ("mcnemar", "intervals")
-        )
-    )
+    # a detail table's Markdown holds every detail table the groups were filled with
+    return _demoted(report.render(groups, "markdown", "per-class"))
 
 
 def leakage(store) -> str:
@@ -129,16 +125,24 @@ def leakage(store) -> str:
     return _demoted(leak.render(tables, "markdown")) if tables else leak.EMPTY_MESSAGE
 
 
-def write_section(path: Path, name: str, body: str) -> None:
+def with_section(text: str, name: str, body: str) -> str:
+    """``text`` with its generated section ``name`` (between ``<!-- name:start -->`` and
+    ``<!-- name:end -->``) replaced by ``body``, or appended when it has none."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else "# Results on real data\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     i, j = text.find(start), text.find(end)
     if i != -1 and j > i:
-        text = text[:i] + block + text[j + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+        return text[:i] + block + text[j + len(end) :]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def results_page(path: Path, store, rows) -> str:
+    """The page at ``path`` with its generated sections made from ``store``."""
+    text = path.read_text() if path.exists() else "# Results on real data\n"
+    families = {r["model"]: r["family"] for r in store.leaderboard(source="real")}
+    text = with_section(text, "table3", table3(rows, families))
+    text = with_section(text, "details", details(store))
+    return with_section(text, "leakage", leakage(store))
 
 
 def archive(db: str, dest: Path) -> None:
@@ -151,7 +155,6 @@ def archive(db: str, dest: Path) -> None:
     renamed into place.
     """
     import lzma
-    import os
     import sqlite3
     import tempfile
 
@@ -173,6 +176,12 @@ def archive(db: str, dest: Path) -> None:
         os.replace(part, dest)
 
 
+def _atomic_write(path: Path, text: str) -> None:
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text)
+    os.replace(part, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--check",
         action="store_true",
-        help="write nothing: exit 1 unless --out is exactly what the database gives",
+        help="write nothing: exit 1 unless --out (and --results) are exactly what the "
+        "database gives",
     )
     args = ap.parse_args(argv)
     from harness.store import ResultStore
@@ -200,20 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     with ResultStore(args.db, readonly=True) as store:
         rows = ref.rows_from_store(store)
         text = ref.render_csv(rows, HEADER)
+        page = results_page(args.results, store, rows) if args.results else None
         if args.check:
-            same = args.out.is_file() and args.out.read_text() == text
-            print(f"{args.out}: {'up to date' if same else 'differs from the database'}")
-            return 0 if same else 1
-        args.out.write_text(text)
+            stale = [p for p, new in ((args.out, text), (args.results, page)) if p and new
+                     and not (p.is_file() and p.read_text() == new)]  # fmt: skip
+            for path in (args.out, args.results):
+                if path:
+                    state = "differs from the database" if path in stale else "up to date"
+                    print(f"{path}: {state}")
+            return 1 if stale else 0
+        _atomic_write(args.out, text)
         print(f"wrote {args.out} ({len(rows)} rows)")
         if args.archive:
             archive(args.db, args.archive)
             print(f"wrote {args.archive}")
-        if args.results:
-            families = {r["model"]: r["family"] for r in store.leaderboard(source="real")}
-            write_section(args.results, "table3", table3(rows, families))
-            write_section(args.results, "details", details(store))
-            write_section(args.results, "leakage", leakage(store))
+        if args.results and page is not None:
+            _atomic_write(args.results, page)
             print(f"wrote {args.results}")
     return 0
 

@@ -491,7 +491,8 @@ def test_split_file_flag_errors(files, tmp_path, capsys):
             ["--protocol", "fixed:stripes", "--scenes", "indian_pines"],
             "declares no split 'stripes'",
         ),
-        (["--protocol", "fixed:x", "--suite", "leakage"], "runs its own protocols"),
+        (["--split-file", str(files["mat"]), "--suite", "leakage"], "runs its own protocols"),
+        (["--protocol", "fixed:x", "--suite", "leakage"], "can only pick one of them"),
     ]
     for extra, expected in cases:
         assert run_cli.main(base + extra) == run_cli.EXIT_USAGE

@@ -71,6 +71,25 @@ def test_leakage_crosses_protocols_and_fit_scopes(shared_data):
     )
     seeds = build("leakage", models=("random_forest",), scenes=("indian_pines",), seeds=1)
     assert len(seeds) == 2 * (1 + 1 + 5)  # --seeds sets every protocol's repetitions
+    # --protocol and --pca-fit pick a part of the comparison: the same trials
+    part = build(
+        "leakage", models=("random_forest",), scenes=("indian_pines",), protocol="disjoint",
+        pca_fit="train",
+    )  # fmt: skip
+    assert [s.spec_hash for s in part] == [
+        s.spec_hash for s in specs if s.protocol == "disjoint" and s.pca_fit == "train"
+    ]
+
+
+def test_pca_fit_sets_where_a_grid_suite_fits_pca(shared_data):
+    common = {"models": ("random_forest",), "scenes": ("indian_pines",), "seeds": 1}
+    common |= {"source": "surrogate", "source_given": True}
+    scene, train = build("paper", **common), build("paper", **common, pca_fit="train")
+    assert [s.pca_fit for s in scene] == ["scene"] and [s.pca_fit for s in train] == ["train"]
+    assert train[0].config_hash != scene[0].config_hash
+    leak = build("leakage", **common)
+    # the same trial as the leakage suite's random split with PCA on the training pixels
+    assert train[0].spec_hash in {s.spec_hash for s in leak}
 
 
 def test_a_cross_validation_protocol_runs_every_fold_of_every_seed(shared_data):
