@@ -4,7 +4,7 @@ From a results database (``bench/real_indian_pines.py`` fills one) this writes
 
 - ``dashboard/reference_numbers.csv``: per real-data configuration and metric (OA, BA,
   kappa) the mean, sample std and 95 % t-interval over seeds, the seeds, their values
-  and the commits (:mod:`harness.reference_numbers`); the report and the Paper tables
+  and the commits (:mod:`harness.analysis.reference_numbers`); the report and the Paper tables
   page show it beside the paper's numbers and the user's own run when the
   configuration (model, recipe, protocol, preprocessing, data) is the same;
 - with ``--results docs/RESULTS.md``: its generated sections (between ``<!-- NAME:start
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import reference_numbers as ref  # noqa: E402
+from harness.analysis import reference_numbers as ref  # noqa: E402
 
 HEADER = (
     "Reference numbers of this project, measured on real data (docs/RESULTS.md).",
@@ -109,17 +109,17 @@ def _demoted(markdown: str) -> str:
 def details(store) -> str:
     """The report's per-class tables, McNemar's tests and intervals of the real-data
     paper-protocol groups."""
-    from harness import report
+    from harness.analysis import render, tables
 
-    groups = report.collect(store, source="real", protocol="paper")
+    groups = tables.collect(store, source="real", protocol="paper")
     for group in groups:
-        report.add_details(group, store, ("per-class", "mcnemar", "intervals"), "recall")
+        tables.add_details(group, store, ("per-class", "mcnemar", "intervals"), "recall")
     # a detail table's Markdown holds every detail table the groups were filled with
-    return _demoted(report.render(groups, "markdown", "per-class"))
+    return _demoted(render.render(groups, "markdown", "per-class"))
 
 
 def leakage(store) -> str:
-    from harness import leakage as leak
+    from harness.analysis import leakage as leak
 
     tables = leak.collect(store, source="real")
     return _demoted(leak.render(tables, "markdown")) if tables else leak.EMPTY_MESSAGE

@@ -11,7 +11,7 @@ class, seeded). Timed, each the median of ``--repeats`` runs:
    costs n more evaluations);
 2. :func:`harness.metrics.silhouette` of 2,000 stratified test embeddings
    (``--width`` features), as every deep trial computes it;
-3. :func:`harness.significance.mcnemar_seed`: McNemar's exact test of two models'
+3. :func:`harness.analysis.significance.mcnemar_seed`: McNemar's exact test of two models'
    predictions of the same pixels, what the report runs per seed and baseline.
 
 The goal: the bootstrap of one trial well under a second for Salinas' test set.
@@ -73,7 +73,7 @@ def main() -> None:
     from scipy import stats
 
     from harness import metrics as M
-    from harness.significance import mcnemar_seed
+    from harness.analysis.significance import mcnemar_seed
 
     load = OtherLoad()
     y = _salinas_test()

@@ -260,15 +260,15 @@ def _group_details(
     run_id: int | None,
     class_metric: str,
 ) -> Any:
-    from harness import report
+    from harness.analysis import tables
 
     rows = [
         r
         for r in leaderboard(run_id=run_id)
         if group_of(r) == tuple(group) and r["label"] in labels
     ]
-    details = report.make_group(group, rows, lambda: per_seed(group, "oa", run_id))
-    return report.add_details(details, store(), class_metric=class_metric)
+    details = tables.make_group(group, rows, lambda: per_seed(group, "oa", run_id))
+    return tables.add_details(details, store(), class_metric=class_metric)
 
 
 def group_details(
@@ -287,7 +287,7 @@ def _leakage(
     location: str, version: tuple[Any, ...], run_id: int | None, recipe: str | None,
     source: str | None,
 ) -> list[Any]:  # fmt: skip
-    from harness import leakage
+    from harness.analysis import leakage
 
     return leakage.collect(
         store(),
@@ -302,7 +302,7 @@ def _leakage(
 def leakage(
     run_id: int | None = None, recipe: str | None = None, source: str | None = None
 ) -> list[Any]:
-    """The leakage tables (:func:`harness.leakage.collect`) of the database, or of one run,
+    """The leakage tables (:func:`harness.analysis.leakage.collect`) of the database, or of one run,
     of one recipe and source (None: all)."""
     return _leakage(*_key(), run_id, recipe, source)
 
@@ -611,7 +611,7 @@ def _paper_numbers(path: str, mtime: float) -> list[dict[str, Any]]:
 
 @st.cache_data(show_spinner=False)
 def _reference_numbers(path: str, mtime: float) -> list[Any]:
-    from harness import reference_numbers
+    from harness.analysis import reference_numbers
 
     return reference_numbers.load(path)
 
@@ -619,7 +619,7 @@ def _reference_numbers(path: str, mtime: float) -> list[Any]:
 def reference_numbers() -> list[Any]:
     """This project's real-data reference results (``reference_numbers.csv``), for the
     configurations it ran; [] without the file."""
-    from harness import reference_numbers as ref
+    from harness.analysis import reference_numbers as ref
 
     path = ref.REFERENCE_NUMBERS
     return _reference_numbers(str(path), path.stat().st_mtime) if path.is_file() else []

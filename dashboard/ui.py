@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from harness import metric_table, report
+from harness import metric_table
+from harness.analysis import csv_tables, latex, tables
+from harness.analysis.tables import COLUMNS as COLUMNS
+from harness.analysis.tables import Column
 from harness.metric_table import Direction
-from harness.report import COLUMNS as COLUMNS
-from harness.report import Column
 from harness.spec import GROUP_KEY, group_of
 
 from . import queries
@@ -415,8 +416,8 @@ def downloads(
         rows: its leaderboard rows.
         run_id: the run they were counted from (None: every run).
     """
-    group = report.make_group(key, list(rows), lambda: queries.per_seed(key, "oa", run_id))
-    return report.render_csv([group]), report.render_latex([group])
+    group = tables.make_group(key, list(rows), lambda: queries.per_seed(key, "oa", run_id))
+    return csv_tables.render_csv([group]), latex.render_latex([group])
 
 
 #: Addresses only this machine can reach.

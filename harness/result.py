@@ -47,7 +47,7 @@ class TrialResult:
         split_counts: per-class (train, val, test, dropped) pixel counts.
         test_predictions: the test set pixel by pixel: "index" (flat row-major indices
             into the trial's scene, sorted), "truth" and "pred" (1-based labels); what
-            McNemar's test pairs two models on (``harness.significance``).
+            McNemar's test pairs two models on (``harness.analysis.significance``).
         model_files: the fitted model and its preprocessing as files
             (:class:`harness.saved_model.ModelFile`: model, preprocessing, manifest),
             when the trial saved them; the store keeps them in its artifact folder.

@@ -1205,7 +1205,7 @@ class ResultStore:
     def class_metrics(self, trial_ids: Iterable[int]) -> list[dict[str, Any]]:
         """The test class metrics of trials: one dict per (trial, class) with trial_id,
         label (1-based), name, precision, recall, f1, ap and support (the per-class
-        table's input, :func:`harness.significance.class_table`)."""
+        table's input, :func:`harness.analysis.significance.class_table`)."""
         ids = sorted({int(t) for t in trial_ids})
         out: list[dict[str, Any]] = []
         names = ("trial_id", "label", "name", "precision", "recall", "f1", "ap", "support")
@@ -1240,7 +1240,7 @@ class ResultStore:
     def test_sets(self, trial_ids: Iterable[int]) -> dict[int, tuple[int, str | None]]:
         """{trial id: (seed, test-set sha256)} of trials; the hash is None for trials
         stored before it was recorded. Two trials with the same hash were tested on
-        the same pixels (McNemar's test pairs them: :mod:`harness.significance`)."""
+        the same pixels (McNemar's test pairs them: :mod:`harness.analysis.significance`)."""
         ids = sorted({int(t) for t in trial_ids})
         out = {}
         with self.session() as session:

@@ -186,7 +186,7 @@ def _grid(
             protocol_params=fold or None,
             recipe=opts.recipe or recipe,
             training=_with_epochs(opts, model, training(model)),
-            **({"pca_fit": opts.pca_fit} if opts.pca_fit else {}),
+            pca_fit=opts.pca_fit,
             **spec_kwargs,
         )
         for scene in scenes

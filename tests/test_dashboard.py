@@ -19,7 +19,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
-from harness import report  # noqa: E402
+from harness.analysis import cells, tables  # noqa: E402
 from harness.spec import group_of  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
 
@@ -256,7 +256,7 @@ def test_leaderboard_downloads(synthetic_db, monkeypatch):
         assert csv_text.startswith(
             "scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric"
         )
-        n = len(report.COLUMNS)  # the paper's six columns and the silhouette
+        n = len(tables.COLUMNS)  # the paper's six columns and the silhouette
         assert csv_text.count("\n") == 1 + 6 * n  # header, 6 rows x the metrics
         assert csv_text.count(f",real,{fit},") == 6 * n
         assert r"\begin{tabular}" in tex and "claresnet" in tex and "Wilcoxon" in tex
@@ -327,7 +327,7 @@ def test_paper_tables_beside_the_paper(synthetic_db, monkeypatch):
 def test_paper_tables_show_the_reference_run(synthetic_db, monkeypatch, tmp_path):
     """A configuration of the reference table gets a third line, the project's reference
     run, beside this database and the paper; the others keep their three lines."""
-    from harness import reference_numbers as ref
+    from harness.analysis import reference_numbers as ref
 
     table = tmp_path / "reference_numbers.csv"
     with ResultStore(synthetic_db, readonly=True) as store:
@@ -361,13 +361,13 @@ def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch)
     assert_clean(at)
     with ResultStore(synthetic_db, readonly=True) as store:
         groups = {
-            g.scene: report.add_details(g, store)
-            for g in report.collect(store, protocol="paper", recipe="unified", pca_fit="scene")
+            g.scene: tables.add_details(g, store)
+            for g in tables.collect(store, protocol="paper", recipe="unified", pca_fit="scene")
         }
     classes = frames(at, "Class")
     assert len(classes) == 2
     for table, scene in zip(classes, ("indian_pines", "salinas"), strict=True):
-        expected = report.class_rows(groups[scene].classes, bold=("", ""))
+        expected = cells.class_rows(groups[scene].classes, bold=("", ""))
         assert len(table) == 16 + 3 and table.columns[0] == "Class"
         assert set(table.columns[1:]) == PAPER_MODELS
         by_class = {row[0]: row for row in expected}
@@ -380,7 +380,7 @@ def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch)
     mcnemar = frames(at, "Baseline", "Seeds p < 0.05")
     assert len(mcnemar) == 2 and all(len(m) == 5 for m in mcnemar)
     ref = groups["indian_pines"].mcnemar
-    assert mcnemar[0]["Fisher combined p"].tolist() == [report.mcnemar_cells(m)[4] for m in ref]
+    assert mcnemar[0]["Fisher combined p"].tolist() == [cells.mcnemar_cells(m)[4] for m in ref]
     intervals = frames(at, "Seed", "OA (%)")
     assert len(intervals) == 2 and len(intervals[0]) == len(groups["indian_pines"].intervals)
     assert intervals[0]["OA (%)"].str.fullmatch(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]").all()
@@ -392,10 +392,10 @@ def test_paper_tables_per_class_mcnemar_and_intervals(synthetic_db, monkeypatch)
 
 
 def test_leakage_table_with_block_cv(tmp_path, monkeypatch):
-    """The block CV's columns (shown when run), and the gap computed by harness.leakage."""
+    """The block CV's columns (shown when run), and the gap computed by harness.analysis.leakage."""
     from make_leakage_db import write_leakage_db
 
-    from harness import leakage
+    from harness.analysis import leakage
 
     db = write_leakage_db(tmp_path / "leak.db")
     at = open_app(db, "paper_tables", monkeypatch)

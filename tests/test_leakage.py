@@ -1,4 +1,4 @@
-"""The leakage table (harness/leakage.py) and block_cv results in the store and the report,
+"""The leakage table (harness/analysis/leakage.py) and block_cv results in the store and the report,
 on the hand-made leakage database of tests/data/make_leakage_db.py."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from make_leakage_db import OA, spec_for, write, write_leakage_db
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from harness import leakage, report
+from harness import report
+from harness.analysis import leakage
 from harness.spec import TrainingConfig
 from harness.store import ResultStore
 

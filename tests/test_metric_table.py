@@ -16,6 +16,7 @@ from test_store import make_test_spec
 
 from harness import metric_table, report
 from harness import metrics as M
+from harness.analysis import render, tables
 from harness.metric_table import (
     CLASSIFICATION,
     Direction,
@@ -61,7 +62,7 @@ def test_every_metric_list_derives_from_the_table():
     ):
         assert type(names) is tuple and names == selected
     # the report's columns as they were written out before the table existed
-    assert [(c.name, c.header, c.latex, c.scale, c.decimals) for c in report.COLUMNS] == [
+    assert [(c.name, c.header, c.latex, c.scale, c.decimals) for c in tables.COLUMNS] == [
         ("oa", "OA (%)", r"OA (\%)", 100.0, 2),
         ("ba", "BA (%)", r"BA (\%)", 100.0, 2),
         ("kappa", "Kappa", r"$\kappa$", 1.0, 4),
@@ -73,7 +74,7 @@ def test_every_metric_list_derives_from_the_table():
     # the raw centroid distance is in each model's own feature units: it ranks nothing
     assert metric_table.get_metric("centroid_distance").direction is Direction.NONE
     assert metric_table.get_metric("silhouette").direction is Direction.HIGHER
-    assert all(c.metric == c.name for c in report.COLUMNS)  # the old Column field
+    assert all(c.metric == c.name for c in tables.COLUMNS)  # the old Column field
     # every metric a trial stores has a row; the computed ones in their function's order
     y = np.array([0, 1, 2, 2, 1])
     evaluated = M.evaluate(y, np.eye(3)[[0, 1, 2, 1, 1]], 3, ["a", "b", "c"], tsne_max=0)
@@ -88,7 +89,7 @@ def test_the_dashboard_formats_come_from_the_table():
     pytest.importorskip("streamlit")
     from dashboard import ui
 
-    assert ui.COLUMNS == report.COLUMNS
+    assert ui.COLUMNS == tables.COLUMNS
     assert ui.header("oa") == "OA (%)" and ui.fmt_value(0.91234, "oa") == "91.23"
     assert ui.fmt_value(0.91234, "kappa") == "0.9123" and ui.scaled(0.5, "ba") == 50.0
     assert ui.header("no_such_metric") == "no_such_metric"
@@ -234,16 +235,16 @@ def _cell(values: list[float], scale: float, decimals: int, pm: str) -> str:
 def test_a_new_row_reaches_the_report(toy_db, capsys):
     path, results, _ = toy_db
     with ResultStore(path, readonly=True) as store:
-        groups = report.collect(store)
+        groups = tables.collect(store)
     clares = _toy(results, "claresnet")
 
-    markdown = report.render(groups, "markdown")
+    markdown = render.render(groups, "markdown")
     header = next(line for line in markdown.splitlines() if line.startswith("| Model |"))
     assert header.endswith("| Avg. Dist. | Silhouette | Toy (%) |")
     row = next(line for line in markdown.splitlines() if line.startswith("| claresnet |"))
     assert row.endswith(f"| {_cell(clares, 100, 1, ' ± ')} (n=3) |")
 
-    latex = report.render(groups, "latex")
+    latex = render.render(groups, "latex")
     assert r"\begin{tabular}{l" + "r" * 8 + "}" in latex
     assert r"& Avg. Dist. & Silhouette & Toy (\%) \\" in latex
     assert "$" + _cell(clares, 100, 1, r" \pm ") + "$ (3)" in latex

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import reference_numbers as ref
+from harness.analysis import reference_numbers as ref
 from harness.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,7 @@ def test_the_table_is_regenerated_exactly_from_its_database(synthetic_db, tmp_pa
 
 def test_the_report_shows_paper_reference_and_this_run(synthetic_db, tmp_path, monkeypatch, capsys):
     from harness import report
+    from harness.analysis import cells
 
     table = tmp_path / "reference.csv"
     with ResultStore(synthetic_db, readonly=True) as store:
@@ -76,11 +77,11 @@ def test_the_report_shows_paper_reference_and_this_run(synthetic_db, tmp_path, m
             "--recipe", "unified", "--pca-fit", "scene", "--table", "summary"]  # fmt: skip
     monkeypatch.setattr(ref, "REFERENCE_NUMBERS", tmp_path / "absent.csv")
     assert report.main(argv) == 0
-    assert report.REFERENCE_TITLE not in capsys.readouterr().out
+    assert cells.REFERENCE_TITLE not in capsys.readouterr().out
     monkeypatch.setattr(ref, "REFERENCE_NUMBERS", table)
     assert report.main(argv) == 0
     out = capsys.readouterr().out
-    assert f"### {report.REFERENCE_TITLE}" in out
+    assert f"### {cells.REFERENCE_TITLE}" in out
     lines = [line for line in out.splitlines() if line.startswith("| claresnet | OA (%)")]
     assert len(lines) == 1
     _, _, _, paper, reference, mine, _ = lines[0].split("|")

@@ -13,6 +13,8 @@ import pytest
 from scipy import stats
 
 from harness import report
+from harness.analysis import csv_tables, markdown, render, tables
+from harness.analysis import paired as paired_stats
 from harness.result import TrialResult
 from harness.spec import TrainingConfig, TrialSpec
 from harness.store import ResultStore
@@ -92,7 +94,7 @@ def empty_db(tmp_path_factory) -> Path:
 
 def test_paired_comparison_matches_scipy():
     ref, base = OA["claresnet"], OA["hybridsn"]
-    paired = report.paired_comparison(ref, base, names=("claresnet", "hybridsn"))
+    paired = paired_stats.paired_comparison(ref, base, names=("claresnet", "hybridsn"))
     seeds = [0, 1, 2, 3, 4]  # seed 7 has no CLAReSNet result
     a = [ref[s] for s in seeds]
     b = [base[s] for s in seeds]
@@ -107,7 +109,7 @@ def test_paired_comparison_matches_scipy():
 def test_paired_comparison_with_mixed_signs_and_a_zero_difference():
     ref = {0: 0.90, 1: 0.80, 2: 0.85, 3: 0.70, 4: 0.75, 5: 0.60}
     base = {0: 0.85, 1: 0.82, 2: 0.80, 3: 0.70, 4: 0.71, 5: 0.50}
-    paired = report.paired_comparison(ref, base)
+    paired = paired_stats.paired_comparison(ref, base)
     a, b = list(ref.values()), list(base.values())
     assert paired.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
     assert paired.wilcoxon_p == pytest.approx(stats.wilcoxon(a, b).pvalue)
@@ -115,28 +117,28 @@ def test_paired_comparison_with_mixed_signs_and_a_zero_difference():
 
 
 def test_fewer_than_three_common_seeds_is_too_small():
-    paired = report.paired_comparison(OA["claresnet"], OA["random_forest"])
+    paired = paired_stats.paired_comparison(OA["claresnet"], OA["random_forest"])
     assert paired.n == 2 and paired.note == "n too small"
     assert paired.t_p is None and paired.wilcoxon_p is None
     assert paired.mean_diff == pytest.approx(((0.95 - 0.80) + (0.96 - 0.82)) / 2)
-    none = report.paired_comparison({0: 0.9}, {1: 0.8})
+    none = paired_stats.paired_comparison({0: 0.9}, {1: 0.8})
     assert none.n == 0 and none.mean_diff is None and none.note == "n too small"
 
 
 def test_identical_models_give_no_test_instead_of_a_crash():
     same = {0: 0.9, 1: 0.8, 2: 0.7}
-    paired = report.paired_comparison(same, dict(same))
+    paired = paired_stats.paired_comparison(same, dict(same))
     assert paired.mean_diff == 0 and paired.wilcoxon_p is None and paired.t_p is None
     assert paired.note == "all differences are zero"
-    group = report.Group(
+    group = tables.Group(
         "s", "p", "r", "real", "scene", rows=[], comparisons=[paired], references=[""]
     )
-    assert "– (all differences are zero)" in report.render_markdown([group])
+    assert "– (all differences are zero)" in markdown.render_markdown([group])
 
 
 @pytest.mark.parametrize(("n", "floor"), [(3, 0.25), (5, 0.0625), (6, 0.03125), (0, 1.0)])
 def test_minimum_attainable_wilcoxon_p(n, floor):
-    assert report.min_wilcoxon_p(n) == floor
+    assert paired_stats.min_wilcoxon_p(n) == floor
     if n >= 3:  # scipy's exact test reaches the floor when every sign agrees
         assert stats.wilcoxon(np.arange(1, n + 1)).pvalue == pytest.approx(floor)
 
@@ -216,8 +218,8 @@ def test_csv_has_one_row_per_model_and_metric(populated_db, capsys):
     code, out, _ = run_main(capsys, "--db", str(populated_db), "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 4 * len(report.COLUMNS)  # four models (three + salinas' ssrn)
-    assert set(rows[0]) == set(report.CSV_FIELDS)
+    assert len(rows) == 4 * len(tables.COLUMNS)  # four models (three + salinas' ssrn)
+    assert set(rows[0]) == set(csv_tables.CSV_FIELDS)
     assert out.startswith("scene,protocol,recipe,source,pca_fit,model,label,config_hash,metric,")
     assert {r["pca_fit"] for r in rows} == {"scene"}
     oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
@@ -241,8 +243,8 @@ def test_two_pca_fits_are_two_tables(tmp_path, capsys):
                 oa = 0.95 - drop + 0.01 * seed
                 store.write(result_for("claresnet", seed, oa, pca_fit=fit))
                 store.write(result_for("hybridsn", seed, 0.90 - 2 * drop, pca_fit=fit))
-        groups = report.collect(store)
-        (train,) = report.collect(store, pca_fit="train")
+        groups = tables.collect(store)
+        (train,) = tables.collect(store, pca_fit="train")
     assert [g.pca_fit for g in groups] == ["scene", "train"]
     assert train.title == groups[1].title
     for g, diff in zip(groups, (0.06, 0.11), strict=True):
@@ -260,7 +262,7 @@ def test_two_pca_fits_are_two_tables(tmp_path, capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert (
         code == 0
-        and len(rows) == 2 * len(report.COLUMNS)
+        and len(rows) == 2 * len(tables.COLUMNS)
         and {r["pca_fit"] for r in rows} == {"train"}
     )
     oa = next(r for r in rows if r["model"] == "claresnet" and r["metric"] == "oa")
@@ -280,13 +282,13 @@ def test_scene_filter(populated_db, capsys):
     assert "pca_fits with completed trials: scene" in err
 
 
-@pytest.mark.parametrize("fmt", report.FORMATS)
+@pytest.mark.parametrize("fmt", render.FORMATS)
 def test_an_empty_database(empty_db, capsys, fmt):
     code, out, err = run_main(capsys, "--db", str(empty_db), "--format", fmt)
     assert code == 0
     message = "no completed trials yet — run python -m harness.run --suite quick"
     if fmt == "csv":
-        assert out.strip() == ",".join(report.CSV_FIELDS) and message in err
+        assert out.strip() == ",".join(csv_tables.CSV_FIELDS) and message in err
     else:
         assert message in out
 
@@ -304,7 +306,7 @@ def test_claresnet_family_variants_are_the_reference(tmp_path):
         for seed in range(3):
             store.write(result_for("claresnet_tiny", seed, 0.9 + 0.01 * seed))
             store.write(result_for("ssrn_tiny", seed, 0.8))
-        (group,) = report.collect(store)
+        (group,) = tables.collect(store)
     assert group.references == ["claresnet_tiny"]
     (comparison,) = group.comparisons
     assert comparison.baseline == "ssrn_tiny" and comparison.n == 3
@@ -481,4 +483,4 @@ def test_detail_tables_in_latex_and_the_csv_table_choice(detail_db, capsys):
         report.main(["--db", str(path), "--format", "csv", "--table", "all"])
     assert exit_.value.code == 2 and "--format csv writes one table" in capsys.readouterr().err
     summary = _csv(capsys, path)  # CSV without --table: the summary, as before
-    assert set(summary[0]) == set(report.CSV_FIELDS)
+    assert set(summary[0]) == set(csv_tables.CSV_FIELDS)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, ui
-from harness import leakage, reference_numbers, report
+from harness.analysis import cells, leakage, reference_numbers, tables
 from harness.metric_table import leaderboard_metrics
 from harness.spec import GROUP_KEY, group_of
 
@@ -110,7 +110,7 @@ def comparison_frame(rows: list[dict[str, Any]], scene: str) -> tuple[pd.DataFra
 
 
 def _paired(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | None) -> None:
-    group = report.make_group(key, rows, lambda: queries.per_seed(key, "oa", run_id))
+    group = tables.make_group(key, rows, lambda: queries.per_seed(key, "oa", run_id))
     if not group.references:
         st.info(
             "No CLAReSNet results in this group (no model of the claresnet family): no "
@@ -120,15 +120,15 @@ def _paired(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | None
         return
     for ref in group.references:
         comparisons = [c for c in group.comparisons if c.reference == ref]
-        st.markdown(f"**{report.comparison_intro(ref)}**")
+        st.markdown(f"**{cells.comparison_intro(ref)}**")
         if not comparisons:
             st.caption("No baseline in this group to compare with.")
             continue
         frame = pd.DataFrame(
-            [report.comparison_cells(c) for c in comparisons], columns=report.COMPARISON_HEADER
+            [cells.comparison_cells(c) for c in comparisons], columns=cells.COMPARISON_HEADER
         )
         st.dataframe(frame, hide_index=True, width="stretch", key=f"paired_{key}_{ref}")
-        for note in report.wilcoxon_notes(comparisons):
+        for note in cells.wilcoxon_notes(comparisons):
             st.caption(f"Note: {note}")
 
 
@@ -190,9 +190,9 @@ def _table(number: str, scene: str, title: str, rows: list[dict[str, Any]], run_
 
 
 def class_frame(table: Any) -> tuple[pd.DataFrame, Any]:
-    """The per-class table (:class:`harness.significance.ClassTable`) as a frame, with
+    """The per-class table (:class:`harness.analysis.significance.ClassTable`) as a frame, with
     the best model of each class in bold."""
-    text = report.class_rows(table, bold=("", ""))
+    text = cells.class_rows(table, bold=("", ""))
     frame = pd.DataFrame(text, columns=["Class", *table.models])
     labels = [label for label, _ in table.classes]
 
@@ -218,23 +218,23 @@ def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | Non
             horizontal=True,
             key=choice,
         )
-        st.markdown(f"**{report.CLASS_TITLES[metric]}**")
+        st.markdown(f"**{cells.CLASS_TITLES[metric]}**")
         frame, styled = class_frame(group.classes)
         st.dataframe(
             styled, hide_index=True, width="stretch", height=38 + 35 * len(frame),
             key=f"classes_{scene}",
         )  # fmt: skip
-        st.caption(f"Per class: {report.CLASS_NOTE}")
+        st.caption(f"Per class: {cells.CLASS_NOTE}")
     for ref in group.references:
         tests = [m for m in group.mcnemar if m.reference == ref]
         if not tests:
             continue
         if not any(m.n for m in tests):
-            st.caption(report.NO_MCNEMAR)
+            st.caption(cells.NO_MCNEMAR)
             continue
-        st.markdown(f"**{report.mcnemar_intro(ref)}**")
+        st.markdown(f"**{cells.mcnemar_intro(ref)}**")
         st.dataframe(
-            pd.DataFrame([report.mcnemar_cells(m) for m in tests], columns=report.MCNEMAR_HEADER),
+            pd.DataFrame([cells.mcnemar_cells(m) for m in tests], columns=cells.MCNEMAR_HEADER),
             hide_index=True,
             width="stretch",
             key=f"mcnemar_{scene}_{ref}",
@@ -242,15 +242,15 @@ def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | Non
         for m in tests:
             if m.note:
                 st.caption(f"Note: {m.baseline}: {m.note}.")
-        st.caption(f"Note: {report.MCNEMAR_NOTE}")
-    if report.has_intervals(group):
+        st.caption(f"Note: {cells.MCNEMAR_NOTE}")
+    if cells.has_intervals(group):
         with st.expander(f"Bootstrap 95 % intervals of every trial ({len(group.intervals)})"):
-            headers = [ui.header(m) for m in report.INTERVAL_METRICS]
+            headers = [ui.header(m) for m in tables.INTERVAL_METRICS]
             st.dataframe(
                 pd.DataFrame(
                     [
                         [r["label"], r["seed"]]
-                        + [report.interval_cell(r["values"][m], m) for m in report.INTERVAL_METRICS]
+                        + [cells.interval_cell(r["values"][m], m) for m in tables.INTERVAL_METRICS]
                         for r in group.intervals
                     ],
                     columns=["Model", "Seed", *headers],
@@ -259,7 +259,7 @@ def _details(key: tuple[str, ...], rows: list[dict[str, Any]], run_id: int | Non
                 width="stretch",
                 key=f"intervals_{scene}",
             )
-            st.caption(f"Intervals: {report.INTERVALS_NOTE}")
+            st.caption(f"Intervals: {cells.INTERVALS_NOTE}")
 
 
 def leakage_frame(table: leakage.Table) -> pd.DataFrame:

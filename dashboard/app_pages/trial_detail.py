@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, downloads, queries, ui
-from harness import report
+from harness.analysis import cells, tables
 from harness.metric_table import leaderboard_metrics
 
 LEADERBOARD_METRICS = leaderboard_metrics()  # the metric table's columns, read at every run
@@ -59,8 +59,8 @@ def _summary(detail: dict[str, Any]) -> None:
     for col, metric in zip(cols, LEADERBOARD_METRICS, strict=True):
         col.metric(ui.header(metric), ui.fmt_value(test.get(metric), metric))
     intervals = [
-        f"{ui.header(m)} {report.interval_cell((test.get(m), test.get(f'{m}_ci_low'), test.get(f'{m}_ci_high')), m)}"
-        for m in report.INTERVAL_METRICS
+        f"{ui.header(m)} {cells.interval_cell((test.get(m), test.get(f'{m}_ci_low'), test.get(f'{m}_ci_high')), m)}"
+        for m in tables.INTERVAL_METRICS
         if test.get(f"{m}_ci_low") is not None
     ]
     if intervals:

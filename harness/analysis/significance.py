@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import bootstrap_intervals
+
 #: The significance level the counts of significant seeds use.
 ALPHA = 0.05
 
@@ -226,8 +228,6 @@ def mcnemar(
 def trial_intervals(confusion: np.ndarray, seed: int) -> dict[str, float | None]:
     """The bootstrap intervals of a stored trial (:func:`harness.metrics.bootstrap_intervals`
     of its confusion matrix and seed), for trials stored before the intervals were."""
-    from .metrics import bootstrap_intervals
-
     return bootstrap_intervals(confusion, seed)
 
 

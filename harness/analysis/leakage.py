@@ -37,8 +37,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import metric_table
-from .spec import TrialSpec, group_fields, group_of
+from .. import metric_table
+from ..spec import TrialSpec, group_fields, group_of
+from .cells import tex
 
 #: Where a Δ or a gap is shown in percentage points, the stored fractions times this.
 PP = 100.0
@@ -413,11 +414,9 @@ _LATEX_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "−": "$-$", "–": "--"}
 
 
 def _latex(text: str) -> str:
-    from .report import _tex
-
-    out = _tex(text)
-    for symbol, tex in _LATEX_SYMBOLS.items():
-        out = out.replace(symbol, tex)
+    out = tex(text)
+    for symbol, latex in _LATEX_SYMBOLS.items():
+        out = out.replace(symbol, latex)
     return out
 
 
