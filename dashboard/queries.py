@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import os
 import time
@@ -191,15 +190,6 @@ def overview() -> dict[str, Any]:
 # --------------------------------------------------------------------------- results
 
 
-def _supports(method: str, parameter: str) -> bool:
-    return parameter in inspect.signature(getattr(ResultStore, method)).parameters
-
-
-def supports_run_filter() -> bool:
-    """Whether this harness's leaderboard can keep one run's trials only."""
-    return _supports("leaderboard", "run_id")
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _leaderboard(
     location: str, version: tuple[Any, ...], run_id: int | None, study: str | None, split: str
@@ -353,11 +343,6 @@ def _missing_table(exc: StoreError) -> bool:
     return "no such table" in str(exc).lower() or "does not exist" in str(exc).lower()
 
 
-def supports_studies() -> bool:
-    """Whether this harness records hyperparameter searches."""
-    return hasattr(ResultStore, "studies") and hasattr(ResultStore, "study_trials")
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def _studies(location: str, version: tuple[Any, ...]) -> list[dict[str, Any]]:
     try:
@@ -369,9 +354,7 @@ def _studies(location: str, version: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 
 def studies() -> list[dict[str, Any]]:
-    """Every hyperparameter search of the database ([] when none or unsupported)."""
-    if not supports_studies():
-        return []
+    """Every hyperparameter search of the database ([] when none)."""
     return _studies(*_key())
 
 

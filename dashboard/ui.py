@@ -175,15 +175,6 @@ def choose(
 def run_filter(container: Any = st, key: str = "run") -> int | None:
     """The run selectbox ("All runs" or one run); None means every run."""
     runs = queries.runs()
-    if not queries.supports_run_filter():
-        container.selectbox(
-            "Run",
-            ["All runs"],
-            key=key,
-            disabled=True,
-            help="This harness's leaderboard cannot filter by run yet.",
-        )
-        return None
     options: list[int | None] = [None, *[r["id"] for r in reversed(runs)]]
     labels = {r["id"]: run_label(r) for r in runs}
     return choose(

@@ -13,9 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("streamlit")
-
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
@@ -232,8 +229,6 @@ def test_leaderboard_filters_change_the_table(synthetic_db, monkeypatch):
 
 def test_leaderboard_run_filter(synthetic_db, monkeypatch):
     at = open_app(synthetic_db, None, monkeypatch)
-    if not queries.supports_run_filter():
-        pytest.skip("the store has no run filter yet")
     seeds_all = at.dataframe[0].value["Seeds"].sum()
     options = at.selectbox(key="lb_run").options
     assert options[0] == "All runs" and len(options) == 3
@@ -449,8 +444,6 @@ def test_embeddings_one_or_two(synthetic_db, monkeypatch):
 
 
 def test_search_page(synthetic_db, monkeypatch):
-    if not queries.supports_studies():
-        pytest.skip("the store records no studies yet")
     at = open_app(synthetic_db, "search", monkeypatch)
     assert_clean(at)
     best = frame(at, "Parameter", "Value")
@@ -721,7 +714,6 @@ def test_database_from_flag_environment_or_default():
 
 
 def test_importances_need_two_varying_trials():
-    pytest.importorskip("harness.search")  # its to_optuna builds the distributions
     space = {"lr": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}}
     one = [{"status": "completed", "value": 0.5, "params": {"lr": 1e-3}}]
     assert not queries.importances_from(space, "max", one).importances

@@ -167,7 +167,6 @@ def test_a_version_1_database_upgrades_and_is_read_by_report_and_dashboard(db_ur
         assert f"source real · PCA fit on {fit}\n" in report.stdout
 
     # and the dashboard does: the leaderboard, the paper's tables (leakage), a trial
-    pytest.importorskip("streamlit")
     from test_dashboard import assert_clean, open_app, texts
 
     with ResultStore(db_url, readonly=True) as store:

@@ -86,7 +86,6 @@ def test_every_metric_list_derives_from_the_table():
 
 
 def test_the_dashboard_formats_come_from_the_table():
-    pytest.importorskip("streamlit")
     from dashboard import ui
 
     assert ui.COLUMNS == tables.COLUMNS
@@ -259,7 +258,6 @@ def test_a_new_row_reaches_the_report(toy_db, capsys):
 
 
 def test_a_new_row_reaches_the_dashboard_helpers(toy_db):
-    pytest.importorskip("streamlit")
     from dashboard import queries, ui
 
     path, results, _ = toy_db
@@ -288,7 +286,6 @@ def test_a_new_row_reaches_the_dashboard_helpers(toy_db):
 
 
 def test_a_new_row_reaches_the_dashboard_pages(toy_db, monkeypatch):
-    pytest.importorskip("streamlit")
     from test_dashboard import assert_clean, frame, open_app
 
     path, results, ids = toy_db

@@ -172,14 +172,30 @@ def test_a_cube_with_other_bands_is_refused_before_any_work(smoke, tmp_path, cap
     assert not out.exists() and list(tmp_path.iterdir()) == [cube]
 
 
-def test_a_wavelength_range_that_differs_is_refused(smoke):
-    model = predict.load(_trials(smoke)[0]["id"], smoke)
-    if not model.manifest["wavelengths_nm"]:
-        model.manifest["wavelengths_nm"] = [400.0, 2500.0]
-    low, high = model.manifest["wavelengths_nm"]
-    model.check_cube((50, 50, 200), wavelengths_nm=np.linspace(low, high, 200))  # the same: fine
+def test_a_wavelength_range_that_differs_is_refused(tmp_path):
+    """A model trained on a scene whose file gives its band centres (the ENVI fixture)
+    records their range, and refuses a cube whose bands span another."""
+    from make_fixtures import WAVELENGTHS, write_format_fixtures
+
+    from datasets import load_scene
+    from harness.spec import make_spec
+    from harness.trial import run_trial_safely
+
+    scene = load_scene(str(write_format_fixtures(tmp_path / "f")["tiny_envi_bsq"]), source="real")
+    # the published recipe: the raw bands (PCA to 30 needs more than 12)
+    spec = make_spec("random_forest_tiny", scene, recipe="published", max_train_per_class=5)
+    result = run_trial_safely(spec)
+    assert result.status == "completed", result.error
+    with ResultStore(tmp_path / "r.db") as store:
+        trial_id = store.write(result).trial_id
+    model = predict.load(trial_id, tmp_path / "r.db")
+    low, high = min(WAVELENGTHS), max(WAVELENGTHS)
+    assert model.manifest["wavelengths_nm"] == pytest.approx([low, high])  # read, not written
+    bands = len(WAVELENGTHS)
+    model.check_cube((50, 50, bands), wavelengths_nm=np.linspace(low, high, bands))  # the same
+    model.check_cube((50, 50, bands))  # a cube without wavelengths: nothing to compare
     with pytest.raises(SavedModelError, match="bands span 900-2500 nm"):
-        model.check_cube((50, 50, 200), wavelengths_nm=np.linspace(900, 2500, 200))
+        model.check_cube((50, 50, bands), wavelengths_nm=np.linspace(900, 2500, bands))
 
 
 def test_a_changed_model_file_is_refused(smoke, tmp_path):

@@ -723,12 +723,17 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     assert_artifacts_settled(db)
     from harness import predict
 
+    # (the user scene's files were removed before the run: the same seeded files again)
+    again = write_field_scene(tmp_path / "field_again")["toml"]
+    scene_args = {"indian_pines": ["--scene", "indian_pines"],
+                  "field": ["--scene-file", str(again), "--scene", "field"]}  # fmt: skip
     on_worker = [
-        r for i, r in enumerate(rows) if recorded[i] == worker and r["scene"] == "indian_pines"
-    ] or [r for r in rows if r["scene"] == "indian_pines"]
+        r for i, r in enumerate(rows) if recorded[i] == worker and r["scene"] in scene_args
+    ]
+    assert any(r["scene"] == "field" for r in on_worker), on_worker  # user_nodes says so
     with ResultStore(db, readonly=True) as store:
         for row in on_worker:
             out = tmp_path / f"map{row['id']}.npy"
-            assert predict.main(["--db", str(db), "--trial", str(row["id"]), "--scene",
-                                 "indian_pines", "--out", str(out)]) == 0  # fmt: skip
+            assert predict.main(["--db", str(db), "--trial", str(row["id"]),
+                                 *scene_args[row["scene"]], "--out", str(out)]) == 0  # fmt: skip
             assert np.array_equal(np.load(out), store.artifact(row["id"], "class_map"))

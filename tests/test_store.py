@@ -647,3 +647,30 @@ def test_collect_provenance_names_the_code_and_the_machine():
     assert prov["packages"]["sqlalchemy"] and "torch" in prov["packages"]
     if prov["git_commit"] is not None:
         assert len(prov["git_commit"]) == 40 and isinstance(prov["git_dirty"], bool)
+
+
+def test_best_trial_picks_the_best_validation_oa_among_several(tmp_path):
+    """Several completed trials of one model: the best validation OA wins, whatever its
+    test OA or order; ties go to the newest; filters and saved models narrow the choice."""
+    from make_results_db import make_result
+    from make_results_db import make_spec as fixture_spec
+
+    rng = np.random.default_rng(0)
+    val = {0: 0.70, 1: 0.93, 2: 0.81, 3: 0.93}  # seeds 1 and 3 tie: 3 is written last
+    ids = {}
+    with ResultStore(tmp_path / "best.db") as store:
+        for seed, oa in val.items():
+            result = make_result(fixture_spec("hybridsn", "indian_pines", seed), 0.9 - oa / 10, rng)
+            result.metrics["val"]["oa"] = oa
+            ids[seed] = store.write(result).trial_id
+        other = make_result(
+            fixture_spec("hybridsn", "indian_pines", 9, recipe="published"), 0.5, rng
+        )
+        other.metrics["val"]["oa"] = 0.99
+        ids["published"] = store.write(other).trial_id
+        best = store.best_trial("hybridsn", "indian_pines", with_model=False)
+        assert best["id"] == ids["published"] and best["val_oa"] == pytest.approx(0.99)
+        best = store.best_trial("hybridsn", "indian_pines", recipe="unified", with_model=False)
+        assert best["id"] == ids[3] and best["val_oa"] == pytest.approx(0.93)
+        assert store.best_trial("hybridsn", "indian_pines", with_model=True) is None  # no files
+        assert store.best_trial("ssrn", "indian_pines", with_model=False) is None

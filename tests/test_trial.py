@@ -148,6 +148,22 @@ def test_subsampling_and_patience(crop):
     assert result.info["epochs_run"] <= 6
 
 
+def test_patience_stops_training_when_validation_stops_improving(crop):
+    """At lr 0 a model without batch statistics (SpectralFormer: layer norms) keeps its
+    validation loss exactly: epoch 1 is the best, and patience 2 stops the fit after
+    epoch 3 of 20, keeping epoch 1."""
+    spec = make_spec(
+        "spectralformer_tiny",
+        crop,
+        max_train_per_class=3,
+        training={"epochs": 20, "lr": 0.0, "patience": 2, "select_on": "val_loss"},
+    )
+    result = run_trial(spec)
+    assert result.info["epochs_run"] == 3 and result.info["best_epoch"] == 1
+    assert len(result.curves["val_loss"]) == 3
+    assert len(set(result.curves["val_loss"])) == 1  # nothing improved: the stop is patience's
+
+
 def test_trial_results_are_stored_read_back_and_reported(deep_result, crop, tmp_path):
     import subprocess
     import sys

@@ -23,12 +23,6 @@ st.caption(
     "trial stored like any other (tagged with its study). The objective is the validation "
     "OA; the test set plays no part in the search."
 )
-if not queries.supports_studies():
-    st.info(
-        "This version of the harness does not record hyperparameter searches.",
-        icon=":material/info:",
-    )
-    st.stop()
 studies = queries.studies()
 if not studies:
     st.info(
