@@ -240,7 +240,7 @@ def main() -> None:
         query,
         page,
         machine_info(),
-        code_version(["dashboard", "harness/store.py"]),
+        code_version(["dashboard", "harness/store"]),
         share,
         command.strip(),
     )

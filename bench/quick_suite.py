@@ -53,8 +53,9 @@ def main() -> None:
     add_common_options(ap, default_max_other_load=1.0)
     args = ap.parse_args()
 
+    from harness.metric_table import LEADERBOARD_METRICS
     from harness.metrics import COLLAPSE_METRICS, one_class_note
-    from harness.store import LEADERBOARD_METRICS, ResultStore
+    from harness.store import ResultStore
 
     with tempfile.TemporaryDirectory(prefix="quick") as tmp:
         proj = Path(tmp) / "alone" / "proj"

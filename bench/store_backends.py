@@ -79,7 +79,7 @@ def _expected(writers: int, per_writer: int) -> dict[str, int]:
 def _counts(store) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from harness.schema import ArtifactRow, ClassMetricRow, MetricRow, TrialRow
+    from harness.store.schema import ArtifactRow, ClassMetricRow, MetricRow, TrialRow
 
     with store.session() as s:
         return {
@@ -222,7 +222,7 @@ def main() -> None:
         "",
         *context_lines(
             machine_info(),
-            code_version(["harness/store.py", "harness/schema.py", "harness/db.py"]),
+            code_version(["harness/store", "harness/db.py"]),
             share,
             "python bench/store_backends.py " + " ".join(sys.argv[1:]),
         ),

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from harness.artifact_store import ArtifactError
 from harness.spec import group_fields, group_of
 from harness.store import ResultStore, StoreError
+from harness.store.artifact_store import ArtifactError
 
 from . import downloads
 

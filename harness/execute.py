@@ -770,7 +770,7 @@ def _run(options: RunOptions, out: TextIO | None) -> Iterator[_RunContext]:
     if out is _STDERR:
         out = sys.stderr
 
-    from .store import collect_provenance
+    from .provenance import collect_provenance
 
     t0 = time.perf_counter()
     store = ResultStore(options.db, artifacts=options.artifacts)

@@ -71,7 +71,7 @@ def load(
 
     Raises:
         harness.store.StoreError: no such trial, or one without a saved model.
-        harness.artifact_store.ArtifactError: a model file missing or changed.
+        harness.store.artifact_store.ArtifactError: a model file missing or changed.
         harness.saved_model.SavedModelError: files that do not make a model.
     """
     from .store import ResultStore
@@ -293,9 +293,9 @@ def _progress(total: int) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     import datasets
 
-    from .artifact_store import ArtifactError
     from .maps import MapExportError, write_maps
     from .store import ResultStore, StoreError
+    from .store.artifact_store import ArtifactError
 
     args = _parser().parse_args(argv)
     try:

@@ -330,19 +330,7 @@ def history_from_store(store: Any) -> list[Observation]:
     result); when a trial has no start time, the rest besides the fit is its
     inference time.
     """
-    from sqlalchemy import select
-
-    from .schema import TrialRow
-
-    query = select(
-        TrialRow.spec,
-        TrialRow.fit_seconds,
-        TrialRow.inference_seconds,
-        TrialRow.started_at,
-        TrialRow.finished_at,
-    ).where(TrialRow.status == "completed", TrialRow.fit_seconds.is_not(None))
-    with store.session() as session:
-        rows = session.execute(query).all()
+    rows = store.completed_timings()
     out = []
     for spec_data, fit, inference, started, finished in rows:
         try:

@@ -626,8 +626,8 @@ def _print_summary(store, summary) -> None:
     """A table of this run's trials per scene and model, then the failures."""
     from collections import Counter
 
+    from .metric_table import LEADERBOARD_METRICS
     from .metrics import COLLAPSE_METRICS
-    from .store import LEADERBOARD_METRICS
 
     rows = [t for t in store.trials() if t["run_id"] == summary.run_id]
     if rows:

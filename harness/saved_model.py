@@ -17,7 +17,7 @@ for its content, none of them a pickle:
 
 The trial exports them (:func:`export_model`; the bytes travel with its result
 bundle to the single writer, which stores them content-addressed:
-:mod:`harness.artifact_store`); :func:`load_model` rebuilds a :class:`SavedModel`
+:mod:`harness.store.artifact_store`); :func:`load_model` rebuilds a :class:`SavedModel`
 whose :meth:`SavedModel.predict` classifies any cube with the same bands, in
 chunks, exactly as the trial classified its scene.
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.artifact_store import STAGING, ArtifactError, ArtifactStore, default_root
+from harness.store.artifact_store import STAGING, ArtifactError, ArtifactStore, default_root
 from harness.saved_model import ModelFile
 from harness.store import ArtifactWarning, ResultStore, StoreError
 from harness.suites import SuiteOptions, get_suite
@@ -121,7 +121,7 @@ def test_a_failed_transaction_leaves_no_file(rf_result, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure after the trial row was flushed")
 
-    monkeypatch.setattr(store, "_add_details", broken)
+    monkeypatch.setattr(store._writer, "_add_details", broken)
     with pytest.raises(RuntimeError, match="injected"):
         store.write(rf_result)
     store.close()
@@ -154,7 +154,7 @@ def test_an_unwritable_folder_stores_the_trial_without_its_model(rf_result, tmp_
 WRITER = textwrap.dedent(
     """
     import os, sys
-    from harness.artifact_store import ArtifactStore
+    from harness.store.artifact_store import ArtifactStore
     from harness.store import ResultStore
     from harness.suites import SuiteOptions, get_suite
     from harness.trial import run_trial
@@ -167,7 +167,7 @@ WRITER = textwrap.dedent(
     store = ResultStore(db)
     die = lambda *a, **k: os._exit(9)
     if where == "before-commit":  # staged, then killed before the transaction
-        store._write = die
+        store._writer._write = die
     else:  # committed, then killed before the files were moved into place
         ArtifactStore.publish = die
     store.write(result)

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from harness import db as harness_db
-from harness.schema import Base
-from harness.store import ResultStore, StoreError, resolve_target
+from harness.store import ResultStore, StoreError, migrate
+from harness.store.engine import resolve_target
+from harness.store.schema import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 
 from make_store_v1 import FAILED, SEEDS, STUDY_TRIALS, write_store_v1  # noqa: E402
 
-HEAD = harness_db.head_revision()
+HEAD = migrate.head_revision()
 
 
 def run_db(*args: str) -> subprocess.CompletedProcess:
@@ -80,7 +80,7 @@ def test_the_revisions_build_exactly_the_models_schema(db_url):
 
     engine = engine_of(db_url)
     with engine.begin() as conn:
-        command.upgrade(harness_db.alembic_config(conn), "head")
+        command.upgrade(migrate.alembic_config(conn), "head")
     engine.dispose()
     assert schema_diff(db_url) == []
     assert query(db_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
@@ -189,7 +189,7 @@ def test_revision_0003_adds_the_model_files_table(db_url, shared_data, tmp_path)
     from harness.trial import run_trial
 
     write_store_v1(db_url)
-    harness_db.upgrade(str(db_url), "0002")
+    migrate.upgrade(str(db_url), "0002")
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
     assert "model_files" not in tables(db_url)
     n_trials = query(db_url, "SELECT COUNT(*) FROM trials")[0][0]
@@ -222,9 +222,9 @@ def test_a_failed_upgrade_changes_nothing(db_url, monkeypatch):
     def refuse(connection, location):
         raise RuntimeError("injected failure after the last revision")
 
-    monkeypatch.setattr(harness_db, "_check_keys", refuse)
-    with pytest.raises(harness_db.UpgradeError) as info:
-        harness_db.upgrade(db_url)
+    monkeypatch.setattr(migrate, "_check_keys", refuse)
+    with pytest.raises(migrate.UpgradeError) as info:
+        migrate.upgrade(db_url)
     assert "rolled back" in str(info.value) and "injected failure" in str(info.value)
     assert "alembic_version" not in tables(db_url)
     assert not any(name.startswith("_alembic") for name in tables(db_url))
@@ -232,7 +232,7 @@ def test_a_failed_upgrade_changes_nothing(db_url, monkeypatch):
     if "://" not in db_url:
         assert not Path(db_url + ".bak-v1").exists()  # no copy of an unchanged database
     monkeypatch.undo()
-    assert harness_db.upgrade(db_url).after == HEAD
+    assert migrate.upgrade(db_url).after == HEAD
 
 
 def test_an_existing_backup_is_never_overwritten(tmp_path):

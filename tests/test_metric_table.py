@@ -48,16 +48,17 @@ SEEDS = (0, 1, 2)
 
 
 def test_every_metric_list_derives_from_the_table():
-    from harness import result, store
+    from harness import result
+    from harness.store import queries
 
     assert result.METRIC_NAMES == ("oa", "ba", "kappa", "mcc", "ari", "macro_f1", "aa")
-    assert store.LEADERBOARD_METRICS == (
+    assert queries.LEADERBOARD_METRICS == (
         "oa", "ba", "kappa", "mcc", "ari", "centroid_distance", "silhouette"
     )  # fmt: skip
     assert M.COLLAPSE_METRICS == ("majority_rate", "top_prediction_share")
     for names, selected in (
         (result.METRIC_NAMES, metric_table.metric_names(computed_by=CLASSIFICATION)),
-        (store.LEADERBOARD_METRICS, metric_table.leaderboard_metrics()),
+        (queries.LEADERBOARD_METRICS, metric_table.leaderboard_metrics()),
         (M.COLLAPSE_METRICS, metric_table.metric_names(computed_by=metric_table.COLLAPSE)),
     ):
         assert type(names) is tuple and names == selected

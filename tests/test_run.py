@@ -80,7 +80,7 @@ def assert_artifacts_settled(db: Path) -> None:
     orphan, no duplicate, nothing staged; every completed trial has its three files."""
     import sqlite3
 
-    from harness.artifact_store import STAGING, ArtifactStore
+    from harness.store.artifact_store import STAGING, ArtifactStore
 
     folder = db.with_name(db.stem + ".artifacts")
     with sqlite3.connect(db) as con:

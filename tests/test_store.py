@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from sqlalchemy import event, func, select
 
-from harness import store as store_module
+from harness.provenance import collect_provenance
 from harness.result import TrialResult
-from harness.schema import SCHEMA_VERSION, ArtifactRow, ClassMetricRow, MetricRow, TrialRow
-from harness.spec import TrainingConfig, TrialSpec, group_fields, group_of, make_spec
-from harness.store import ResultStore, StoreError, collect_provenance, config_hash
+from harness.spec import TrainingConfig, TrialSpec, config_hash, group_fields, group_of, make_spec
+from harness.store import ResultStore, StoreError, artifact_codec
+from harness.store import writer as writer_module
+from harness.store.schema import SCHEMA_VERSION, ArtifactRow, ClassMetricRow, MetricRow, TrialRow
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -173,7 +174,7 @@ def test_round_trip_of_a_completed_result(store):
     assert detail["n_parameters"] == 12345 and detail["device"] == "cpu"
     assert detail["info"]["nan_value"] is None  # non-finite stored as null
     assert detail["finished_at"].tzinfo is not None
-    assert sorted(detail["artifacts"]) == sorted(store_module.ARTIFACT_NAMES)
+    assert sorted(detail["artifacts"]) == sorted(artifact_codec.ARTIFACT_NAMES)
 
     confusion = store.artifact(trial_id, "confusion")
     np.testing.assert_array_equal(confusion, result.confusion)
@@ -299,7 +300,7 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
 
 def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
     spec = make_test_spec()
-    real_encode = store_module.encode_npz
+    real_encode = writer_module.encode_npz
     calls = []
 
     def encode_then_crash(arrays):
@@ -308,13 +309,13 @@ def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
             raise RuntimeError("disk full")
         return real_encode(arrays)
 
-    monkeypatch.setattr(store_module, "encode_npz", encode_then_crash)
+    monkeypatch.setattr(writer_module, "encode_npz", encode_then_crash)
     with pytest.raises(RuntimeError, match="disk full"):
         store.write(full_result(spec))
     assert len(calls) == 2
     for row_type in (TrialRow, MetricRow, ClassMetricRow, ArtifactRow):
         assert count(store, row_type) == 0, row_type.__tablename__
-    monkeypatch.setattr(store_module, "encode_npz", real_encode)
+    monkeypatch.setattr(writer_module, "encode_npz", real_encode)
     trial_id = store.write(full_result(spec)).trial_id  # the store is still usable
     assert store.trial(trial_id)["attempt"] == 1
 
@@ -385,7 +386,7 @@ def test_concurrent_writers_lose_no_rows(db_url):
         assert len(store.completed_hashes()) == 20
         assert count(store, MetricRow) == 20 * 10
         assert count(store, ClassMetricRow) == 20 * 3
-        assert count(store, ArtifactRow) == 20 * len(store_module.ARTIFACT_NAMES)
+        assert count(store, ArtifactRow) == 20 * len(artifact_codec.ARTIFACT_NAMES)
         (row,) = store.leaderboard()
         assert row["n_trials"] == 20 and len(row["seeds"]) == 20
 
@@ -429,7 +430,7 @@ def test_the_schema_compiles_for_postgresql():
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    from harness.schema import Base
+    from harness.store.schema import Base
 
     dialect = postgresql.dialect()
     for table in Base.metadata.sorted_tables:

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_results_db import BASE_OA, LEAK_DROP, MODELS, make_result, make_spec  # noqa: E402
 
-from harness.db import alembic_config  # noqa: E402
 from harness.result import TrialResult  # noqa: E402
 from harness.spec import TrialSpec, config_hash  # noqa: E402
+from harness.store.migrate import alembic_config  # noqa: E402
 
 #: Trials written: 6 models x 2 PCA fit scopes x SEEDS completed, FAILED failed, and
 #: STUDY_TRIALS in a search (one of them pruned).

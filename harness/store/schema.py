@@ -12,7 +12,7 @@ Tables (plural names), one row per:
   stored as ``np.savez_compressed`` bytes.
 - ``model_files``: one file of a trial's saved model (the model, its preprocessing,
   its manifest: :mod:`harness.saved_model`), kept in the artifact folder beside the
-  database under its sha256 (:mod:`harness.artifact_store`); the row holds the path
+  database under its sha256 (:mod:`harness.store.artifact_store`); the row holds the path
   in that folder, the size and the sha256 (revision 0003).
 - ``studies``: one hyperparameter search (its search space, sampler, scheduler,
   seed and best configuration); its trials carry its name in ``trials.study``.
@@ -23,7 +23,7 @@ Tables (plural names), one row per:
 Children of a trial are deleted with it (``ON DELETE CASCADE``; SQLite enforces it
 because the store turns ``foreign_keys`` on for every connection).
 
-Schema changes: only through an Alembic revision in ``harness/migrations/versions/``
+Schema changes: only through an Alembic revision in ``harness/store/migrations/versions/``
 (one small, named file) plus the code that writes and reads the new field; the
 revision's upgrade test runs it on a database written by the previous one.
 ``python -m harness.db upgrade`` applies the revisions to an existing database; a

@@ -1,6 +1,6 @@
 """Alembic's environment for the results database.
 
-:mod:`harness.db` runs Alembic with ``config.attributes["connection"]`` set to a
+:mod:`harness.store.migrate` runs Alembic with ``config.attributes["connection"]`` set to a
 connection that is already inside its transaction (on SQLite a ``BEGIN IMMEDIATE``
 with foreign keys off, so that batch mode can rebuild a table without cascading
 deletes), so every revision of one upgrade commits or rolls back together. Run
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from harness.schema import Base
+from harness.store.schema import Base
 
 config = context.config
 

@@ -9,7 +9,7 @@ Layout (``results.artifacts/`` next to ``results.db`` by default, or ``--artifac
 
 Files are content-addressed: trials that produce the same bytes (the same fitted
 preprocessing) share one file, and a file is never written twice. The database's
-``model_files`` rows name them (:class:`harness.schema.ModelFileRow`).
+``model_files`` rows name them (:class:`harness.store.schema.ModelFileRow`).
 
 How a writer stores a trial's files, so that a kill at any moment leaves neither
 a half-written nor an orphaned file, and no trial row without its files:
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .provenance import process_alive
+from ..provenance import process_alive
 
 __all__ = ["ArtifactError", "ArtifactStore", "StagedFile", "default_root"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .result import TrialResult
+from ..result import TrialResult
 
 __all__ = [
     "ARTIFACT_NAMES",

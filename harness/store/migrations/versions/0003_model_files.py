@@ -1,7 +1,7 @@
 """model_files: the files of each trial's saved model, kept in the artifact folder.
 
 A completed trial keeps its fitted model, its preprocessing and a manifest as files
-named by their sha256 in a folder beside the database (harness.artifact_store);
+named by their sha256 in a folder beside the database (harness.store.artifact_store);
 this table lists them: the trial, the kind, the format, the path in that folder,
 the size and the sha256. Existing trials have no saved model: no row.
 
