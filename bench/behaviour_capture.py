@@ -142,7 +142,7 @@ def trial_specs() -> list[Any]:
 
 
 def capture_trials() -> dict[str, str]:
-    from harness.trial import run_trial_safely
+    from harness.trial.flow import run_trial_safely
 
     out: dict[str, str] = {}
     for spec in trial_specs():

@@ -100,7 +100,8 @@ def cost(spec, data, device) -> dict:
     import torch
 
     import models
-    from harness.trial import _optimizer, device_patches
+    from harness.trial.data import device_patches
+    from harness.trial.optim import make_optimizer
 
     model = models.build_model(
         spec.model, n_bands=data.image.shape[2], n_classes=data.n_classes,
@@ -114,7 +115,7 @@ def cost(spec, data, device) -> dict:
     eval_flops = _forward_flops(model, x_all[:b])
     # a training step: the forward, and a backward of about twice its cost
     train_flops = 3 * eval_flops
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     model.train()
 
     def step(i: int) -> None:
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.provenance import collect_provenance, gpu_info
     from harness.spec import make_spec
-    from harness.trial import prepare_data, run_trial
+    from harness.trial.data import prepare_data
+    from harness.trial.flow import run_trial
 
     training = {"epochs": args.epochs} if args.epochs else None
     spec = make_spec(args.model, scene, seed=args.seed, training=training)

@@ -111,7 +111,7 @@ def db_writes(specs, n: int, folder: Path, data_dir: str | None, guard: BusyGuar
     import torch
 
     from harness.store import ResultStore
-    from harness.trial import run_trial
+    from harness.trial.flow import run_trial
 
     torch.set_num_threads(1)
     results = [run_trial(s, data_dir=data_dir, device="cpu") for s in specs]

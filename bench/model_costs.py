@@ -52,7 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from harness.trial import _optimizer  # noqa: E402
+from harness.trial.optim import make_optimizer  # noqa: E402
 from models.recipes import Recipe  # noqa: E402
 
 SCENE, RAW_BANDS, N_CLASSES = "indian_pines", 200, 16
@@ -107,7 +107,7 @@ def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def optimizer_for(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
     """The recipe's optimizer, built as the trials build it (its settings and groups)."""
-    return _optimizer(model, recipe)
+    return make_optimizer(model, recipe)
 
 
 def timed(fn, warmup: int, steps: int) -> float:

@@ -76,7 +76,8 @@ import models  # noqa: E402
 from harness.saved_model import export_model, load_model  # noqa: E402
 from harness.spec import make_spec  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
-from harness.trial import prepare_data, run_trial  # noqa: E402
+from harness.trial.data import prepare_data  # noqa: E402
+from harness.trial.flow import run_trial  # noqa: E402
 
 NAME = "saved_models"
 DEEP = ("claresnet", "ssrn", "hybridsn", "spectralformer")

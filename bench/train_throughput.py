@@ -6,23 +6,23 @@ Pines as T), on random data of the Indian Pines geometry (a 145 x 145 image with
 T bands, 512 labelled training pixels over 16 classes), training samples per
 second of
 
-(a) the reference style (:mod:`harness.reference`): a Dataset slicing one
+(a) the reference style (``bench/reference_style.py``): a Dataset slicing one
     reflect-padded window per sample and augmenting it on the CPU, a shuffling
     DataLoader (seeded generator, no workers), ``.to(device)`` per batch, eager
     float32, ``loss.item()`` every step;
-(b) the harness's path (:func:`harness.trial.train_epoch`): the patch tensor
+(b) the harness's path (:func:`harness.trial.steps.train_epoch`): the patch tensor
     resident on the device, ``index_select`` batches, whole-batch augmentation on
     the device (:class:`datasets.augment.BatchAugmenter`), no host read per step;
 (c) the harness's path with fast-path switches on (``--variants``), each
-    applied as a trial applies it (:func:`harness.trial.fast_forward`,
-    :func:`harness.trial.backend_flags`, the fused optimizer, bf16 autocast):
+    applied as a trial applies it (:func:`harness.trial.device.fast_forward`,
+    :func:`harness.trial.device.backend_flags`, the fused optimizer, bf16 autocast):
     ``bf16``, ``channels_last``, ``compile``, ``cuda_graphs``, ``fused``, ``tf32``,
     ``cudnn_benchmark``, or several joined by ``+`` (e.g.
     ``tf32+cudnn_benchmark+cuda_graphs+fused``). A switch that does not apply on
     the device (CUDA graphs, TF32, the fused optimizer on a CPU) is refused.
 
 Both start from the same weights (deep copies of one model), with the same
-optimizer (:func:`harness.trial._optimizer`, as the trials build it) and the same
+optimizer (:func:`harness.trial.optim.make_optimizer`, as the trials build it) and the same
 batch size; both augment (the paper's recipe). A window is the first ``k`` steps
 of an epoch, including what an epoch costs beyond its steps (the DataLoader's
 iterator and shuffle; the harness's permutation); windows of the paths alternate,
@@ -72,16 +72,19 @@ from _common import (
 
 sys.path.insert(0, str(ROOT))
 
-import datasets  # noqa: E402
-import models  # noqa: E402
-from datasets.augment import BatchAugmenter  # noqa: E402
-from harness.reference import (  # noqa: E402
+from reference_style import (  # noqa: E402
     ReferencePatchDataset,
     reference_epoch,
     reference_loader,
 )
+
+import datasets  # noqa: E402
+import models  # noqa: E402
+from datasets.augment import BatchAugmenter  # noqa: E402
 from harness.spec import TrainingConfig  # noqa: E402
-from harness.trial import _optimizer, backend_flags, fast_forward, train_epoch  # noqa: E402
+from harness.trial.device import backend_flags, fast_forward  # noqa: E402
+from harness.trial.optim import make_optimizer  # noqa: E402
+from harness.trial.steps import train_epoch  # noqa: E402
 
 SCENE, RAW_BANDS, N_CLASSES = "indian_pines", 200, 16
 HEIGHT = WIDTH = 145
@@ -233,7 +236,7 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
 
     def fresh() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
         model = copy.deepcopy(base).to(device).train()
-        return model, _optimizer(model, recipe)
+        return model, make_optimizer(model, recipe)
 
     # (a) reference style
     ref_model, ref_opt = fresh()
@@ -263,7 +266,7 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, guard: Bu
         """The harness's path with ``cfg``'s switches, set up as fit_deep sets it up."""
         model = copy.deepcopy(base).to(device).train()
         forward, applied = fast_forward(model, cfg, device)
-        opt = _optimizer(model, cfg, fused=applied["fused_optimizer"])
+        opt = make_optimizer(model, cfg, fused=applied["fused_optimizer"])
         augment = BatchAugmenter(seed=0) if recipe.augment else None
         gen = torch.Generator().manual_seed(0)
         amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else None
@@ -408,9 +411,9 @@ def render(
         "Every registered non-tiny torch model at its `unified` recipe on random data of the Indian "
         f"Pines geometry ({HEIGHT} x {WIDTH} image, T = the recipe's PCA components, {N_TRAIN} "
         f"training pixels, {N_CLASSES} classes), the paper's augmentation on. Reference: "
-        "`harness.reference` (per-sample Dataset slicing the reflect-padded image and augmenting on "
+        "`bench/reference_style.py` (per-sample Dataset slicing the reflect-padded image and augmenting on "
         "the CPU with NumPy, shuffling DataLoader without workers, `.to(device)` per batch, eager "
-        "float32, `loss.item()` every step). Harness: `harness.trial.train_epoch` (patches resident "
+        "float32, `loss.item()` every step). Harness: `harness.trial.steps.train_epoch` (patches resident "
         "on the device, `index_select` batches, `BatchAugmenter` on the whole batch, no host read "
         "per step), float32 with every fast-path switch off, then with the switches of each "
         "variant on, applied as a trial applies them. Same initial weights, optimizer (the "

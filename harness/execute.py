@@ -234,7 +234,7 @@ def _execute(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]) ->
     from ray import tune
 
     from .scenes import fetch
-    from .trial import run_trial_safely
+    from .trial.flow import run_trial_safely
 
     torch.set_num_threads(max(1, int(config.get("cpus", 1))))
     writer = ray.get_actor(config["writer"])

@@ -117,7 +117,7 @@ def export_model(
         model: the fitted model: a torch module (its selected checkpoint loaded) or
             a tree wrapper of :mod:`models.trees`.
         kind: the registry's kind, "torch" or "sklearn".
-        data: the trial's :class:`~harness.trial.PreparedData` (its fitted
+        data: the trial's :class:`~harness.trial.data.PreparedData` (its fitted
             preprocessing, class names and the scene's band facts).
         precision: the autocast mode the trial evaluated in ("bf16", "fp16" or None).
         map_chunk: pixels per chunk of the trial's full-scene map.

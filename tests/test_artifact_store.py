@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.store.artifact_store import STAGING, ArtifactError, ArtifactStore, default_root
 from harness.saved_model import ModelFile
 from harness.store import ArtifactWarning, ResultStore, StoreError
+from harness.store.artifact_store import STAGING, ArtifactError, ArtifactStore, default_root
 from harness.suites import SuiteOptions, get_suite
-from harness.trial import run_trial
+from harness.trial.flow import run_trial
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ WRITER = textwrap.dedent(
     from harness.store.artifact_store import ArtifactStore
     from harness.store import ResultStore
     from harness.suites import SuiteOptions, get_suite
-    from harness.trial import run_trial
+    from harness.trial.flow import run_trial
 
     db, data_dir, where = sys.argv[1], sys.argv[2], sys.argv[3]
     spec = get_suite("smoke").build(

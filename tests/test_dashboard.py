@@ -486,7 +486,7 @@ def model_results(ip_surrogate):
     import dataclasses
 
     from harness.spec import make_spec
-    from harness.trial import run_trial
+    from harness.trial.flow import run_trial
 
     crop = ip_surrogate.crop_to(28, 60, 68, 100)
     saved = run_trial(make_spec("random_forest_tiny", crop, seed=0), scene=crop, device="cpu")

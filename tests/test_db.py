@@ -186,7 +186,7 @@ def test_revision_0003_adds_the_model_files_table(db_url, shared_data, tmp_path)
     ``model_files``: no row lost, old trials without a saved model, new trials
     stored with theirs."""
     from harness.suites import SuiteOptions, get_suite
-    from harness.trial import run_trial
+    from harness.trial.flow import run_trial
 
     write_store_v1(db_url)
     migrate.upgrade(str(db_url), "0002")

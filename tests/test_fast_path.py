@@ -12,7 +12,8 @@ import torch
 import datasets
 import models
 from harness.spec import FAST_PATH_DEFAULTS, TrainingConfig, TrialSpec, make_spec
-from harness.trial import fast_forward, run_trial
+from harness.trial.device import fast_forward
+from harness.trial.flow import run_trial
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,7 +136,7 @@ def test_bf16_autocast_on_the_cpu_stays_close_to_float32(name):
 
 
 def test_cuda_graphs_and_backend_flags_only_on_cuda():
-    from harness.trial import backend_flags
+    from harness.trial.device import backend_flags
 
     net = models.build_model("ssrn_tiny", n_bands=8, n_classes=4, patch_size=7)
     cfg = _cfg(cuda_graphs=True, tf32=True, cudnn_benchmark=True)

@@ -23,7 +23,7 @@ from harness import run as run_cli
 from harness import scenes as scene_cache
 from harness.spec import SpecError, make_spec
 from harness.store import ResultStore
-from harness.trial import prepare_data
+from harness.trial.data import prepare_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ("field_envi_split", "field_tif_split", "field_npy_split")
@@ -379,7 +379,7 @@ def test_trial_uses_the_split_sets_and_labels(files):
 
 
 def test_a_scene_without_the_split_or_with_other_files_fails_the_trial(files, tmp_path):
-    from harness.trial import TrialError
+    from harness.trial.errors import TrialError
 
     scene = _scene(files)
     spec = make_spec("random_forest_tiny", scene, protocol="fixed:stripes")

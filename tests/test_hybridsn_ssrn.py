@@ -364,13 +364,13 @@ def _ssrn_spec(scene, recipe):
 
 
 def test_ssrn_published_optimizer_is_keras_rmsprop_on_the_kernel_groups(ip_surrogate):
-    from harness.trial import _optimizer
+    from harness.trial.optim import make_optimizer
 
     spec = _ssrn_spec(ip_surrogate, "published")
     assert spec.training.optimizer_params == {"alpha": 0.9, "eps": 1e-8}
     assert spec.training.model_param_groups is True
     model = models.build_model("ssrn", n_bands=200, n_classes=16, patch_size=7, **spec.hparams)
-    opt = _optimizer(model, spec.training)
+    opt = make_optimizer(model, spec.training)
     assert isinstance(opt, torch.optim.RMSprop)
     decayed, rest = opt.param_groups
     for group in (decayed, rest):
@@ -387,13 +387,13 @@ def test_ssrn_published_optimizer_is_keras_rmsprop_on_the_kernel_groups(ip_surro
 @pytest.mark.parametrize("name", ["ssrn", "ssrn_tiny"])
 def test_ssrn_unified_optimizer_decays_every_parameter_like_every_model(ip_surrogate, name):
     from harness.spec import make_spec
-    from harness.trial import _optimizer
+    from harness.trial.optim import make_optimizer
 
     spec = make_spec(name, ip_surrogate.crop_to(0, 32, 0, 32))
     assert spec.training.model_param_groups is False and spec.training.optimizer_params is None
     assert spec.hparams == {"variant": "paper"}
     model = models.build_model(name, n_bands=30, n_classes=16, patch_size=11, **spec.hparams)
-    opt = _optimizer(model, spec.training)
+    opt = make_optimizer(model, spec.training)
     assert isinstance(opt, torch.optim.AdamW) and len(opt.param_groups) == 1
     group = opt.param_groups[0]
     assert (group["lr"], group["weight_decay"]) == (1e-4, 1e-2)
@@ -402,11 +402,12 @@ def test_ssrn_unified_optimizer_decays_every_parameter_like_every_model(ip_surro
 
 def test_model_param_groups_needs_a_model_that_defines_them():
     from harness.spec import TrainingConfig
-    from harness.trial import TrialError, _optimizer
+    from harness.trial.errors import TrialError
+    from harness.trial.optim import make_optimizer
 
     model = models.build_model("hybridsn_tiny", n_bands=30, n_classes=3, patch_size=11)
     with pytest.raises(TrialError, match="defines no parameter groups"):
-        _optimizer(model, TrainingConfig(model_param_groups=True))
+        make_optimizer(model, TrainingConfig(model_param_groups=True))
 
 
 def test_torch_rmsprop_with_alpha_and_eps_is_keras_rmsprop():

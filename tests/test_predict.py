@@ -179,7 +179,7 @@ def test_a_wavelength_range_that_differs_is_refused(tmp_path):
 
     from datasets import load_scene
     from harness.spec import make_spec
-    from harness.trial import run_trial_safely
+    from harness.trial.flow import run_trial_safely
 
     scene = load_scene(str(write_format_fixtures(tmp_path / "f")["tiny_envi_bsq"]), source="real")
     # the published recipe: the raw bands (PCA to 30 needs more than 12)

@@ -20,7 +20,9 @@ import scipy.io
 import datasets
 import models
 from harness.spec import make_spec
-from harness.trial import device_patches, fit_deep, prepare_data, run_trial, seed_everything
+from harness.trial.data import device_patches, prepare_data, seed_everything
+from harness.trial.fit import fit_deep
+from harness.trial.flow import run_trial
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.real_data, pytest.mark.usefixtures("one_thread")]

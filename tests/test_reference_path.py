@@ -1,8 +1,10 @@
-"""The reference training style (harness/reference.py) computes what the harness's path computes."""
+"""The reference training style (bench/reference_style.py) computes what the harness's path computes."""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +13,18 @@ import torch
 import datasets
 import models
 from datasets.augment import AugmentConfig, BatchAugmenter, apply_transform
-from harness.reference import ReferencePatchDataset, reference_epoch, reference_loader
-from harness.trial import train_epoch
+from harness.trial.steps import train_epoch
+
+_FILE = Path(__file__).resolve().parent.parent / "bench" / "reference_style.py"
+_SPEC = importlib.util.spec_from_file_location("reference_style", _FILE)
+assert _SPEC is not None and _SPEC.loader is not None
+reference_style = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(reference_style)
+ReferencePatchDataset = reference_style.ReferencePatchDataset
+reference_epoch, reference_loader = (
+    reference_style.reference_epoch,
+    reference_style.reference_loader,
+)
 
 T, P, C = 8, 5, 4
 LR = 1e-2

@@ -350,7 +350,7 @@ def detail_result(model: str, seed: int, *, keep_predictions: bool = True, keep_
     """A trial as harness.trial assembles it, from synthetic predictions of one seed's
     test set (the same pixels for every model of that seed)."""
     from harness import metrics as M
-    from harness.trial import sha256_of_test_set
+    from harness.trial.evaluate import sha256_of_test_set
 
     split = np.random.default_rng(seed)
     index = np.sort(split.choice(2000, 400, replace=False))

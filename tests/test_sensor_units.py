@@ -133,7 +133,9 @@ def test_every_deep_model_trains_on_sensor_units(ip_crop, model_name, recipe, on
     import torch
 
     from harness.spec import make_spec
-    from harness.trial import _evaluate_loss, fit_deep, prepare_data, seed_everything
+    from harness.trial.data import prepare_data, seed_everything
+    from harness.trial.fit import fit_deep
+    from harness.trial.steps import evaluate_loss
 
     spec = make_spec(
         model_name,
@@ -158,7 +160,7 @@ def test_every_deep_model_trains_on_sensor_units(ip_crop, model_name, recipe, on
 
     def train_loss() -> float:
         model.eval()
-        return _evaluate_loss(model, x, y, 64, lambda: torch.autocast("cpu", enabled=False))[0]
+        return evaluate_loss(model, x, y, 64, lambda: torch.autocast("cpu", enabled=False))[0]
 
     before = train_loss()
     curves = fit_deep(model, spec, data, torch.device("cpu")).curves
@@ -173,7 +175,7 @@ def test_every_deep_model_trains_on_sensor_units(ip_crop, model_name, recipe, on
 @pytest.mark.parametrize("model_name", _sklearn_models())
 def test_every_tree_model_fits_on_sensor_units(ip_crop, model_name, recipe):
     from harness.spec import make_spec
-    from harness.trial import run_trial
+    from harness.trial.flow import run_trial
 
     spec = make_spec(model_name, ip_crop, recipe=recipe, max_train_per_class=10)
     result = run_trial(spec, scene=ip_crop)

@@ -288,18 +288,18 @@ def test_published_optimizer_and_schedule_as_the_trials_build_them(
     ip_surrogate, name, wd, epochs, step
 ):
     from harness.spec import make_spec
-    from harness.trial import _optimizer, _scheduler
+    from harness.trial.optim import make_optimizer, make_scheduler
 
     spec = make_spec(name, ip_surrogate.crop_to(0, 32, 0, 32), recipe="published")
     cfg = spec.training
     assert (cfg.epochs, cfg.weight_decay) == (epochs, wd)
     model = models.build_model(name, n_bands=200, n_classes=16, patch_size=spec.patch_size)
-    opt = _optimizer(model, cfg)
+    opt = make_optimizer(model, cfg)
     assert isinstance(opt, torch.optim.Adam) and not isinstance(opt, torch.optim.AdamW)
     assert len(opt.param_groups) == 1  # decay on every parameter, as the authors' script
     group = opt.param_groups[0]
     assert (group["lr"], group["weight_decay"]) == (5e-4, wd)
     assert len(group["params"]) == len(list(model.parameters()))
-    sched, when = _scheduler(opt, cfg)
+    sched, when = make_scheduler(opt, cfg)
     assert isinstance(sched, torch.optim.lr_scheduler.StepLR) and when == "epoch"
     assert (sched.step_size, sched.gamma) == (step, 0.9)

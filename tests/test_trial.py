@@ -10,7 +10,9 @@ import pytest
 import datasets
 from harness.result import METRIC_NAMES
 from harness.spec import make_spec
-from harness.trial import TrialError, run_trial, run_trial_safely, sha256_of_test_set
+from harness.trial.errors import TrialError
+from harness.trial.evaluate import sha256_of_test_set
+from harness.trial.flow import run_trial, run_trial_safely
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

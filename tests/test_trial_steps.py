@@ -11,17 +11,9 @@ import pytest
 import datasets
 import models
 from harness.spec import make_spec
-from harness.trial import (
-    BestCheckpoint,
-    DeepFit,
-    EpochCurves,
-    EpochStats,
-    device_patches,
-    fit_deep,
-    prepare_data,
-    run_trial,
-    seed_everything,
-)
+from harness.trial.data import device_patches, prepare_data, seed_everything
+from harness.trial.fit import BestCheckpoint, DeepFit, EpochCurves, EpochStats, fit_deep
+from harness.trial.flow import run_trial
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

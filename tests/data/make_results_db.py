@@ -174,7 +174,7 @@ def _add_test_set(result: TrialResult, spec: TrialSpec, oa: float) -> None:
     seed, so McNemar's test pairs them), the bootstrap intervals (here the normal
     approximation, a synthetic stand-in) and the silhouette, from their own seeded
     generators, so that the other values of a trial do not change with them."""
-    from harness.trial import sha256_of_test_set
+    from harness.trial.evaluate import sha256_of_test_set
 
     split = np.random.default_rng(
         [spec.seed, SCENES.index(spec.scene), ("paper", "disjoint").index(spec.protocol)]

@@ -7,7 +7,7 @@ pixel, augments that one sample on the CPU, and a ``DataLoader`` collates the
 samples into a batch that is moved to the device every step; the step runs in
 eager float32 and reads ``loss.item()`` (and the correct count) every step.
 
-The harness does the same arithmetic differently (:func:`harness.trial.train_epoch`):
+The harness does the same arithmetic differently (:func:`harness.trial.steps.train_epoch`):
 the patch tensor is extracted once and stays on the device, batches are
 ``index_select`` slices, the whole batch is augmented on the device by
 :class:`datasets.augment.BatchAugmenter`, and nothing is read back to the host
@@ -147,7 +147,7 @@ def reference_epoch(
     run in eager float32; the loss and the correct count are read to the host
     every step with ``.item()``, as reference codes do (on a GPU, each read waits
     for the step to finish). A batch of one sample is skipped, as in
-    :func:`harness.trial.train_epoch` (BatchNorm cannot train on it).
+    :func:`harness.trial.steps.train_epoch` (BatchNorm cannot train on it).
 
     Returns:
         (loss sum, correct, samples seen), like ``train_epoch`` without the
