@@ -86,7 +86,8 @@ def smoke_specs(data_dir: str | None):
 
 
 def suite_run(specs, max_concurrent: int | None, folder: Path, data_dir: str | None):
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
     from harness.store import ResultStore
 
     db = folder / f"smoke-{max_concurrent}.db"

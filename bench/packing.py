@@ -222,7 +222,9 @@ def run_config(
     import ray
 
     import models
-    from harness.execute import RunOptions, cluster_resources, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
+    from harness.execute.resources import cluster_resources
     from harness.store import ResultStore
 
     if not ray.is_initialized():
@@ -522,7 +524,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import ray
 
-    from harness.execute import cluster_resources
+    from harness.execute.resources import cluster_resources
 
     total = cluster_resources(None)
     configs = configurations(fractions, total)

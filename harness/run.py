@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datasets.scene import Source
 
-    from .execute import RunOptions
+    from .execute.options import RunOptions
 
 EXIT_FAILED_TRIALS = 1
 EXIT_USAGE = 2
@@ -246,7 +246,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
     Raises:
         FlagError: a flag whose value cannot be used.
     """
-    from .execute import OptionError, RunOptions
+    from .execute.options import OptionError, RunOptions
 
     if args.suite is None:
         raise FlagError("--suite is required (or --list-suites). Fix: e.g. --suite quick.")
@@ -270,7 +270,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             experiment=args.experiment,
         )
         if run.track is not None:  # before any planning or training
-            from .tracking import require_mlflow
+            from .execute.tracking import require_mlflow
 
             require_mlflow()
     except OptionError as exc:
@@ -754,7 +754,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(specs)} trials, {len(specs) - todo} done, {todo} to run (suite '{cfg.run.suite}', database {store.location}{folds})"
         )
         return 0
-    from .execute import OptionError, run_search, run_specs
+    from .execute.context import run_specs
+    from .execute.options import OptionError
+    from .execute.search_loop import run_search
 
     execute = run_search if suite.kind == "search" else run_specs
     try:

@@ -224,7 +224,8 @@ def smoke_database(request, ray_session, shared_data, tmp_path_factory):
     def make(backend: str) -> Path | str:
         if backend in made:
             return made[backend]
-        from harness.execute import RunOptions, run_specs
+        from harness.execute.context import run_specs
+        from harness.execute.options import RunOptions
         from harness.suites import SuiteOptions, get_suite
 
         specs = get_suite("smoke").build(SuiteOptions(data_dir=str(shared_data)))

@@ -242,7 +242,8 @@ def test_a_server_database_keeps_no_files_without_a_folder(db_url, rf_result, tm
 
 def test_no_save_models_keeps_no_file(ray_session, rf_spec, shared_data, tmp_path):
     """``--no-save-models`` through the real runner: the trial is stored, no file kept."""
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
     from harness.run import _parser, config_from_args
 
     cfg = config_from_args(

@@ -434,7 +434,7 @@ def test_run_summary_flags_a_model_that_predicts_one_class(tmp_path, capsys):
     """The terminal summary never prints a collapsed model's OA as a result."""
     from test_store import make_test_spec
 
-    from harness.execute import RunSummary
+    from harness.execute.options import RunSummary
     from harness.result import TrialResult
     from harness.run import _print_summary
     from harness.store import ResultStore

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from harness.progress import (
+from harness.execute.progress import (
     LEFT_FLOOR_SHARE,
     EpochLines,
     Eta,

@@ -126,7 +126,8 @@ def smoke_specs(shared_data):
 @pytest.fixture(scope="module")
 def smoke_db(ray_session, shared_data, smoke_specs, tmp_path_factory):
     """The smoke suite run once in-process through ``run_specs`` into a fresh SQLite file."""
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
 
     folder = tmp_path_factory.mktemp("smoke")
     db = folder / "results.db"
@@ -213,7 +214,8 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
 
 @pytest.mark.slow
 def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, tmp_path):
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
 
     db, first = smoke_db
     before = _trials(db)
@@ -236,7 +238,8 @@ def test_smoke_suite_again_skips_everything(smoke_db, smoke_specs, shared_data, 
 def test_failing_trial_is_stored_and_the_rest_completes(
     ray_session, smoke_specs, shared_data, tmp_path
 ):
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
 
     by_model = {s.model: s for s in smoke_specs}
     good = [by_model["random_forest_tiny"], by_model["xgboost_tiny"]]
@@ -282,7 +285,8 @@ def test_the_writer_takes_a_result_as_it_is_and_returns_what_it_stored(ray_sessi
     import ray
     from test_store import full_result, make_test_spec
 
-    from harness.execute import RunOptions, _run
+    from harness.execute.context import open_run
+    from harness.execute.options import RunOptions
     from harness.result import TrialResult
 
     big = full_result(make_test_spec())
@@ -290,7 +294,7 @@ def test_the_writer_takes_a_result_as_it_is_and_returns_what_it_stored(ray_sessi
     bad = make_test_spec(seed=1)
     failed = TrialResult.failed(bad, ValueError("boom"), "Traceback (most recent call last): ...")
     db = tmp_path / "writer.db"
-    with _run(RunOptions(db=str(db), suite="smoke"), None) as ctx:
+    with open_run(RunOptions(db=str(db), suite="smoke"), None) as ctx:
         ctx.ensure_ray()
         stored = ray.get(ctx.writer.write.remote(big))
         lost = ray.get(ctx.writer.write.remote(failed))
@@ -315,7 +319,8 @@ PACKING_SCRIPT = """
 import json, sys, warnings
 from dataclasses import replace
 import ray
-from harness.execute import RunOptions, run_specs
+from harness.execute.context import run_specs
+from harness.execute.options import RunOptions
 from harness.suites import SuiteOptions, get_suite
 
 db, data_dir, storage = sys.argv[1:4]
@@ -593,7 +598,8 @@ CLUSTER_SCRIPT = textwrap.dedent(
     from ray.cluster_utils import Cluster
 
     import datasets
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
     from harness.suites import SuiteOptions, get_suite
 
     db, data_dir, storage, out, field_dir, splits_dir = sys.argv[1:7]
@@ -696,7 +702,7 @@ def test_two_node_cluster(shared_data, ray_env, tmp_path):
     rows = _trials(db)
     assert sorted(r["spec_hash"] for r in rows) == sorted(res["specs"])
     assert all(r["status"] == "completed" and r["run_id"] == res["run_id"] for r in rows)
-    # (the class is made in execute._writer_class: "_writer_class.<locals>.ResultWriter")
+    # (the class is made in harness.execute.writer.writer_class: "writer_class.<locals>.ResultWriter")
     writers = [a for a in res["actors"] if a["ActorClassName"].endswith("ResultWriter")]
     assert [w["Name"] for w in writers] == [f"hsi-result-writer-{res['run_id']}"]
     assert writers[0]["NodeID"] == res["driver_node"] == head

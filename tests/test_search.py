@@ -202,7 +202,8 @@ def test_study_rows_round_trip_and_refuse_other_settings(tiny_base, tmp_path):
 
 @pytest.mark.slow
 def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tmp_path):
-    from harness.execute import RunOptions, run_search
+    from harness.execute.options import RunOptions
+    from harness.execute.search_loop import run_search
 
     plan = SearchPlan(
         tiny_base,
@@ -265,7 +266,8 @@ def test_pruned_trial_is_stored_with_its_curves(ray_session, tiny_base, tmp_path
     """What the driver stores for a trial that ASHA stopped (the writer path, no training)."""
     import sys
 
-    from harness.execute import RunOptions, _run
+    from harness.execute.context import open_run
+    from harness.execute.options import RunOptions
 
     spec = replace(tiny_base, study="s")
     epochs = [
@@ -273,7 +275,7 @@ def test_pruned_trial_is_stored_with_its_curves(ray_session, tiny_base, tmp_path
         {"train_loss": 1.5, "train_acc": 0.4, "val_loss": 1.9, "val_acc": 0.31},
     ]
     db = tmp_path / "p.db"
-    with _run(RunOptions(db=str(db), suite="search", max_failures=0), sys.stderr) as ctx:
+    with open_run(RunOptions(db=str(db), suite="search", max_failures=0), sys.stderr) as ctx:
         ctx.ensure_ray()
         ctx.write_pruned(spec, epochs)
     with ResultStore(db, readonly=True) as store:

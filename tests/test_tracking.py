@@ -38,7 +38,8 @@ def mlflow_file_store(monkeypatch, tmp_path):
 
 @pytest.fixture
 def tracked_run(ray_session, shared_data, mlflow_file_store, tmp_path):
-    from harness.execute import RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
     from harness.suites import SuiteOptions, get_suite
 
     specs = get_suite("smoke").build(
@@ -191,7 +192,8 @@ def test_unusable_tracking_store_fails_before_any_training(tmp_path):
     recorded and Ray is not started."""
     import ray
 
-    from harness.execute import OptionError, RunOptions, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import OptionError, RunOptions
 
     db = tmp_path / "r.db"
     (tmp_path / "a_file").write_text("not a folder")
@@ -211,7 +213,7 @@ def test_unusable_tracking_store_fails_before_any_training(tmp_path):
 def test_spec_params_are_short_flat_strings():
     from test_store import make_test_spec
 
-    from harness.tracking import MAX_PARAM_CHARS, run_name, spec_params
+    from harness.execute.tracking import MAX_PARAM_CHARS, run_name, spec_params
 
     spec = make_test_spec().with_(hparams={"emb_dim": 64, "blocks": [1, 2]})
     params = spec_params(spec)

@@ -26,7 +26,9 @@ GRID_SUITES = ("smoke", "quick", "paper", "published", "leakage")
 
 @pytest.mark.slow
 def test_user_scene_runs_in_every_suite_with_its_files_gone(ray_session, tmp_path):
-    from harness.execute import RunOptions, run_search, run_specs
+    from harness.execute.context import run_specs
+    from harness.execute.options import RunOptions
+    from harness.execute.search_loop import run_search
 
     paths = write_field_scene(tmp_path / "mine")
     datasets.register_scene_file(paths["toml"])

@@ -372,7 +372,7 @@ class Queries:
     def completed_timings(self) -> list[tuple[Any, float, float | None, Any, Any]]:
         """(spec as stored, fit seconds, inference seconds, started at, finished at) of
         every completed trial with a fit time, in one query (what
-        :func:`harness.progress.history_from_store` estimates costs from)."""
+        :func:`harness.execute.progress.history_from_store` estimates costs from)."""
         query = select(
             TrialRow.spec,
             TrialRow.fit_seconds,

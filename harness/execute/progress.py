@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .spec import TrialSpec
+from ..spec import TrialSpec
 
 Clock = Callable[[], float]
 

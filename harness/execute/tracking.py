@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .execute import DONE_KEY, STORED_TRIAL_KEY, OptionError, RunOptions, _spec_of
-from .spec import TrialSpec
+from ..saved_model import SUFFIXES
+from ..spec import TrialSpec
+from .keys import DONE_KEY, STORED_TRIAL_KEY, spec_of
+from .options import OptionError, RunOptions, RunView
 
 #: The trackers ``--track`` knows.
 TRACKERS = ("mlflow",)
@@ -168,8 +170,8 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def mlflow_callback(ctx: Any, pruner: Any = None) -> Any:
-    """The Tune callback that mirrors the trials of ``ctx`` (a ``_RunContext``) to the
+def mlflow_callback(ctx: RunView, pruner: Any = None) -> Any:
+    """The Tune callback that mirrors the trials of ``ctx`` (a :class:`RunView`) to the
     MLflow experiment of its options (checked first by :func:`open_experiment`).
 
     Args:
@@ -254,7 +256,7 @@ def mlflow_callback(ctx: Any, pruner: Any = None) -> Any:
             if self.client is None or trial in self._trial_runs:
                 return
             try:
-                spec = _spec_of(trial)
+                spec = spec_of(trial)
                 tags = {
                     **(self.tags or {}),
                     "trial_name": str(trial),
@@ -331,7 +333,7 @@ def mlflow_callback(ctx: Any, pruner: Any = None) -> Any:
 
         # what the database holds -----------------------------------------------
         def mirror_failure(self, run_id: str, trial: Any) -> None:
-            stored = self.ctx.stored_failure(_spec_of(trial)) if self.ctx is not None else None
+            stored = self.ctx.stored_failure(spec_of(trial)) if self.ctx is not None else None
             tags = [RunTag("hsi.status", "failed")]
             if stored is not None:
                 tags.append(RunTag("hsi.trial_id", str(stored.trial_id)))
@@ -368,8 +370,6 @@ def mlflow_callback(ctx: Any, pruner: Any = None) -> Any:
         def log_model_files(self, run_id: str, files: list[dict[str, Any]]) -> None:
             """The saved model's files under ``model/``, named by kind, each checked
             against its row's sha256 first; and the rows as ``model/files.json``."""
-            from .saved_model import SUFFIXES
-
             if not files:
                 return
             with tempfile.TemporaryDirectory(prefix="hsi-mlflow-") as tmp:
