@@ -244,10 +244,10 @@ def test_no_save_models_keeps_no_file(ray_session, rf_spec, shared_data, tmp_pat
     """``--no-save-models`` through the real runner: the trial is stored, no file kept."""
     from harness.execute.context import run_specs
     from harness.execute.options import RunOptions
-    from harness.run import _parser, config_from_args
+    from harness.run_flags import config_from_args, parser
 
     cfg = config_from_args(
-        _parser().parse_args(["--suite", "smoke", "--no-save-models", "--artifacts", "x"])
+        parser().parse_args(["--suite", "smoke", "--no-save-models", "--artifacts", "x"])
     )
     assert cfg.run.save_models is False and cfg.run.artifacts == "x"
     db = tmp_path / "results.db"

@@ -103,12 +103,13 @@ def test_a_short_run_learns_the_same_with_channels_last(shared_data):
 
 def test_cli_fast_path_switches_reach_the_deep_specs(shared_data, tmp_path, capsys):
     from harness import run as run_cli
+    from harness import run_flags
     from harness.suites import SuiteOptions, get_suite
 
-    args = run_cli._parser().parse_args(
+    args = run_flags.parser().parse_args(
         ["--suite", "smoke", "--fast-path", "channels_last", "compile", "--amp", "bf16"]
     )
-    cfg = run_cli.config_from_args(args)
+    cfg = run_flags.config_from_args(args)
     assert dict(cfg.training) == {"channels_last": True, "compile": True, "amp": "bf16"}
     specs = get_suite("smoke").build(SuiteOptions(training=cfg.training))
     for spec in specs:

@@ -60,7 +60,9 @@ def test_a_lower_room_importing_a_higher_one_breaks_it(copy):
     _append(copy / "harness" / "store" / "writer.py", "\nfrom ..execute import options  # noqa\n")
     done = _lint(copy)
     assert done.returncode == 1, done.stdout
-    assert "BROKEN" in done.stdout and "harness.store.writer -> harness.execute.options" in done.stdout
+    assert (
+        "BROKEN" in done.stdout and "harness.store.writer -> harness.execute.options" in done.stdout
+    )
 
 
 def test_the_dashboard_importing_the_runner_breaks_it(copy):
@@ -71,7 +73,9 @@ def test_the_dashboard_importing_the_runner_breaks_it(copy):
 
 def test_a_circle_formed_inside_a_function_breaks_it(copy):
     # harness.result imports harness.spec; a function of spec importing result closes a circle
-    _append(copy / "harness" / "spec.py", "\n\ndef _circle():\n    from .result import TrialResult\n")
+    _append(
+        copy / "harness" / "spec.py", "\n\ndef _circle():\n    from .result import TrialResult\n"
+    )
     done = _lint(copy)
     assert done.returncode == 1, done.stdout
     assert "no import circle among the modules of harness or of a room BROKEN" in done.stdout

@@ -436,7 +436,7 @@ def test_run_summary_flags_a_model_that_predicts_one_class(tmp_path, capsys):
 
     from harness.execute.options import RunSummary
     from harness.result import TrialResult
-    from harness.run import _print_summary
+    from harness.run_output import print_summary
     from harness.store import ResultStore
 
     with ResultStore(tmp_path / "r.db") as store:
@@ -448,7 +448,7 @@ def test_run_summary_flags_a_model_that_predicts_one_class(tmp_path, capsys):
             (bad, {"oa": 0.296, "majority_rate": 0.296, "top_prediction_share": 1.0}),
         ):
             store.write(TrialResult(spec=spec, metrics={"test": test}), run)
-        _print_summary(store, RunSummary(run_id=run, planned=2, skipped=0))
+        print_summary(store, RunSummary(run_id=run, planned=2, skipped=0))
     out = capsys.readouterr().out
     (claresnet,) = [
         line for line in out.splitlines() if line.startswith("indian_pines   claresnet")

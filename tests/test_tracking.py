@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import run as run_cli
+from harness import run_flags
 from harness.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,15 +150,17 @@ def test_each_trial_is_mirrored_to_mlflow(tracked_run, tmp_path):
 
 def test_tracking_flags_reach_the_run_options(tmp_path):
     base = ["--suite", "smoke", "--db", str(tmp_path / "r.db")]
-    args = run_cli._parser().parse_args(
+    args = run_flags.parser().parse_args(
         [*base, "--track", "mlflow", "--tracking-uri", "sqlite:///x.db", "--experiment", "e1"]
     )
-    run = run_cli.config_from_args(args).run
+    run = run_flags.config_from_args(args).run
     assert (run.track, run.tracking_uri, run.experiment) == ("mlflow", "sqlite:///x.db", "e1")
     assert run.experiment_name == "e1"
-    run = run_cli.config_from_args(run_cli._parser().parse_args([*base, "--track", "mlflow"])).run
+    run = run_flags.config_from_args(
+        run_flags.parser().parse_args([*base, "--track", "mlflow"])
+    ).run
     assert run.tracking_uri is None and run.experiment_name == "hsi-smoke"
-    assert run_cli.config_from_args(run_cli._parser().parse_args(base)).run.track is None
+    assert run_flags.config_from_args(run_flags.parser().parse_args(base)).run.track is None
 
 
 @pytest.mark.parametrize("flag", ["--tracking-uri", "--experiment"])

@@ -23,7 +23,7 @@ class RunOptions:
     """How to run a suite's trials: one object from the command line to the runner.
 
     ``python -m harness.run`` builds it once from its flags
-    (:func:`harness.run.config_from_args`); :func:`run_specs` and :func:`run_search`
+    (:func:`harness.run_flags.config_from_args`); :func:`run_specs` and :func:`run_search`
     take it as it is. Each attribute names its flag.
 
     Attributes:
