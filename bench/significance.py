@@ -72,6 +72,7 @@ def main() -> None:
 
     from scipy import stats
 
+    from harness import embeddings as E
     from harness import metrics as M
     from harness.analysis.significance import mcnemar_seed
 
@@ -98,7 +99,7 @@ def main() -> None:
         ),
         max(1, args.repeats // 3),
     )  # fmt: skip
-    sil = _timed(lambda: M.silhouette(emb, y, seed=0), args.repeats)
+    sil = _timed(lambda: E.silhouette(emb, y, seed=0), args.repeats)
     mcn = _timed(lambda: mcnemar_seed(0, y, pred, other), args.repeats)
     share = load.share()
     ci = M.bootstrap_intervals(cm, seed=0)

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
+from harness import embeddings as E
 from harness import metrics as M
 from harness.result import METRIC_NAMES
 
@@ -280,27 +281,27 @@ def _triangle_embeddings(side: float, extra_dims: int = 0):
 
 def test_centroid_distance_equilateral_triangle():
     emb, y = _triangle_embeddings(side=2.0, extra_dims=5)
-    assert M.centroid_distance(emb, y) == pytest.approx(2.0)
+    assert E.centroid_distance(emb, y) == pytest.approx(2.0)
     # shuffled rows and non-contiguous labels do not matter
     perm = np.random.default_rng(0).permutation(len(y))
-    assert M.centroid_distance(emb[perm], (y * 7)[perm]) == pytest.approx(2.0)
+    assert E.centroid_distance(emb[perm], (y * 7)[perm]) == pytest.approx(2.0)
 
 
 def test_centroid_distance_3_4_5_triangle_and_none():
     emb = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 4.0], [0.0, 4.0]])
     y = np.array([0, 0, 1, 2, 2])
-    assert M.centroid_distance(emb, y) == pytest.approx((3 + 4 + 5) / 3)
-    assert M.centroid_distance(None, y) is None
-    assert M.centroid_distance(emb, np.zeros(5, int)) is None
+    assert E.centroid_distance(emb, y) == pytest.approx((3 + 4 + 5) / 3)
+    assert E.centroid_distance(None, y) is None
+    assert E.centroid_distance(emb, np.zeros(5, int)) is None
     with pytest.raises(ValueError, match="embeddings"):
-        M.centroid_distance(emb[:3], y)
+        E.centroid_distance(emb[:3], y)
 
 
 def test_stratified_subsample_proportions_and_determinism():
     counts = [500, 300, 200, 5, 1]
     y = np.repeat(np.arange(5), counts)
     y = y[np.random.default_rng(3).permutation(len(y))]
-    idx = M.stratified_subsample(y, 100, seed=0)
+    idx = E.stratified_subsample(y, 100, seed=0)
     assert idx.dtype == np.int64 and idx.size == 100
     assert np.all(np.diff(idx) > 0)  # sorted, unique
     got = np.bincount(y[idx], minlength=5)
@@ -309,26 +310,26 @@ def test_stratified_subsample_proportions_and_determinism():
     np.testing.assert_array_equal(got, [49, 29, 20, 1, 1])
     quota = 100 * np.array(counts) / sum(counts)
     assert np.all(np.abs(got - quota) <= 1)
-    np.testing.assert_array_equal(idx, M.stratified_subsample(y, 100, seed=0))
-    assert not np.array_equal(idx, M.stratified_subsample(y, 100, seed=1))
+    np.testing.assert_array_equal(idx, E.stratified_subsample(y, 100, seed=0))
+    assert not np.array_equal(idx, E.stratified_subsample(y, 100, seed=1))
 
 
 def test_stratified_subsample_minimum_taken_from_largest():
     # quotas 1.6, 0.2, 0.2 -> floors 1, 0, 0 -> minimum one each -> 3 = max_n exactly
     y = np.repeat([0, 1, 2], [80, 10, 10])
-    idx = M.stratified_subsample(y, 3, seed=0)
+    idx = E.stratified_subsample(y, 3, seed=0)
     np.testing.assert_array_equal(np.bincount(y[idx]), [1, 1, 1])
     # many tiny classes force giving back from the big one
     y = np.repeat(np.arange(6), [95, 1, 1, 1, 1, 1])
-    idx = M.stratified_subsample(y, 10, seed=0)
+    idx = E.stratified_subsample(y, 10, seed=0)
     np.testing.assert_array_equal(np.bincount(y[idx]), [5, 1, 1, 1, 1, 1])
 
 
 def test_stratified_subsample_small_and_errors():
     y = np.array([0, 1, 1, 2])
-    np.testing.assert_array_equal(M.stratified_subsample(y, 10, seed=0), np.arange(4))
+    np.testing.assert_array_equal(E.stratified_subsample(y, 10, seed=0), np.arange(4))
     with pytest.raises(ValueError, match="max_n=2"):
-        M.stratified_subsample(y, 2, seed=0)
+        E.stratified_subsample(y, 2, seed=0)
 
 
 def _blobs(n_per_class=20, n_classes=3, dim=8, seed=0):
@@ -340,8 +341,8 @@ def _blobs(n_per_class=20, n_classes=3, dim=8, seed=0):
 
 def test_tsne_shape_and_determinism(no_warnings):
     emb, _ = _blobs()
-    a = M.tsne_2d(emb, seed=3)
-    b = M.tsne_2d(emb, seed=3)
+    a = E.tsne_2d(emb, seed=3)
+    b = E.tsne_2d(emb, seed=3)
     assert a.shape == (60, 2) and a.dtype == np.float32
     assert np.all(np.isfinite(a))
     np.testing.assert_array_equal(a, b)
@@ -350,15 +351,15 @@ def test_tsne_shape_and_determinism(no_warnings):
 def test_tsne_tiny_inputs(no_warnings):
     emb, _ = _blobs(n_per_class=1, n_classes=3)
     for n in range(4):
-        out = M.tsne_2d(emb[:n], seed=0)
+        out = E.tsne_2d(emb[:n], seed=0)
         assert out.shape == (n, 2) and out.dtype == np.float32
-        np.testing.assert_array_equal(out, M.tsne_2d(emb[:n], seed=5))  # PCA: seed-free
-    np.testing.assert_array_equal(M.tsne_2d(emb[:1], seed=0), np.zeros((1, 2)))
-    two = M.tsne_2d(emb[:2], seed=0)
+        np.testing.assert_array_equal(out, E.tsne_2d(emb[:n], seed=5))  # PCA: seed-free
+    np.testing.assert_array_equal(E.tsne_2d(emb[:1], seed=0), np.zeros((1, 2)))
+    two = E.tsne_2d(emb[:2], seed=0)
     assert np.all(two[:, 1] == 0)
     assert abs(two[0, 0] - two[1, 0]) == pytest.approx(np.linalg.norm(emb[0] - emb[1]), rel=1e-5)
     # just above the PCA fallback, with one feature: t-SNE with a clipped perplexity
-    out = M.tsne_2d(np.arange(5.0)[:, None], seed=0, max_iter=250)
+    out = E.tsne_2d(np.arange(5.0)[:, None], seed=0, max_iter=250)
     assert out.shape == (5, 2) and np.all(np.isfinite(out))
 
 
@@ -396,12 +397,12 @@ def test_evaluate_with_embeddings(no_warnings):
     proba = _one_hot(y, 3)
     out = M.evaluate(y, proba, 3, ["a", "b", "c"], embeddings=emb, seed=1, tsne_max=45)
     assert out["metrics"]["oa"] == 1.0 and out["metrics"]["ari"] == 1.0
-    assert out["centroid_distance"] == pytest.approx(M.centroid_distance(emb, y))
+    assert out["centroid_distance"] == pytest.approx(E.centroid_distance(emb, y))
     assert out["embedding_2d"].shape == (45, 2) and out["embedding_2d"].dtype == np.float32
     labels = out["embedding_labels"]
     assert labels.dtype == np.int16
     np.testing.assert_array_equal(np.bincount(labels), [0, 15, 15, 15])  # 1-based
-    idx = M.stratified_subsample(y, 45, seed=1)
+    idx = E.stratified_subsample(y, 45, seed=1)
     np.testing.assert_array_equal(labels, y[idx] + 1)
     skipped = M.evaluate(y, proba, 3, ["a", "b", "c"], embeddings=emb, tsne_max=0)
     assert skipped["embedding_2d"] is None and skipped["centroid_distance"] is not None
@@ -469,22 +470,22 @@ def test_silhouette_is_scale_free_where_the_centroid_distance_is_not():
     wide = np.concatenate([emb, emb], axis=1) * 40.0  # a wider, larger-scale feature space
     from sklearn.metrics import silhouette_score
 
-    assert M.silhouette(emb, y) == pytest.approx(silhouette_score(emb, y))
-    assert M.silhouette(emb * 1000.0, y) == pytest.approx(M.silhouette(emb, y))
-    assert M.silhouette(wide, y) == pytest.approx(M.silhouette(emb, y))
-    assert M.centroid_distance(wide, y) > 50 * M.centroid_distance(emb, y)
-    assert -1.0 <= M.silhouette(rng.normal(size=(200, 8)), y) <= 1.0
-    assert M.silhouette(None, y) is None and M.silhouette(emb, np.zeros(200, int)) is None
+    assert E.silhouette(emb, y) == pytest.approx(silhouette_score(emb, y))
+    assert E.silhouette(emb * 1000.0, y) == pytest.approx(E.silhouette(emb, y))
+    assert E.silhouette(wide, y) == pytest.approx(E.silhouette(emb, y))
+    assert E.centroid_distance(wide, y) > 50 * E.centroid_distance(emb, y)
+    assert -1.0 <= E.silhouette(rng.normal(size=(200, 8)), y) <= 1.0
+    assert E.silhouette(None, y) is None and E.silhouette(emb, np.zeros(200, int)) is None
 
 
 def test_silhouette_subsamples_large_sets_by_class():
     rng = np.random.default_rng(1)
     y = np.repeat(np.arange(3), [3000, 800, 200])
     emb = np.eye(3)[y] + rng.normal(0, 0.3, (y.size, 3))
-    idx = M.stratified_subsample(y, 500, 7)
+    idx = E.stratified_subsample(y, 500, 7)
     from sklearn.metrics import silhouette_score
 
-    assert M.silhouette(emb, y, seed=7, max_n=500) == pytest.approx(
+    assert E.silhouette(emb, y, seed=7, max_n=500) == pytest.approx(
         silhouette_score(emb[idx], y[idx])
     )
 
@@ -547,4 +548,4 @@ def test_evaluate_stores_the_intervals_and_the_silhouette():
     emb = np.eye(5)[y] * 2 + np.random.default_rng(0).normal(0, 0.4, (600, 5))
     out = M.evaluate(y, np.eye(5)[p], 5, list("abcde"), embeddings=emb, seed=4, tsne_max=0)
     assert out["intervals"] == M.bootstrap_intervals(out["confusion"], seed=4)
-    assert out["silhouette"] == pytest.approx(M.silhouette(emb, y, seed=4))
+    assert out["silhouette"] == pytest.approx(E.silhouette(emb, y, seed=4))
