@@ -24,6 +24,8 @@ from pathlib import Path
 
 from _common import OtherLoad, add_common_options, code_version, context_lines, machine_info, report
 
+from harness.analysis import seeds
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -73,7 +75,7 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"the quick suite exited {proc.returncode}")
         with ResultStore(db, readonly=True) as store:
-            board = store.leaderboard(metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS))
+            board = seeds.leaderboard(store, metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS))
             trials = {t["id"]: store.trial(t["id"]) for t in store.trials(status="completed")}
     rows = []
     for b in board:

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.analysis import reference_numbers as ref  # noqa: E402
+from harness.analysis import seeds  # noqa: E402
 
 HEADER = (
     "Reference numbers of this project, measured on real data (docs/RESULTS.md).",
@@ -139,7 +140,7 @@ def with_section(text: str, name: str, body: str) -> str:
 def results_page(path: Path, store, rows) -> str:
     """The page at ``path`` with its generated sections made from ``store``."""
     text = path.read_text() if path.exists() else "# Results on real data\n"
-    families = {r["model"]: r["family"] for r in store.leaderboard(source="real")}
+    families = {r["model"]: r["family"] for r in seeds.leaderboard(store, source="real")}
     text = with_section(text, "table3", table3(rows, families))
     text = with_section(text, "details", details(store))
     return with_section(text, "leakage", leakage(store))

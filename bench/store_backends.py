@@ -11,7 +11,7 @@ server at ``$HSI_TEST_POSTGRES``, which ``bash scripts/postgres.sh start`` start
     per second (all writers together, from the barrier to the last commit), and rows
     lost: trials, metrics, class metrics and artifacts expected minus found (must be 0).
 (b) the leaderboard query on ``--trials`` (default 5,000) synthetic trials written by
-    ``make_results_db.write_results_db``: ``ResultStore(db, readonly=True).leaderboard()``
+    ``make_results_db.write_results_db``: ``seeds.leaderboard(ResultStore(db, readonly=True))``
     over every group, median of ``--repeats`` runs on an open store.
 
     eval "$(bash scripts/postgres.sh start)"
@@ -32,6 +32,8 @@ from pathlib import Path
 
 from _common import ROOT, OtherLoad, add_common_options, code_version, context_lines, machine_info
 from _common import report as report_section
+
+from harness.analysis import seeds
 
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -136,10 +138,10 @@ def leaderboard(db: str, n_trials: int, repeats: int) -> dict[str, float | int |
     build = time.perf_counter() - t0
     times = []
     with ResultStore(db, readonly=True) as store:
-        rows = store.leaderboard()  # the first query warms the connection pool
+        rows = seeds.leaderboard(store)  # the first query warms the connection pool
         for _ in range(repeats):
             t0 = time.perf_counter()
-            rows = store.leaderboard()
+            rows = seeds.leaderboard(store)
             times.append(time.perf_counter() - t0)
     return {"build": build, "median": statistics.median(times), "runs": times, "rows": len(rows)}
 

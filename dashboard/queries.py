@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from harness.analysis import seeds
 from harness.spec import group_fields, group_of
 from harness.store import ResultStore, StoreError
 from harness.store.artifact_store import ArtifactError
@@ -206,7 +207,7 @@ def _leaderboard(
         *metric_table.metric_names(computed_by=metric_table.COLLAPSE),
         *(("aa",) if "aa" not in metric_table.leaderboard_metrics() else ()),
     )
-    return store().leaderboard(**kwargs)
+    return seeds.leaderboard(store(), **kwargs)
 
 
 def leaderboard(
@@ -227,7 +228,7 @@ def _per_seed(
     kwargs: dict[str, Any] = {"metric": metric}
     if run_id is not None:
         kwargs["run_id"] = run_id
-    return store().per_seed(**group_fields(group), **kwargs)
+    return seeds.per_seed(store(), **group_fields(group), **kwargs)
 
 
 def per_seed(

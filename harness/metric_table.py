@@ -240,7 +240,7 @@ def register_metric(info: MetricInfo) -> MetricInfo:
     The functions of this module and the metrics, report and dashboard code that
     call them see the row at once; the tuples derived at import
     (:data:`LEADERBOARD_METRICS`, the default columns of
-    ``ResultStore.leaderboard``...) do not. A row belongs in :data:`_ROWS`; this is
+    ``harness.analysis.seeds.leaderboard``...) do not. A row belongs in :data:`_ROWS`; this is
     for rows that exist for a while only (:func:`registered`).
 
     Args:

@@ -45,7 +45,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .analysis import leakage
+from .analysis import leakage, seeds
 from .analysis.render import FORMATS, render
 from .analysis.significance import CLASS_METRICS
 from .analysis.tables import EMPTY_MESSAGE, SEARCHES_ONLY_MESSAGE, TABLES, add_details, collect
@@ -160,7 +160,7 @@ def _print_leakage(tables: list[Any], fmt: str) -> int:
 
 def _nothing_matches(store: ResultStore, filters: dict[str, str | None]) -> int:
     """Error for filters that match no completed trial, with the values that exist."""
-    board = store.leaderboard()
+    board = seeds.leaderboard(store)
     given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in filters.items() if v is not None)
     lines = [f"error: {given} matches no completed trial (outside searches)."]
     for key, value in filters.items():

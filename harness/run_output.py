@@ -3,6 +3,8 @@ plan, and the run's summary with its leaderboard."""
 
 from __future__ import annotations
 
+from .analysis import seeds
+
 
 def human_size(n: int) -> str:
     """``n`` bytes in B, KiB, MiB or GiB."""
@@ -117,7 +119,8 @@ def print_summary(store, summary) -> None:
 
     rows = [t for t in store.trials() if t["run_id"] == summary.run_id]
     if rows:
-        board = store.leaderboard(
+        board = seeds.leaderboard(
+            store,
             run_id=summary.run_id,
             study=None,
             metrics=(*LEADERBOARD_METRICS, *COLLAPSE_METRICS),

@@ -42,7 +42,7 @@ def group_of(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 def group_fields(group: Sequence[str]) -> dict[str, Any]:
     """``{field: value}`` of a group tuple (in :data:`GROUP_KEY` order), e.g. as the
-    keyword filters of ``ResultStore.leaderboard`` and ``ResultStore.per_seed``.
+    keyword filters of ``harness.analysis.seeds.leaderboard`` and ``per_seed``.
 
     Raises:
         ValueError: ``group`` does not have one value per :data:`GROUP_KEY` field.

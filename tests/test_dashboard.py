@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
-from harness.analysis import cells, tables  # noqa: E402
+from harness.analysis import cells, seeds, tables  # noqa: E402
 from harness.spec import group_of  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
 
@@ -262,7 +262,7 @@ def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
     from dashboard import ui
 
     queries.configure(queries.Settings(str(synthetic_db)))  # Setting column: reads trial specs
-    rows = [r for r in ResultStore(synthetic_db, readonly=True).leaderboard(scene="salinas")
+    rows = [r for r in seeds.leaderboard(ResultStore(synthetic_db, readonly=True), scene="salinas")
             if r["protocol"] == "paper" and r["recipe"] == "unified"
             and r["pca_fit"] == "scene"]  # fmt: skip
     table, styler = ui.stats_table(rows, ("oa", "centroid_distance", "silhouette"), sort_by="oa")

@@ -14,7 +14,7 @@ from make_leakage_db import OA, spec_for, write, write_leakage_db
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from harness import report
-from harness.analysis import leakage
+from harness.analysis import leakage, seeds
 from harness.spec import TrainingConfig
 from harness.store import ResultStore
 
@@ -37,9 +37,11 @@ def repetitions(key: tuple[str, str, str]) -> dict[int, float]:
 
 def test_a_block_cv_configuration_is_one_leaderboard_row(leak_db):
     with ResultStore(leak_db, readonly=True) as store:
-        (row,) = store.leaderboard(protocol="block_cv", pca_fit="train", metrics=("oa",))
-        per_seed = store.per_seed("indian_pines", "block_cv", "unified", "real", pca_fit="train")
-        board = store.leaderboard(scene="indian_pines", protocol="paper", pca_fit="scene")
+        (row,) = seeds.leaderboard(store, protocol="block_cv", pca_fit="train", metrics=("oa",))
+        per_seed = seeds.per_seed(
+            store, "indian_pines", "block_cv", "unified", "real", pca_fit="train"
+        )
+        board = seeds.leaderboard(store, scene="indian_pines", protocol="paper", pca_fit="scene")
     (paper,) = [r for r in board if r["model"] == "claresnet"]
     expected = repetitions(("claresnet", "block_cv", "train"))
     assert row["label"] == "claresnet" and row["n_trials"] == 10 and row["seeds"] == [0, 1]

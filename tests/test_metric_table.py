@@ -16,7 +16,7 @@ from test_store import make_test_spec
 
 from harness import metric_table, report
 from harness import metrics as M
-from harness.analysis import render, tables
+from harness.analysis import render, seeds, tables
 from harness.metric_table import (
     CLASSIFICATION,
     Direction,
@@ -221,7 +221,7 @@ def test_a_new_row_reaches_the_database(toy_db):
                 assert stored[split]["toy_score"] == pytest.approx(
                     result.metrics[split]["toy_score"]
                 )
-        board = store.leaderboard(metrics=metric_table.leaderboard_metrics())
+        board = seeds.leaderboard(store, metrics=metric_table.leaderboard_metrics())
     (clares,) = [r for r in board if r["model"] == "claresnet"]
     assert list(clares["metrics"])[-1] == "toy_score"
     assert clares["metrics"]["toy_score"]["n"] == len(SEEDS)

@@ -10,6 +10,7 @@ import pytest
 
 import datasets
 from harness import run as run_cli
+from harness.analysis import seeds
 from harness.search import (
     CLARESNET_SPACE,
     CLARESNET_TINY_SPACE,
@@ -246,7 +247,7 @@ def test_small_search_stores_every_trial_and_the_best(ray_session, tiny_base, tm
         assert final["status"] == "completed" and final["seed"] == 0
         spec = store.trial(final["id"])["spec"]
         assert study_params(spec, plan.space) == best["params"]
-        (board,) = store.leaderboard()
+        (board,) = seeds.leaderboard(store)
         assert board["model"] == "claresnet_tiny" and board["seeds"] == [0]
         assert store.runs()[-1]["status"] == "completed"
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event, func, select
 
+from harness.analysis import seeds
 from harness.provenance import collect_provenance
 from harness.result import TrialResult
 from harness.spec import TrainingConfig, TrialSpec, config_hash, group_fields, group_of, make_spec
@@ -287,7 +288,7 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
     assert detail["info"] is None
     assert count(store, MetricRow) == count(store, ArtifactRow) == 0
     assert store.completed_hashes() == set()
-    assert store.leaderboard() == []
+    assert seeds.leaderboard(store) == []
     # A later successful run of the spec is a new attempt, and it counts.
     ok = store.write(metric_result(spec, oa=0.8))
     assert (ok.status, ok.error, ok.attempt) == ("completed", None, 2)
@@ -295,7 +296,7 @@ def test_a_failed_result_stores_error_and_traceback_only(store):
     assert ok != trial_id and store.trial(ok)["attempt"] == 2
     assert [t["status"] for t in store.trials()] == ["failed", "completed"]
     assert store.trials(status="failed")[0]["id"] == trial_id
-    assert store.leaderboard()[0]["metrics"]["oa"]["mean"] == 0.8
+    assert seeds.leaderboard(store)[0]["metrics"]["oa"]["mean"] == 0.8
 
 
 def test_a_write_that_fails_half_way_leaves_nothing(store, monkeypatch):
@@ -345,7 +346,7 @@ def test_status_transitions_and_attempts(store):
     assert fresh != resumed and store.trial(fresh)["attempt"] == 2
     assert store.write(metric_result(spec, oa=0.9), run2).trial_id == fresh
     # The latest completed attempt counts, once.
-    (row,) = store.leaderboard()
+    (row,) = seeds.leaderboard(store)
     assert row["metrics"]["oa"] == {"mean": 0.9, "std": None, "n": 1}
     assert row["trial_ids"] == [fresh]
 
@@ -387,7 +388,7 @@ def test_concurrent_writers_lose_no_rows(db_url):
         assert count(store, MetricRow) == 20 * 10
         assert count(store, ClassMetricRow) == 20 * 3
         assert count(store, ArtifactRow) == 20 * len(artifact_codec.ARTIFACT_NAMES)
-        (row,) = store.leaderboard()
+        (row,) = seeds.leaderboard(store)
         assert row["n_trials"] == 20 and len(row["seeds"]) == 20
 
 
@@ -411,7 +412,7 @@ def test_sqlite_runs_in_wal_mode_with_per_connection_pragmas(sqlite_store, db_pa
     store.write(metric_result(make_test_spec(), oa=0.5))
     assert statements[0] == "BEGIN IMMEDIATE"  # writers take the write lock up front
     statements.clear()
-    store.leaderboard()
+    seeds.leaderboard(store)
     assert statements[0] == "BEGIN DEFERRED"  # readers do not
 
 
@@ -477,7 +478,7 @@ def test_error_for_a_read_only_file(db_path):
         assert str(db_path) in str(info.value) and "read-only" in str(info.value)
         assert "chmod u+w" in str(info.value)
         with ResultStore(db_path, readonly=True) as reader:  # reading it is fine
-            assert reader.leaderboard() == []
+            assert seeds.leaderboard(reader) == []
             with pytest.raises(StoreError, match="opened read-only"):
                 reader.write(metric_result(make_test_spec(), oa=0.5))
     finally:
@@ -543,7 +544,7 @@ def test_leaderboard_mean_std_n_over_seeds(store):
     store.write(metric_result(make_test_spec("ssrn", 1, study="search-1"), oa=0.1))  # a search
     store.write(TrialResult.failed(make_test_spec("ssrn", 2), RuntimeError("x"), "tb"))
 
-    board = store.leaderboard(scene="indian_pines")
+    board = seeds.leaderboard(store, scene="indian_pines")
     assert [(r["model"], r["label"]) for r in board] == [
         ("claresnet", "claresnet"),
         ("random_forest", "random_forest"),
@@ -560,14 +561,14 @@ def test_leaderboard_mean_std_n_over_seeds(store):
     assert forest["metrics"]["oa"] == {"mean": 0.8, "std": None, "n": 1}
     assert forest["metrics"]["centroid_distance"] == {"mean": None, "std": None, "n": 0}
 
-    assert [r["scene"] for r in store.leaderboard()] == ["indian_pines"] * 2 + ["salinas"]
-    assert store.leaderboard(protocol="other") == []
-    assert store.leaderboard(source="real") == []
-    assert store.leaderboard(pca_fit="train") == []
-    assert len(store.leaderboard(pca_fit="scene")) == 3
-    searched = store.leaderboard(study="search-1")
+    assert [r["scene"] for r in seeds.leaderboard(store)] == ["indian_pines"] * 2 + ["salinas"]
+    assert seeds.leaderboard(store, protocol="other") == []
+    assert seeds.leaderboard(store, source="real") == []
+    assert seeds.leaderboard(store, pca_fit="train") == []
+    assert len(seeds.leaderboard(store, pca_fit="scene")) == 3
+    searched = seeds.leaderboard(store, study="search-1")
     assert [r["model"] for r in searched] == ["ssrn"]
-    assert len(store.leaderboard(study=None)) == 4
+    assert len(seeds.leaderboard(store, study=None)) == 4
     assert len(store.trials(study="search-1")) == 1
 
 
@@ -575,12 +576,12 @@ def test_leaderboard_never_averages_two_configurations(store):
     for seed in range(2):
         store.write(metric_result(make_test_spec("hybridsn", seed, epochs=1), oa=0.5))
         store.write(metric_result(make_test_spec("hybridsn", seed, epochs=40), oa=0.9))
-    board = store.leaderboard()
+    board = seeds.leaderboard(store)
     assert len(board) == 2
     by_mean = {r["metrics"]["oa"]["mean"]: r for r in board}
     assert set(by_mean) == {0.5, 0.9}
     assert all(r["label"].startswith("hybridsn [") and r["n_trials"] == 2 for r in board)
-    per_seed = store.per_seed("indian_pines", "paper", "unified", "surrogate", "oa")
+    per_seed = seeds.per_seed(store, "indian_pines", "paper", "unified", "surrogate", "oa")
     assert sorted(per_seed) == sorted(r["label"] for r in board)
 
 
@@ -591,26 +592,26 @@ def test_two_pca_fits_of_a_model_are_two_groups(store):
         for fit, oa in (("scene", 0.9), ("train", 0.8)):
             store.write(metric_result(make_test_spec("hybridsn", seed, pca_fit=fit), oa=oa))
             store.write(metric_result(make_test_spec("ssrn", seed, pca_fit=fit), oa=oa - 0.1))
-    board = store.leaderboard()
+    board = seeds.leaderboard(store)
     assert [(group_of(r), r["label"]) for r in board] == [
         (("indian_pines", "paper", "unified", "surrogate", fit), model)
         for fit in ("scene", "train")
         for model in ("hybridsn", "ssrn")
     ]
     assert all(r["n_trials"] == 2 for r in board)
-    train = store.leaderboard(pca_fit="train")
+    train = seeds.leaderboard(store, pca_fit="train")
     assert [(r["label"], r["pca_fit"]) for r in train] == [("hybridsn", "train"), ("ssrn", "train")]
     assert train[0]["metrics"]["oa"]["mean"] == pytest.approx(0.8)
 
     group = ("indian_pines", "paper", "unified", "surrogate")
-    assert store.per_seed(*group, "oa", pca_fit="scene") == {
+    assert seeds.per_seed(store, *group, "oa", pca_fit="scene") == {
         "hybridsn": {0: 0.9, 1: 0.9},
         "ssrn": {0: pytest.approx(0.8), 1: pytest.approx(0.8)},
     }
     key = (*group, "train")
-    assert store.per_seed(**group_fields(key), metric="oa")["hybridsn"] == {0: 0.8, 1: 0.8}
+    assert seeds.per_seed(store, **group_fields(key), metric="oa")["hybridsn"] == {0: 0.8, 1: 0.8}
     with pytest.raises(StoreError, match="fit PCA on scene and on train"):
-        store.per_seed(*group, "oa")  # both fits: name one
+        seeds.per_seed(store, *group, "oa")  # both fits: name one
     trials = store.trials()
     assert {t["pca_fit"] for t in trials} == {"scene", "train"}
     assert store.trial(train[0]["trial_ids"][0])["pca_fit"] == "train"
@@ -623,14 +624,14 @@ def test_per_seed_values_for_paired_tests(store):
         store.write(metric_result(make_test_spec("hybridsn", seed), oa=oa))
     store.write(metric_result(make_test_spec("hybridsn", 9, recipe="published"), oa=0.1))
     group = ("indian_pines", "paper", "unified", "surrogate")
-    assert store.per_seed(*group, "oa") == {
+    assert seeds.per_seed(store, *group, "oa") == {
         "claresnet": {0: 0.9, 1: 0.91, 2: 0.93},
         "hybridsn": {1: 0.8, 2: 0.85, 5: 0.82},
     }
-    kappa = store.per_seed(*group, "kappa")
+    kappa = seeds.per_seed(store, *group, "kappa")
     assert kappa["claresnet"] == pytest.approx({0: 0.8, 1: 0.81, 2: 0.83})
     assert kappa["hybridsn"] == {}  # completed, but without the metric
-    assert store.per_seed("salinas", "paper", "unified", "surrogate") == {}
+    assert seeds.per_seed(store, "salinas", "paper", "unified", "surrogate") == {}
 
 
 def test_collect_provenance_names_the_code_and_the_machine():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import datasets
+from harness.analysis import seeds
 from harness.result import METRIC_NAMES
 from harness.spec import make_spec
 from harness.trial.errors import TrialError
@@ -186,7 +187,7 @@ def test_trial_results_are_stored_read_back_and_reported(deep_result, crop, tmp_
     detail = store.trial(ids[0])
     assert len(detail["per_class"]) == crop.n_classes
     np.testing.assert_array_equal(store.artifact(ids[0], "class_map"), deep.class_map)
-    rows = store.leaderboard()
+    rows = seeds.leaderboard(store)
     assert {r["model"] for r in rows} == {"claresnet_tiny", "random_forest_tiny"}
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(

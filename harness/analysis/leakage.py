@@ -9,7 +9,7 @@ dashboard's paper-tables page:
 
 - one cell per setting: test OA, mean ± sample std over seeds. A seed of
   ``block_cv`` is one repetition of its k folds, and its OA is the mean over the
-  folds (as on the leaderboard: ``ResultStore.leaderboard``); every labelled pixel
+  folds (as on the leaderboard: ``harness.analysis.seeds.leaderboard``); every labelled pixel
   is tested once per repetition and the folds' test sets are of similar size, so
   this is close to the OA pooled over the folds;
 - Δ OA: the paper's setting (random split, PCA on the scene) minus the leak-free
@@ -39,6 +39,7 @@ from typing import Any
 
 from .. import metric_table
 from ..spec import TrialSpec, group_fields, group_of
+from . import seeds
 from .cells import tex
 
 #: Where a Δ or a gap is shown in percentage points, the stored fractions times this.
@@ -289,12 +290,11 @@ def collect(
         board: the store's leaderboard rows with "oa" (of ``run_id``), when the caller
             has them already (the dashboard); None: queried here.
         seeds_of: {label: {seed: test OA}} of a group, when the caller has it cached;
-            None: :meth:`~harness.store.ResultStore.per_seed`.
+            None: :func:`harness.analysis.seeds.per_seed`.
     """
     kwargs: dict[str, Any] = {"scene": scene, "recipe": recipe, "source": source}
     if board is None:
-        extra = {"run_id": run_id} if run_id is not None else {}
-        board = store.leaderboard(metrics=("oa",), **kwargs, **extra)
+        board = seeds.leaderboard(store, metrics=("oa",), run_id=run_id, **kwargs)
     board = [
         row
         for row in board
@@ -309,8 +309,7 @@ def collect(
         if key not in per_seed and seeds_of is not None:
             per_seed[key] = seeds_of(key)
         elif key not in per_seed:
-            extra = {"run_id": run_id} if run_id is not None else {}
-            per_seed[key] = store.per_seed(**group_fields(key), metric="oa", **extra)
+            per_seed[key] = seeds.per_seed(store, **group_fields(key), metric="oa", run_id=run_id)
         entries.append(
             Entry(
                 scene=row["scene"],

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import seeds as seed_stats
+
 #: The checked-in table (package data of ``dashboard``), and the paper's beside it.
 REFERENCE_NUMBERS = Path(__file__).resolve().parents[2] / "dashboard" / "reference_numbers.csv"
 PAPER_NUMBERS = REFERENCE_NUMBERS.with_name("paper_numbers.csv")
@@ -94,7 +96,7 @@ def rows_from_store(store: Any, scene: str | None = None) -> list[ReferenceRow]:
     runs = {r["id"]: r.get("git_commit") or "unknown" for r in store.runs()}
     trial_runs = {t["id"]: t.get("run_id") for t in store.trials(status="completed")}
     out = []
-    for row in store.leaderboard(scene=scene, source="real", metrics=METRICS):
+    for row in seed_stats.leaderboard(store, scene=scene, source="real", metrics=METRICS):
         commits = tuple(
             sorted({str(runs.get(trial_runs.get(t), "unknown"))[:12] for t in row["trial_ids"]})
         )

@@ -14,6 +14,7 @@ from .. import metric_table
 from ..metric_table import CI_METRICS, MetricInfo
 from ..spec import group_fields, group_of
 from ..store import ResultStore, StoreError
+from . import seeds
 from .paired import Paired, is_reference, paired_comparison
 from .significance import ClassTable, McNemar, TestedTrial, class_table, mcnemar, trial_intervals
 
@@ -88,7 +89,8 @@ def collect(
     pca_fit: str | None = None,
 ) -> list[Group]:
     """The groups of the leaderboard with their paired comparisons on test OA."""
-    board = store.leaderboard(
+    board = seeds.leaderboard(
+        store,
         scene=scene,
         protocol=protocol,
         recipe=recipe,
@@ -101,7 +103,7 @@ def collect(
         keyed.setdefault(group_of(row), []).append(row)
 
     def per_seed(key: tuple[str, ...]) -> Callable[[], dict[str, dict[int, float]]]:
-        return lambda: store.per_seed(**group_fields(key), metric="oa")
+        return lambda: seeds.per_seed(store, **group_fields(key), metric="oa")
 
     return [make_group(key, rows, per_seed(key)) for key, rows in keyed.items()]
 
@@ -206,7 +208,7 @@ def make_group(
 
     Args:
         key: the group's :data:`~harness.spec.GROUP_KEY` values.
-        rows: the group's :meth:`~harness.store.ResultStore.leaderboard` rows (sorted
+        rows: the group's :func:`~harness.analysis.seeds.leaderboard` rows (sorted
             here in the paper's order: baselines first, CLAReSNet last).
         per_seed: returns {label: {seed: test OA}} of the group; called only when the
             group holds a CLAReSNet row.

@@ -12,7 +12,7 @@ returns plain dicts and lists.
     tid = store.mark_running(spec, run_id)                  # optional: resumable status
     store.write(result, run_id)                             # completes that row
     store.finish_run(run_id, "completed")
-    store.leaderboard(scene="indian_pines")
+    store.seed_values(scene="indian_pines")                # analysis.seeds.leaderboard: stats
 
 Identity: a trial is its ``spec_hash``; each run of a spec is an *attempt*
 (``attempt`` 1, 2, ...). Writing a completed result for a spec that already has a

@@ -160,7 +160,7 @@ class ResultStore:
         :meth:`~harness.store.queries.Queries.completed_metric`."""
         return self._queries.completed_metric(spec_hash, name, split)
 
-    def leaderboard(
+    def seed_values(
         self,
         scene: str | None = None,
         protocol: str | None = None,
@@ -173,9 +173,9 @@ class ResultStore:
         study: str | None = "",
         run_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Mean, sample std and n over seeds, per group and model configuration:
-        :meth:`~harness.store.queries.Queries.leaderboard`."""
-        return self._queries.leaderboard(
+        """The values of every seed, per group and model configuration:
+        :meth:`~harness.store.queries.Queries.seed_values`."""
+        return self._queries.seed_values(
             scene,
             protocol,
             recipe,
@@ -187,7 +187,7 @@ class ResultStore:
             run_id=run_id,
         )
 
-    def per_seed(
+    def labelled_seed_values(
         self,
         scene: str,
         protocol: str,
@@ -199,10 +199,10 @@ class ResultStore:
         split: str = "test",
         study: str | None = "",
         run_id: int | None = None,
-    ) -> dict[str, dict[int, float]]:
-        """{label: {seed: value}} of one group, for paired comparisons across models:
-        :meth:`~harness.store.queries.Queries.per_seed`."""
-        return self._queries.per_seed(
+    ) -> dict[str, dict[int, list[float]]]:
+        """{label: {seed: [values]}} of one group:
+        :meth:`~harness.store.queries.Queries.labelled_seed_values`."""
+        return self._queries.labelled_seed_values(
             scene,
             protocol,
             recipe,

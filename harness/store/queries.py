@@ -3,13 +3,11 @@ specs, the best trial of a model, the trial list and the timings progress estima
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
-import numpy as np
 from sqlalchemy import and_, func, select
 from sqlalchemy.sql import Subquery
 
@@ -32,22 +30,6 @@ _row_group = attrgetter(*GROUP_KEY)
 
 def _group_label(model: str, config: str, ambiguous: bool) -> str:
     return f"{model} [{config[:8]}]" if ambiguous else model
-
-
-def _per_repetition(values: dict[int, list[float]]) -> dict[int, float]:
-    """{seed: mean of its values}: one value per seed, the mean over a cross-validation's
-    folds (a seed of any other protocol has one trial, so one value)."""
-    return {seed: statistics.fmean(v) for seed, v in values.items()}
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    mean = statistics.fmean(values)
-    # numpy's sample std (ddof=1): the same number as statistics.stdev to rounding, without
-    # its exact-fraction arithmetic (a tenth of the leaderboard's time on 5,000 trials)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return mean, std
 
 
 def _latest_completed() -> Subquery:
@@ -157,7 +139,7 @@ class Queries:
         with self.db.session() as session:
             return list(session.execute(query))
 
-    def leaderboard(
+    def seed_values(
         self,
         scene: str | None = None,
         protocol: str | None = None,
@@ -170,7 +152,8 @@ class Queries:
         study: str | None = "",
         run_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Mean, sample std and n over seeds, per group and model configuration.
+        """The values of every seed, per group and model configuration (the leaderboard's
+        rows before their statistics: :func:`harness.analysis.seeds.leaderboard`).
 
         A group is a :data:`~harness.spec.GROUP_KEY` value (scene, protocol, recipe,
         source, pca_fit); a row is one (model, config_hash) in it. Completed trials
@@ -179,8 +162,7 @@ class Queries:
         ``"model [config hash head]"``; seeds are never averaged across configurations.
         Two PCA fits of a model are two groups, each row labelled by the model's name.
         The folds of a cross-validation (``block_cv``) share their configuration: a
-        seed's value is the mean over its folds (one repetition), and the row's mean
-        and std are over those.
+        seed holds the values of its folds (one repetition).
 
         Args:
             scene, protocol, recipe, source: filters (None: all).
@@ -195,11 +177,9 @@ class Queries:
             One dict per row, sorted by the group's fields, then label:
             scene, protocol, recipe, source, pca_fit, model, config_hash, label, n_trials
             (every fold of every seed), seeds (sorted, each once), trial_ids (sorted),
-            trial_seeds (the seed of each of trial_ids, in that order), metrics
-            {name: {"mean", "std", "n"}} where std is the sample standard deviation
-            (ddof=1) over seeds, None for n < 2, and n counts the seeds with a value (a
-            tree model has no centroid distance: n=0, mean None), and per_seed {name:
-            {seed: value}} (what :meth:`per_seed` returns for the row, for each metric).
+            trial_seeds (the seed of each of trial_ids, in that order), and values
+            {name: {seed: [value of each of its trials]}} (seeds sorted; a metric no trial
+            has is left out).
         """
         filters = {
             "scene": scene,
@@ -226,11 +206,6 @@ class Queries:
         board = []
         for key, group in groups.items():
             *group_values, model, config = key
-            stats, by_seed = {}, {}
-            for name in metrics:
-                by_seed[name] = dict(sorted(_per_repetition(group["values"].get(name, {})).items()))
-                mean, std = _mean_std(list(by_seed[name].values()))
-                stats[name] = {"mean": mean, "std": std, "n": len(by_seed[name])}
             board.append(
                 {
                     **group_fields(group_values),
@@ -242,14 +217,17 @@ class Queries:
                     "seeds": sorted(set(group["trials"].values())),
                     "trial_ids": sorted(group["trials"]),
                     "trial_seeds": [group["trials"][t] for t in sorted(group["trials"])],
-                    "metrics": stats,
-                    "per_seed": by_seed,
+                    "values": {
+                        name: dict(sorted(group["values"][name].items()))
+                        for name in metrics
+                        if name in group["values"]
+                    },
                 }
             )
         board.sort(key=lambda b: (*group_of(b), b["label"]))
         return board
 
-    def per_seed(
+    def labelled_seed_values(
         self,
         scene: str,
         protocol: str,
@@ -261,15 +239,15 @@ class Queries:
         split: str = "test",
         study: str | None = "",
         run_id: int | None = None,
-    ) -> dict[str, dict[int, float]]:
-        """{label: {seed: value}} of one group, for paired comparisons across models.
+    ) -> dict[str, dict[int, list[float]]]:
+        """{label: {seed: [value of each of its trials]}} of one group (before the mean over
+        a cross-validation's folds: :func:`harness.analysis.seeds.per_seed`).
 
         The group is a :data:`~harness.spec.GROUP_KEY` value; with a group tuple
         ``key`` in hand, ``per_seed(**group_fields(key), metric=...)``. Labels are those
-        of :meth:`leaderboard` (the model name unless a model has several
+        of :meth:`seed_values` (the model name unless a model has several
         configurations in the group). Trials without a value are left out; ``run_id``
-        keeps one run's trials only. A cross-validation's seed (one repetition) has the
-        mean over its folds, as in :meth:`leaderboard`.
+        keeps one run's trials only.
 
         Args:
             scene, protocol, recipe, source: the group's fields.
@@ -277,7 +255,7 @@ class Queries:
             pca_fit: the group's PCA fit, "scene" or "train"; None takes the one the
                 trials have (an error when they have both: two groups).
             split: "test" or "val".
-            study: as in :meth:`leaderboard`.
+            study: as in :meth:`seed_values`.
             run_id: count only the trials of this run (None: every run).
 
         Raises:
@@ -306,7 +284,7 @@ class Queries:
             values = out.setdefault(label, {})
             if r.value is not None:
                 values.setdefault(int(r.seed), []).append(float(r.value))
-        return {label: dict(sorted(_per_repetition(v).items())) for label, v in sorted(out.items())}
+        return {label: dict(sorted(v.items())) for label, v in sorted(out.items())}
 
     def best_trial(
         self,
