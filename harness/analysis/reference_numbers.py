@@ -90,6 +90,10 @@ def summarise(values: Sequence[float]) -> tuple[float, float | None, float | Non
     return mean, float(a.std(ddof=1)), float(low), float(high)
 
 
+#: A row's configuration, as the leaderboard and the CSV columns name it.
+KEY_FIELDS = ("config_hash", "scene", "model", "recipe", "protocol", "pca_fit", "source")
+
+
 def rows_from_store(store: Any, scene: str | None = None) -> list[ReferenceRow]:
     """The reference rows of a results database: every real-data configuration outside
     searches, per metric of :data:`METRICS`, sorted."""
@@ -109,13 +113,7 @@ def rows_from_store(store: Any, scene: str | None = None) -> list[ReferenceRow]:
             mean, std, low, high = summarise(values)
             out.append(
                 ReferenceRow(
-                    config_hash=row["config_hash"],
-                    scene=row["scene"],
-                    model=row["model"],
-                    recipe=row["recipe"],
-                    protocol=row["protocol"],
-                    pca_fit=row["pca_fit"],
-                    source=row["source"],
+                    **{key: row[key] for key in KEY_FIELDS},
                     metric=metric,
                     mean=mean,
                     std=std,
@@ -145,13 +143,7 @@ def render_csv(rows: Iterable[ReferenceRow], header: Sequence[str] = ()) -> str:
     for r in rows:
         writer.writerow(
             [
-                r.config_hash,
-                r.scene,
-                r.model,
-                r.recipe,
-                r.protocol,
-                r.pca_fit,
-                r.source,
+                *(getattr(r, key) for key in KEY_FIELDS),
                 r.metric,
                 _num(r.mean),
                 _num(r.std),
@@ -177,13 +169,7 @@ def parse_csv(text: str) -> list[ReferenceRow]:
     for rec in csv.DictReader(lines):
         out.append(
             ReferenceRow(
-                config_hash=rec["config_hash"],
-                scene=rec["scene"],
-                model=rec["model"],
-                recipe=rec["recipe"],
-                protocol=rec["protocol"],
-                pca_fit=rec["pca_fit"],
-                source=rec["source"],
+                **{key: rec[key] for key in KEY_FIELDS},
                 metric=rec["metric"],
                 mean=float(rec["mean"]),
                 std=_opt(rec["std"]),
