@@ -268,7 +268,7 @@ def group_details(
     run_id: int | None = None,
     class_metric: str = "recall",
 ) -> Any:
-    """One group's :class:`harness.report.Group` with its per-class table, McNemar tests
+    """One group's :class:`harness.analysis.tables.Group` with its per-class table, McNemar tests
     and bootstrap intervals (:func:`harness.report.add_details`), for the rows ``labels``."""
     return _group_details(*_key(), tuple(group), tuple(labels), run_id, class_metric)
 

@@ -4,7 +4,7 @@ Every list of metric names in the harness derives from this table: the names
 :func:`harness.metrics.classification_metrics` returns (:data:`METRIC_NAMES`), the
 collapse diagnostics (:data:`COLLAPSE_METRICS`), the leaderboard columns of the
 paper's Tables III/IV (:data:`LEADERBOARD_METRICS`, :data:`LEADERBOARD_COLUMNS`),
-the report's columns (``harness.report.COLUMNS``) and the dashboard's formats
+the report's columns (``harness.analysis.tables.COLUMNS``) and the dashboard's formats
 (``dashboard.ui.COLUMN_BY_METRIC``). A metric a trial produces that has no row
 here is an error (:class:`UnknownMetricError`), never silently dropped.
 
@@ -150,7 +150,7 @@ class MetricInfo:
 
     @property
     def metric(self) -> str:
-        """The name (what ``harness.report.Column`` called this field)."""
+        """The name (what ``harness.analysis.tables.Column`` called this field)."""
         return self.name
 
     def scaled(self, value: float | None) -> float | None:

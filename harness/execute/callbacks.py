@@ -19,7 +19,7 @@ def progress_callback_class():
         """Driver-side view of the trials: a progress line per event and per epoch
         (throttled), an ETA from the expected cost of the trials left, and the
         "pruned" record of trials that the scheduler stopped early. The logic lives
-        in :mod:`harness.progress`; this adapter feeds it Tune's events.
+        in :mod:`harness.execute.progress`; this adapter feeds it Tune's events.
 
         Args:
             ctx: the run.

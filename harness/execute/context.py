@@ -228,7 +228,7 @@ class RunContext:
         # share the GPUs (fractions) while tree trials run on the CPUs beside them.
         # Deep trials go first: they are the long ones, and trees fill the CPUs left;
         # within each kind, the longest expected first (measured throughput priors:
-        # harness.progress), so that no long trial starts last and runs alone.
+        # harness.execute.progress), so that no long trial starts last and runs alone.
         prior = EtaEstimator()
 
         def order(spec: TrialSpec) -> tuple[bool, float]:

@@ -53,7 +53,7 @@ class RunOptions:
         save_models: keep each completed trial's model and preprocessing
             (``--no-save-models`` turns it off).
         track: mirror each trial to an experiment tracker (``--track``): "mlflow"
-            (:mod:`harness.tracking`; the optional extra ``mlflow``), or None. The
+            (:mod:`harness.execute.tracking`; the optional extra ``mlflow``), or None. The
             database stays the source of truth.
         tracking_uri: the tracker's store (``--tracking-uri``): an MLflow tracking
             URI; None: MLflow's default (``MLFLOW_TRACKING_URI``, else MLflow 3's
