@@ -142,7 +142,13 @@ def parser() -> argparse.ArgumentParser:
         "--storage-path",
         metavar="DIR",
         help="Ray Tune's experiment folder (shared storage on a multi-node cluster; "
-        "default ~/ray_results)",
+        "default ~/ray_results; each run writes hsi-DIGEST-run-ID-N there, DIGEST naming "
+        "the database)",
+    )
+    ap.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print Ray's and Tune's own log lines (by default only their errors)",
     )
     ap.add_argument(
         "--artifacts",
@@ -247,6 +253,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             track=args.track,
             tracking_uri=args.tracking_uri,
             experiment=args.experiment,
+            verbose=args.verbose,
         )
         if run.track is not None:  # before any planning or training
             from .execute.tracking import require_mlflow

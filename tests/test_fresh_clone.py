@@ -111,3 +111,5 @@ def test_smoke_suite_runs_with_nothing_beside_the_clone(clone, ray_env, tmp_path
     with sqlite3.connect(db) as con:
         statuses = [row[0] for row in con.execute("SELECT status FROM trials")]
     assert statuses == ["completed"] * 6, tail(log)
+    # Ray's own log lines stay out of the run's output unless --verbose
+    assert " INFO worker.py" not in log.read_text(), tail(log)

@@ -155,6 +155,15 @@ def test_smoke_suite_end_to_end(smoke_db, smoke_specs, shared_data):
     assert summary.planned == 6 and summary.skipped == 0
     assert sorted(summary.completed) == sorted(hashes)
 
+    # Tune's folder of the run is named after the database too (another database's
+    # run 1 writes elsewhere)
+    from harness.execute.keys import experiment_folder
+
+    folder = experiment_folder(str(db), summary.run_id, 1)
+    assert [p.name for p in (db.parent / "tune").iterdir()] == [folder]
+    assert folder != experiment_folder(str(db.with_name("other.db")), summary.run_id, 1)
+    assert folder.startswith("hsi-") and folder.endswith(f"-run-{summary.run_id}-1")
+
     store = ResultStore(db, readonly=True)
     rows = store.trials()
     assert len(rows) == 6

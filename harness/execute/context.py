@@ -42,7 +42,7 @@ from ..scenes import SceneRefs
 from ..spec import TrialSpec
 from ..store import ResultStore, Stored
 from .callbacks import progress_callback_class
-from .keys import WRITER_PREFIX, trial_dirname
+from .keys import WRITER_PREFIX, experiment_folder, trial_dirname
 from .options import STDERR, RunOptions, RunSummary
 from .progress import EtaEstimator, Job
 from .resources import cluster_resources, trial_resources
@@ -74,7 +74,7 @@ class RunContext:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self.total = cluster_resources(self.options.address)
+        self.total = cluster_resources(self.options.address, self.options.verbose)
         self.writer_name = f"{WRITER_PREFIX}-{self.summary.run_id}"
         node = ray.get_runtime_context().get_node_id()
         self.writer = (
@@ -195,7 +195,7 @@ class RunContext:
                 trial_dirname_creator=trial_dirname, reuse_actors=True, **tune_config
             ),
             run_config=tune.RunConfig(
-                name=f"hsi-run-{self.summary.run_id}-{self.n_tuners}",
+                name=experiment_folder(self.store.location, self.summary.run_id, self.n_tuners),
                 storage_path=self.options.storage_path,
                 failure_config=tune.FailureConfig(max_failures=self.options.max_failures),
                 callbacks=callbacks,

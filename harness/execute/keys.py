@@ -3,6 +3,7 @@ how a Tune trial names its spec."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..search import apply_params
@@ -42,3 +43,11 @@ def trial_dirname(trial: Any) -> str:
 
 def describe(spec: TrialSpec) -> str:
     return f"{spec.model} {spec.scene} seed {spec.seed} {spec.spec_hash[:8]}"
+
+
+def experiment_folder(location: str, run_id: int, tuner: int) -> str:
+    """The name of a Tuner's folder in Tune's storage: ``hsi-DIGEST-run-ID-N``, the
+    digest that of the database's location, so that the first runs of two databases
+    (both run 1) never share a folder."""
+    digest = hashlib.sha256(location.encode()).hexdigest()[:8]
+    return f"hsi-{digest}-run-{run_id}-{tuner}"

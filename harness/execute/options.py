@@ -60,6 +60,8 @@ class RunOptions:
             ``sqlite:///mlflow.db`` in the working directory).
         experiment: the tracker's experiment (``--experiment``); None: ``hsi-SUITE``
             (see :attr:`experiment_name`).
+        verbose: let Ray and Tune print their own log lines (``--verbose``); by default
+            only their errors show, beside the runner's progress lines.
 
     Raises:
         OptionError: a value out of range (the message names the flag).
@@ -81,6 +83,7 @@ class RunOptions:
     track: str | None = None
     tracking_uri: str | None = None
     experiment: str | None = None
+    verbose: bool = False
 
     @property
     def experiment_name(self) -> str:

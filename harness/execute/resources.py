@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 
-def cluster_resources(address: str | None) -> dict[str, float]:
-    """Start (or join) Ray and return what the cluster has."""
+def cluster_resources(address: str | None, verbose: bool = False) -> dict[str, float]:
+    """Start (or join) Ray and return what the cluster has; Ray's own log lines (its
+    connection and authentication notes) show only with ``verbose``, else its errors."""
     import ray
 
     # Tune's own console output stays off: the runner prints its progress lines.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.INFO if verbose else logging.ERROR,
+        }
         if address:
             ray.init(address=address, **kwargs)
         else:
