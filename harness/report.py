@@ -33,7 +33,9 @@ setting, Δ OA and the leakage gap with its 95 % confidence interval).
 ``--table`` picks one table: ``summary`` (the paper's layout and the paired
 comparison), ``per-class``, ``mcnemar``, ``intervals`` or ``leakage``. CSV (for
 scripts) holds one table, ``summary`` by default: one row per model and metric with
-mean, std and n in the units stored (fractions for OA/BA, not percent); the others
+mean, std and n in the units stored (fractions for OA/BA, not percent) and a ``note``
+("NOT A RESULT: predicts one class" for a collapsed model, marked in Markdown and
+LaTeX too); the others
 one row per model and class, per baseline and seed, per trial and metric, per
 model and setting.
 """

@@ -484,3 +484,30 @@ def test_detail_tables_in_latex_and_the_csv_table_choice(detail_db, capsys):
     assert exit_.value.code == 2 and "--format csv writes one table" in capsys.readouterr().err
     summary = _csv(capsys, path)  # CSV without --table: the summary, as before
     assert set(summary[0]) == set(csv_tables.CSV_FIELDS)
+
+
+def test_a_trial_that_is_not_a_result_is_marked_in_every_format(tmp_path, capsys):
+    """A model that predicts one class is marked NOT A RESULT in the Markdown, LaTeX and
+    CSV reports; a model that learned is not."""
+    db = tmp_path / "collapsed.db"
+    with ResultStore(db) as store:
+        for seed in (0, 1):
+            learned = result_for("hybridsn", seed, 0.9)
+            learned.metrics["test"] |= {"majority_rate": 0.25, "top_prediction_share": 0.3}
+            store.write(learned)
+            collapsed = result_for("claresnet_tiny", seed, 0.26)
+            collapsed.metrics["test"] |= {"majority_rate": 0.25, "top_prediction_share": 0.97}
+            store.write(collapsed)
+    outputs = {}
+    for fmt in ("markdown", "latex", "csv"):
+        assert report.main(["--db", str(db), "--format", fmt]) == 0
+        outputs[fmt] = capsys.readouterr().out
+    marked = [line for line in outputs["markdown"].splitlines() if "NOT A RESULT" in line]
+    assert any(line.startswith("| claresnet_tiny **(NOT A RESULT: predicts one class)**")
+               for line in marked), marked  # fmt: skip
+    assert not any("hybridsn" in line for line in marked)
+    assert tables.NOT_A_RESULT_NOTE in outputs["markdown"]
+    assert r"claresnet\_tiny \textbf{(NOT A RESULT: predicts one class)}" in outputs["latex"]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    notes = {(r["model"], r["note"]) for r in rows}
+    assert notes == {("claresnet_tiny", "NOT A RESULT: predicts one class"), ("hybridsn", "")}

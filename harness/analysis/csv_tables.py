@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 
 from .. import metric_table
-from .tables import INTERVAL_METRICS, Group
+from .tables import INTERVAL_METRICS, NOT_A_RESULT, Group, not_a_result
 
 CSV_FIELDS = (
     "scene",
@@ -24,6 +24,8 @@ CSV_FIELDS = (
     "mean",
     "std",
     "n",
+    # "NOT A RESULT: predicts one class" (...) for a row whose numbers are not results
+    "note",
 )
 
 
@@ -34,6 +36,8 @@ def render_csv(groups: Sequence[Group]) -> str:
     columns = metric_table.leaderboard_columns()
     for g in groups:
         for row in g.rows:
+            note = not_a_result(row)
+            flag = f"{NOT_A_RESULT}: {note}" if note else ""
             for c in columns:
                 stats = row["metrics"][c.name]
                 writer.writerow(
@@ -50,6 +54,7 @@ def render_csv(groups: Sequence[Group]) -> str:
                         "" if stats["mean"] is None else repr(stats["mean"]),
                         "" if stats["std"] is None else repr(stats["std"]),
                         stats["n"],
+                        flag,
                     ]
                 )
     return buffer.getvalue()

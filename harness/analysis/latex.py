@@ -28,7 +28,7 @@ from .cells import (
     tex_text,
     wilcoxon_notes,
 )
-from .tables import INTERVAL_METRICS, SURROGATE_NOTE, Column, Group
+from .tables import INTERVAL_METRICS, NOT_A_RESULT, SURROGATE_NOTE, Column, Group, not_a_result
 
 
 def _tex_cell(stats: dict[str, Any], column: Column) -> str:
@@ -64,7 +64,11 @@ def render_latex(groups: Sequence[Group], summary: bool = True) -> str:
         out.append(r"\hline")
         for row in g.rows:
             cells = [_tex_cell(row["metrics"][c.name], c) for c in columns]
-            out.append(f"{tex(row['label'])} & " + " & ".join(cells) + r" \\")
+            note = not_a_result(row)
+            label = tex(row["label"]) + (
+                rf" \textbf{{({NOT_A_RESULT}: {tex(note)})}}" if note else ""
+            )
+            out.append(f"{label} & " + " & ".join(cells) + r" \\")
         out.append(r"\hline")
         out.append(
             rf"\multicolumn{{{width}}}{{l}}{{\footnotesize Mean $\pm$ sample std over seeds "

@@ -30,7 +30,14 @@ from .cells import (
     stats_cell,
     wilcoxon_notes,
 )
-from .tables import INTERVAL_METRICS, SURROGATE_NOTE, Group
+from .tables import (
+    INTERVAL_METRICS,
+    NOT_A_RESULT,
+    NOT_A_RESULT_NOTE,
+    SURROGATE_NOTE,
+    Group,
+    not_a_result,
+)
 
 
 def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
@@ -50,10 +57,16 @@ def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
             continue
         out.append("| Model | " + " | ".join(c.header for c in columns) + " |")
         out.append("| --- | " + " | ".join("---:" for _ in columns) + " |")
+        flagged = False
         for row in g.rows:
             cells = [stats_cell(row["metrics"][c.name], c, " ± ", "–") for c in columns]
-            out.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+            label, note = row["label"], not_a_result(row)
+            if note:
+                label, flagged = f"{label} **({NOT_A_RESULT}: {note})**", True
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
         out += ["", "Mean ± sample std (ddof=1) over seeds; n = seeds with a value.", ""]
+        if flagged:
+            out += [f"**{NOT_A_RESULT_NOTE}**", ""]
         out += _markdown_reference(g)
         out += _markdown_classes(g)
         if not g.references:

@@ -96,7 +96,7 @@ def collect(
         recipe=recipe,
         source=source,
         pca_fit=pca_fit,
-        metrics=_with_aa(metric_table.leaderboard_metrics()),
+        metrics=(*_with_aa(metric_table.leaderboard_metrics()), *metric_table.COLLAPSE_METRICS),
     )
     keyed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in board:
@@ -192,6 +192,27 @@ def _intervals(group: Group, source: DetailSource, ids: list[int]) -> list[dict[
                 }
             )
     return out
+
+
+#: How a row that is not a result is marked wherever its numbers are shown.
+NOT_A_RESULT = "NOT A RESULT"
+NOT_A_RESULT_NOTE = (
+    "NOT A RESULT: a model that predicts one class (at least 90 % of its test pixels in "
+    "one class) or does no better than the majority class is shown for the record only; "
+    "its numbers are not results and are not to be compared."
+)
+
+
+def not_a_result(row: dict[str, Any]) -> str | None:
+    """Why a leaderboard row is not a result ("predicts one class", "no better than the
+    majority class"), or None: :func:`harness.metrics.one_class_note` on its means (the
+    rows of :func:`collect` carry the collapse diagnostics)."""
+    from ..metrics import one_class_note  # sklearn: only when a report is made
+
+    def mean(name: str) -> float | None:
+        return (row["metrics"].get(name) or {}).get("mean")
+
+    return one_class_note(mean("oa"), mean("majority_rate"), mean("top_prediction_share"))
 
 
 def _with_aa(names: Sequence[str]) -> tuple[str, ...]:
