@@ -4,6 +4,7 @@ plan, and the run's summary with its leaderboard."""
 from __future__ import annotations
 
 from .analysis import seeds
+from .analysis.tables import left_out_note
 
 
 def human_size(n: int) -> str:
@@ -106,7 +107,8 @@ def shown_oa(rows: list[dict]) -> str:
         where = ", ".join(f"{f} {r[f]}" for f in differ)
         label = r["label"] if r["label"] != r["model"] else ""
         tag = " ".join(t for t in (where, label) if t)
-        parts.append(f"{tag}: {oa_or_note(r['metrics'])}" if tag else oa_or_note(r["metrics"]))
+        shown = oa_or_note(r["metrics"]) + (f" ({left})" if (left := left_out_note(r)) else "")
+        parts.append(f"{tag}: {shown}" if tag else shown)
     return "  ".join(parts)
 
 

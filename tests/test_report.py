@@ -511,3 +511,64 @@ def test_a_trial_that_is_not_a_result_is_marked_in_every_format(tmp_path, capsys
     rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
     notes = {(r["model"], r["note"]) for r in rows}
     assert notes == {("claresnet_tiny", "NOT A RESULT: predicts one class"), ("hybridsn", "")}
+
+
+def test_a_seed_that_is_not_a_result_is_left_out_of_the_means(tmp_path, capsys):
+    """One collapsed seed of three: the means, std and n are over the other two, each
+    format names the seed left out, and ``include_not_results`` keeps it."""
+    from harness.analysis import seeds
+
+    db = tmp_path / "one_seed_collapsed.db"
+    with ResultStore(db) as store:
+        for seed, oa in ((0, 0.90), (1, 0.80), (2, 0.26)):
+            result = result_for("hybridsn", seed, oa)
+            share = 0.97 if seed == 2 else 0.3
+            result.metrics["test"] |= {"majority_rate": 0.25, "top_prediction_share": share}
+            store.write(result)
+    with ResultStore(db, readonly=True) as store:
+        (row,) = seeds.leaderboard(store)
+        (everything,) = seeds.leaderboard(store, include_not_results=True)
+    assert row["metrics"]["oa"]["n"] == 2 and row["metrics"]["oa"]["mean"] == pytest.approx(0.85)
+    assert row["left_out"] == {2: "predicts one class"} and row["not_a_result"] is None
+    assert sorted(row["per_seed"]["oa"]) == [0, 1] and row["seeds"] == row["trial_seeds"] == [0, 1]
+    assert len(row["trial_ids"]) == 2 and len(row["left_out_trial_ids"]) == 1  # per-class too
+    assert everything["metrics"]["oa"]["n"] == 3 and everything["left_out"] == {}
+    assert everything["metrics"]["oa"]["mean"] == pytest.approx((0.90 + 0.80 + 0.26) / 3)
+    assert tables.not_a_result(row) is None  # the row is a result: two seeds learned
+    from harness import run_output  # the run's summary says so too
+
+    assert run_output.shown_oa([row]) == (
+        "0.8500 (seed 2 left out of the means (NOT A RESULT: predicts one class))"
+    )
+
+    note = "seed 2 left out of the means (NOT A RESULT: predicts one class)"
+    outputs = {}
+    for fmt in ("markdown", "latex", "csv"):
+        assert report.main(["--db", str(db), "--format", fmt]) == 0
+        outputs[fmt] = capsys.readouterr().out
+    assert f"- hybridsn: {note}" in outputs["markdown"]
+    assert "| hybridsn | 85.00 ± 7.07 (n=2) |" in outputs["markdown"]
+    assert f"hybridsn: {note}" in outputs["latex"]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    assert {r["note"] for r in rows} == {note}
+    assert {r["n"] for r in rows if r["metric"] == "oa"} == {"2"}
+
+
+def test_a_model_that_is_not_a_result_is_never_a_class_best():
+    """A collapsed model has 100 % recall on the one class it predicts: shown, never bold."""
+    from harness.analysis.significance import class_table
+
+    rows = [
+        {"label": "hybridsn", "trial_ids": [1], "metrics": {}, "not_a_result": None},
+        {"label": "claresnet_tiny", "trial_ids": [2], "metrics": {},
+         "not_a_result": "predicts one class"},
+    ]  # fmt: skip
+    class_rows = [
+        {"trial_id": 1, "label": 1, "name": "Corn", "recall": 0.7, "f1": 0.7, "support": 10},
+        {"trial_id": 1, "label": 2, "name": "Soy", "recall": 0.8, "f1": 0.8, "support": 10},
+        {"trial_id": 2, "label": 1, "name": "Corn", "recall": 1.0, "f1": 0.6, "support": 10},
+        {"trial_id": 2, "label": 2, "name": "Soy", "recall": 0.0, "f1": 0.0, "support": 10},
+    ]
+    table = class_table(rows, class_rows)
+    assert table.cells[(1, "claresnet_tiny")].mean == 1.0  # shown
+    assert table.best == {1: {"hybridsn"}, 2: {"hybridsn"}}  # never the best

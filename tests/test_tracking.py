@@ -18,6 +18,7 @@ import pytest
 
 from harness import run as run_cli
 from harness import run_flags
+from harness.metrics import one_class_note
 from harness.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,16 @@ def test_each_trial_is_mirrored_to_mlflow(tracked_run, tmp_path):
                     if value is not None:
                         assert run.data.metrics[f"{split}_{name}"] == pytest.approx(value), name
             assert run.data.metrics["test_oa"] == pytest.approx(trial["metrics"]["test"]["oa"])
+            # a trial that is not a result says so
+            note = one_class_note(
+                *(
+                    trial["metrics"]["test"].get(m)
+                    for m in ("oa", "majority_rate", "top_prediction_share")
+                )
+            )
+            assert tags.get("hsi.not_a_result") == note
+            if note:
+                assert tags["mlflow.note.content"] == f"NOT A RESULT: {note}"
 
             # the per-epoch metrics: one point per epoch, step = epoch, the stored curves
             history = client.get_metric_history(run.info.run_id, "val_acc")

@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 
 from .. import metric_table
-from .tables import INTERVAL_METRICS, NOT_A_RESULT, Group, not_a_result
+from .tables import INTERVAL_METRICS, NOT_A_RESULT, Group, left_out_note, not_a_result
 
 CSV_FIELDS = (
     "scene",
@@ -24,7 +24,8 @@ CSV_FIELDS = (
     "mean",
     "std",
     "n",
-    # "NOT A RESULT: predicts one class" (...) for a row whose numbers are not results
+    # "NOT A RESULT: predicts one class" (...) for a row whose numbers are not results;
+    # "seed 2 left out of the means (NOT A RESULT: ...)" for a row that lost seeds
     "note",
 )
 
@@ -37,7 +38,7 @@ def render_csv(groups: Sequence[Group]) -> str:
     for g in groups:
         for row in g.rows:
             note = not_a_result(row)
-            flag = f"{NOT_A_RESULT}: {note}" if note else ""
+            flag = f"{NOT_A_RESULT}: {note}" if note else (left_out_note(row) or "")
             for c in columns:
                 stats = row["metrics"][c.name]
                 writer.writerow(

@@ -28,7 +28,15 @@ from .cells import (
     tex_text,
     wilcoxon_notes,
 )
-from .tables import INTERVAL_METRICS, NOT_A_RESULT, SURROGATE_NOTE, Column, Group, not_a_result
+from .tables import (
+    INTERVAL_METRICS,
+    NOT_A_RESULT,
+    SURROGATE_NOTE,
+    Column,
+    Group,
+    left_out_note,
+    not_a_result,
+)
 
 
 def _tex_cell(stats: dict[str, Any], column: Column) -> str:
@@ -74,6 +82,12 @@ def render_latex(groups: Sequence[Group], summary: bool = True) -> str:
             rf"\multicolumn{{{width}}}{{l}}{{\footnotesize Mean $\pm$ sample std over seeds "
             r"(n = seeds).} \\"
         )
+        for row in g.rows:
+            if left := left_out_note(row):
+                out.append(
+                    rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {tex(row['label'])}: "
+                    rf"{tex(left)}}} \\"
+                )
         if g.source == "surrogate":
             out.append(
                 rf"\multicolumn{{{width}}}{{l}}{{\footnotesize\textbf{{{tex(SURROGATE_NOTE)}}}}} \\"

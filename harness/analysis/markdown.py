@@ -36,6 +36,7 @@ from .tables import (
     NOT_A_RESULT_NOTE,
     SURROGATE_NOTE,
     Group,
+    left_out_note,
     not_a_result,
 )
 
@@ -65,6 +66,9 @@ def render_markdown(groups: Sequence[Group], summary: bool = True) -> str:
                 label, flagged = f"{label} **({NOT_A_RESULT}: {note})**", True
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out += ["", "Mean ± sample std (ddof=1) over seeds; n = seeds with a value.", ""]
+        out += [f"- {row['label']}: {n}" for row in g.rows if (n := left_out_note(row))]
+        if out[-1] != "":
+            out.append("")
         if flagged:
             out += [f"**{NOT_A_RESULT_NOTE}**", ""]
         out += _markdown_reference(g)

@@ -18,6 +18,10 @@ import numpy as np
 from ..metric_table import LEADERBOARD_METRICS
 from ..store import ResultStore
 
+#: The arguments of :func:`harness.metrics.one_class_note`, in its order: a seed's test
+#: OA and its collapse diagnostics (``harness.metric_table.COLLAPSE_METRICS``).
+_NOTE_ARGS = ("oa", "majority_rate", "top_prediction_share")
+
 
 def per_repetition(values: dict[int, list[float]]) -> dict[int, float]:
     """{seed: mean of its values}: one value per seed, the mean over a cross-validation's
@@ -48,6 +52,7 @@ def leaderboard(
     split: str = "test",
     study: str | None = "",
     run_id: int | None = None,
+    include_not_results: bool = False,
 ) -> list[dict[str, Any]]:
     """Mean, sample std and n over seeds, per group and model configuration.
 
@@ -58,21 +63,57 @@ def leaderboard(
     standard deviation (ddof=1) over seeds, None for n < 2, and n counts the seeds with
     a value (a tree model has no centroid distance: n=0, mean None), and ``per_seed``
     {name: {seed: value}} (what :func:`per_seed` gives for the row, for each metric).
+
+    A seed that is not a result (:func:`harness.metrics.one_class_note` on its own test
+    OA and collapse diagnostics: it predicts one class, or does no better than the
+    majority class) is left out of the row's means, std, n, ``per_seed``, ``seeds``,
+    ``trial_ids``, ``trial_seeds`` and ``n_trials`` unless ``include_not_results``;
+    ``left_out`` {seed: why} names those seeds and ``left_out_trial_ids`` their trials. A row whose
+    every seed is not a result keeps them all (there is nothing else to show), and
+    ``not_a_result`` says why (None for a result): such a row is shown only marked,
+    never ranked.
     """
+    from ..metrics import one_class_note  # sklearn: only when a table is made
+
+    wanted = tuple(dict.fromkeys((*metrics, *_NOTE_ARGS)))
     rows = store.seed_values(
-        scene, protocol, recipe, source, metrics,
+        scene, protocol, recipe, source, wanted,
         pca_fit=pca_fit, split=split, study=study, run_id=run_id,
     )  # fmt: skip
     for row in rows:
         values = row.pop("values")
+        raw = {name: per_repetition(values.get(name, {})) for name in wanted}
+        notes = {
+            seed: note
+            for seed in raw["oa"]
+            if (note := one_class_note(*(raw[m].get(seed) for m in _NOTE_ARGS)))
+        }
+        every = set(notes) >= set(raw["oa"])
+        drop = {} if include_not_results or every else notes
         stats, by_seed = {}, {}
         for name in metrics:
-            by_seed[name] = dict(sorted(per_repetition(values.get(name, {})).items()))
+            by_seed[name] = {s: v for s, v in sorted(raw[name].items()) if s not in drop}
             mean, std = mean_std(list(by_seed[name].values()))
             stats[name] = {"mean": mean, "std": std, "n": len(by_seed[name])}
         row["metrics"] = stats
         row["per_seed"] = by_seed
+        row["left_out"] = dict(sorted(drop.items()))
+        if drop:  # the per-class table and the intervals read these: the same seeds
+            pairs = list(zip(row["trial_ids"], row["trial_seeds"], strict=True))
+            row["left_out_trial_ids"] = [t for t, s in pairs if s in drop]
+            kept = [(t, s) for t, s in pairs if s not in drop]
+            row["trial_ids"] = [t for t, _ in kept]
+            row["trial_seeds"] = [s for _, s in kept]
+            row["seeds"] = [s for s in row["seeds"] if s not in drop]
+            row["n_trials"] = len(kept)
+        row["not_a_result"] = _why_not(raw, one_class_note) if notes and every else None
     return rows
+
+
+def _why_not(raw: dict[str, dict[int, float]], note: Any) -> str | None:
+    """Why a row whose every seed is not a result is not one: the note on its means."""
+    means = [mean_std(list(raw[m].values()))[0] for m in _NOTE_ARGS]
+    return note(*means) or "no seed is a result"
 
 
 def per_seed(

@@ -260,7 +260,8 @@ class ClassTable:
         models: the row labels of the models, in table order (the columns).
         classes: (label, name) of every class, in label order (the rows).
         cells: {(label, model): ClassCell}.
-        best: {label: models with the highest mean} (classes with a value only).
+        best: {label: models with the highest mean} (classes with a value only; never
+            a model that is not a result).
         summary: {(metric, model): {"mean", "std", "n"}} of :data:`CLASS_TABLE_SUMMARY`.
     """
 
@@ -323,10 +324,12 @@ def class_table(
             cells[(label, model)] = ClassCell(
                 mean=mean, std=std, n=len(got), absent=absent.get((label, model), 0)
             )
+    # a model that is not a result (harness.analysis.seeds.leaderboard) is never the best
+    ranked = [row["label"] for row in rows if not row.get("not_a_result")]
     best = {}
     for label, _ in classes:
         means: dict[str, float] = {}
-        for m in models:
+        for m in ranked:
             value = cells[(label, m)].mean
             if value is not None:
                 means[m] = value

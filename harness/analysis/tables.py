@@ -87,10 +87,14 @@ def collect(
     recipe: str | None = None,
     source: str | None = None,
     pca_fit: str | None = None,
+    include_not_results: bool = False,
 ) -> list[Group]:
-    """The groups of the leaderboard with their paired comparisons on test OA."""
+    """The groups of the leaderboard with their paired comparisons on test OA (seeds that
+    are not results left out of the means unless ``include_not_results``:
+    :func:`harness.analysis.seeds.leaderboard`)."""
     board = seeds.leaderboard(
         store,
+        include_not_results=include_not_results,
         scene=scene,
         protocol=protocol,
         recipe=recipe,
@@ -207,12 +211,26 @@ def not_a_result(row: dict[str, Any]) -> str | None:
     """Why a leaderboard row is not a result ("predicts one class", "no better than the
     majority class"), or None: :func:`harness.metrics.one_class_note` on its means (the
     rows of :func:`collect` carry the collapse diagnostics)."""
+    if "not_a_result" in row:  # a row of harness.analysis.seeds.leaderboard
+        return row["not_a_result"]
     from ..metrics import one_class_note  # sklearn: only when a report is made
 
     def mean(name: str) -> float | None:
         return (row["metrics"].get(name) or {}).get("mean")
 
     return one_class_note(mean("oa"), mean("majority_rate"), mean("top_prediction_share"))
+
+
+def left_out_note(row: dict[str, Any]) -> str | None:
+    """The seeds of a row left out of its means because they are not results, e.g.
+    "seed 2 left out of the means: predicts one class", or None."""
+    left = row.get("left_out") or {}
+    if not left:
+        return None
+    word = "seed" if len(left) == 1 else "seeds"
+    seeds_text = ", ".join(str(s) for s in left)
+    why = "; ".join(sorted(set(left.values())))
+    return f"{word} {seeds_text} left out of the means ({NOT_A_RESULT}: {why})"
 
 
 def _with_aa(names: Sequence[str]) -> tuple[str, ...]:

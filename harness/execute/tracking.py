@@ -11,7 +11,9 @@ that the run holds:
 - its name ``{model}-{scene}-s{seed}-{spec_hash[:8]}`` and the tags ``hsi.spec_hash``,
   ``hsi.db`` (the database, its password hidden), ``hsi.run_id`` (the harness's run),
   then ``hsi.trial_id``, ``hsi.attempt`` (the stored trial's id and attempt) and
-  ``hsi.status``;
+  ``hsi.status``; a trial that is not a result (it predicts one class, or does no
+  better than the majority class) also gets ``hsi.not_a_result`` (why) and the run
+  description "NOT A RESULT: ...";
 - the trial's parameters: the spec, flattened (``hparams.emb_dim``, ``training.lr``...)
   with ``spec_hash`` and ``config_hash``; never the Tune config itself (a JSON
   ``spec`` string and the resource table of the whole grid);
@@ -168,6 +170,17 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def not_a_result_note(trial: Mapping[str, Any]) -> str | None:
+    """Why a stored trial is not a result ("predicts one class", ...), or None:
+    :func:`harness.metrics.one_class_note` on its test metrics."""
+    from ..metrics import one_class_note
+
+    test = (trial.get("metrics") or {}).get("test") or {}
+    return one_class_note(
+        test.get("oa"), test.get("majority_rate"), test.get("top_prediction_share")
+    )
 
 
 def mlflow_callback(ctx: RunView, pruner: Any = None) -> Any:
@@ -364,6 +377,10 @@ def mlflow_callback(ctx: RunView, pruner: Any = None) -> Any:
                 RunTag("hsi.status", str(trial.get("status"))),
                 RunTag("hsi.attempt", str(trial.get("attempt"))),
             ]
+            if note := not_a_result_note(trial):
+                # the tag to filter on, and the run's description MLflow's UI shows
+                tags.append(RunTag("hsi.not_a_result", note))
+                tags.append(RunTag("mlflow.note.content", f"NOT A RESULT: {note}"))
             self.log_batch(run_id, metrics=metrics, tags=tags)
             self.log_model_files(run_id, store.model_files(trial_id))
 
