@@ -682,7 +682,10 @@ def load_scene(
         surrogate_params: surrogate generator settings.
 
     Raises:
-        UnknownSceneError, DatasetNotFoundError, SceneFileError, ValueError (bad ``source``).
+        UnknownSceneError: no scene of that name is registered.
+        DatasetNotFoundError: a file of the scene is in none of the folders searched.
+        SceneFileError: a file is unreadable or fails the checks.
+        ValueError: ``source`` is not real, surrogate or auto.
     """
     if source not in _SOURCES:
         raise ValueError(f"source={source!r} is not one of {', '.join(_SOURCES)}.")
