@@ -20,6 +20,7 @@ import os  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from dashboard import queries, ui  # noqa: E402
+from datasets.cli_options import python_command  # noqa: E402
 from harness.store import StoreError  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def _check_database() -> bool:
             "**Fix:** point the dashboard at a results database — "
             "`streamlit run dashboard/app.py -- --db path/to/results.db` or "
             f"`{queries.ENV_DB}=path/to/results.db` — or create one: "
-            f"`python -m harness.run --suite quick --db {settings.db}`."
+            f"`{python_command('harness.run --suite quick --db ' + settings.db)}`."
         )
         return False
     with st.sidebar:

@@ -14,6 +14,9 @@ import plotly.graph_objects as go
 from harness.maps import BACKGROUND as BACKGROUND
 from harness.maps import class_colour as class_colour
 
+#: Bars of models that are not a result.
+FLAGGED_COLOUR = "#c9b48a"
+
 STATUS_COLOURS = {
     "completed": "#2ca02c",
     "pruned": "#ff7f0e",
@@ -59,29 +62,59 @@ def metric_bars(
     reference: Sequence[float | None] | None = None,
     reference_name: str = "paper",
     name: str = "this database",
+    flagged: Sequence[bool] | None = None,
 ) -> go.Figure:
-    """Mean ± std per model (error bars), optionally beside a reference value per model."""
+    """Mean ± std per model (error bars), optionally beside a reference value per model.
+
+    ``flagged``: the models that are not a result, drawn hatched in grey and named so
+    under their bar."""
+    flags = list(flagged) if flagged is not None else [False] * len(labels)
+    ticks = [
+        plot_text(label) + ("<br>(not a result)" if f else "")
+        for label, f in zip(labels, flags, strict=True)
+    ]
     fig = go.Figure()
     fig.add_bar(
-        x=list(labels),
+        x=ticks,
         y=[m if m is not None else None for m in means],
         error_y={"type": "data", "array": [s or 0.0 for s in stds], "visible": True},
         name=name,
-        marker_color="#1f77b4",
+        marker={
+            "color": [FLAGGED_COLOUR if f else "#1f77b4" for f in flags],
+            "pattern": {"shape": ["/" if f else "" for f in flags]},
+        },
     )
     if reference is not None:
-        fig.add_bar(x=list(labels), y=list(reference), name=reference_name, marker_color="#aaaaaa")
-        fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.25})
-    return _layout(fig, title, height=340)
+        fig.add_bar(x=ticks, y=list(reference), name=reference_name, marker_color="#aaaaaa")
+        fig.update_layout(
+            barmode="group",
+            legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left"},
+        )
+    fig.update_xaxes(automargin=True, tickangle=0)
+    _layout(fig, title, height=360)
+    if reference is not None:  # the legend above the plot, under the title
+        fig.update_layout(margin={"t": 70}, title={"y": 0.97, "yanchor": "top"})
+    return fig
 
 
 # --------------------------------------------------------------------------- trial detail
 
 
+def confusion_height(n_classes: int) -> int:
+    """The confusion matrix's height in pixels: a row of about 26 px per class, the
+    rotated class names under it, the title above."""
+    return 240 + 26 * max(n_classes, 2)
+
+
 def confusion_heatmap(
     confusion: np.ndarray, names: Sequence[str], *, normalise: bool = False
 ) -> go.Figure:
-    """Rows: true class, columns: predicted class (counts, or recall per row)."""
+    """Rows: true class, columns: predicted class (counts, or recall per row).
+
+    Every class is named on both axes (``tickmode="array"``: plotly would otherwise drop
+    every other name when they crowd), in a font sized to the number of classes, with
+    margins that hold the longest name; counts are written in the cells up to 20
+    classes."""
     matrix = np.asarray(confusion, dtype=float)
     n = matrix.shape[0]
     labels = [plot_text(class_name(names, k + 1)) for k in range(n)]
@@ -90,22 +123,28 @@ def confusion_heatmap(
         sums = matrix.sum(axis=1, keepdims=True)
         matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
     text = [[f"{v:.2f}" if normalise else f"{int(v)}" for v in row] for row in matrix]
+    font = 11 if n <= 12 else 10 if n <= 20 else 8
+    positions = list(range(n))
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
-            x=labels,
-            y=labels,
+            x=positions,
+            y=positions,
             text=text if n <= 20 else None,
             texttemplate="%{text}" if n <= 20 else None,
-            customdata=counts,
+            textfont={"size": font - 1},
+            customdata=[[[counts[i, j], labels[i], labels[j]] for j in range(n)] for i in range(n)],
             colorscale="Blues",
-            hovertemplate="true %{y}<br>predicted %{x}<br>count %{customdata}<extra></extra>",
-            colorbar={"title": "recall" if normalise else "pixels"},
+            hovertemplate="true %{customdata[1]}<br>predicted %{customdata[2]}<br>"
+            "count %{customdata[0]}<extra></extra>",
+            colorbar={"title": {"text": "recall" if normalise else "pixels"}, "thickness": 12},
         )
     )
-    fig.update_yaxes(autorange="reversed", title="true class")
-    fig.update_xaxes(title="predicted class", tickangle=-45)
-    return _layout(fig, "Confusion matrix (test pixels)", height=520)
+    ticks = {"tickmode": "array", "tickvals": positions, "ticktext": labels,
+             "tickfont": {"size": font}, "automargin": True}  # fmt: skip
+    fig.update_yaxes(autorange="reversed", title="true class", **ticks)
+    fig.update_xaxes(title="predicted class", tickangle=-60, **ticks)
+    return _layout(fig, "Confusion matrix (test pixels)", height=confusion_height(n))
 
 
 def pr_curves(
@@ -113,7 +152,8 @@ def pr_curves(
     names: Sequence[str],
     ap: dict[int, float | None],
 ) -> go.Figure:
-    """One precision-recall curve per class, AP in the legend."""
+    """One precision-recall curve per class, AP in the legend (beside the plot, in a
+    fixed right margin, so that the plot keeps its width whatever the class names)."""
     fig = go.Figure()
     for label in sorted(curves):
         precision, recall = curves[label]
@@ -128,7 +168,12 @@ def pr_curves(
         )
     fig.update_xaxes(title="recall", range=[0, 1.02])
     fig.update_yaxes(title="precision", range=[0, 1.05])
-    return _layout(fig, "Precision-recall per class (test)", height=520)
+    _layout(fig, "Precision-recall per class (test)", height=max(420, 120 + 20 * len(curves)))
+    fig.update_layout(
+        legend={"x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top", "font": {"size": 11}},
+        margin={"r": 280},
+    )
+    return fig
 
 
 def training_curves(curves: dict[str, np.ndarray]) -> tuple[go.Figure | None, go.Figure | None]:
@@ -267,7 +312,12 @@ def embedding_scatter(
             )
     fig.update_xaxes(title="t-SNE 1", showticklabels=False)
     fig.update_yaxes(title="t-SNE 2", showticklabels=False, scaleanchor="x")
-    return _layout(fig, title, height=520)
+    _layout(fig, title, height=560)
+    fig.update_layout(  # below the plot: the scatter keeps the figure's width
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.08, "yanchor": "top",
+                "font": {"size": 11}},
+    )  # fmt: skip
+    return fig
 
 
 # --------------------------------------------------------------------------- search

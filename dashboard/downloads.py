@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from datasets.cli_options import python_command
 from harness.saved_model import SUFFIXES
 
 #: The zip's member of each kind of model file, by format where the kind has several.
@@ -49,8 +50,8 @@ def map_file_name(trial: Mapping[str, Any], suffix: str, what: str = "class_map"
 def predict_command(trial_id: int, db: str, cube: str = "FILE", out: str = "map.tif") -> str:
     """The command line that applies trial ``trial_id``'s saved model to a cube."""
     return (
-        f"python -m harness.predict --db {shlex.quote(db)} --trial {int(trial_id)} "
-        f"--cube {cube} --out {out}"
+        python_command(f"harness.predict --db {shlex.quote(db)} --trial {int(trial_id)} ")
+        + f"--cube {cube} --out {out}"
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from datasets.cli_options import python_command
 from harness.analysis import seeds
 from harness.spec import group_fields, group_of
 from harness.store import ResultStore, StoreError
@@ -152,7 +153,7 @@ def store() -> ResultStore:
         if path.is_file() and path.stat().st_size == 0:
             raise StoreError(
                 f"{location} is an empty file with no results tables. Run a suite first "
-                f"(python -m harness.run --suite quick --db {location})."
+                f"({python_command('harness.run --suite quick --db ' + location)})."
             )
     return _open_store(location, None if _settings.is_url else _inode(Path(location)))
 
@@ -340,6 +341,30 @@ def trials(status: str | None = None) -> list[dict[str, Any]]:
     return _trials(*_key(), status)
 
 
+#: The test metrics that tell whether a trial is a result
+#: (:func:`harness.metrics.one_class_note`).
+COLLAPSE_METRICS = ("oa", "majority_rate", "top_prediction_share")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _trial_notes(location: str, version: tuple[Any, ...]) -> dict[int, str]:
+    from harness.metrics import one_class_note
+
+    ids = [t["id"] for t in store().trials(status="completed")]
+    notes = {}
+    for trial_id, test in store().trial_metrics(ids, COLLAPSE_METRICS).items():
+        note = one_class_note(*(test.get(name) for name in COLLAPSE_METRICS))
+        if note:
+            notes[trial_id] = note
+    return notes
+
+
+def trial_notes() -> dict[int, str]:
+    """{trial id: why it is not a result} of the completed trials that are not results
+    (:func:`harness.metrics.one_class_note` on their test metrics; one query)."""
+    return _trial_notes(*_key())
+
+
 def _missing_table(exc: StoreError) -> bool:
     return "no such table" in str(exc).lower() or "does not exist" in str(exc).lower()
 
@@ -472,9 +497,10 @@ def rerun_command(trial_id: int) -> str:
     command = next((r["command"] for r in runs() if r["id"] == detail["run_id"]), None)
     if not command or "harness.run" not in command:
         return (
-            f"python -m harness.run --db {store().location} --scenes {detail['scene']} "
-            f"--models {detail['model']} --protocol {detail['protocol']} "
-            f"--recipe {detail['recipe']} --source {detail['source']} --fresh"
+            python_command(f"harness.run --db {store().location} --scene {detail['scene']} ")
+            + f"--models {detail['model']} --protocol {detail['protocol']} "
+            f"--recipe {detail['recipe']} --source {detail['source']} "
+            f"--seed {detail['seed']} --fresh"
         )
     words = [w for w in command.split(" ") if w and w != "--no-save-models"]
     if not any(w == "--db" or w.startswith("--db=") for w in words):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from datasets.cli_options import python_command
 from harness import metric_table
 from harness.analysis import csv_tables, latex, tables
 from harness.analysis.tables import COLUMNS as COLUMNS
-from harness.analysis.tables import Column
+from harness.analysis.tables import NOT_A_RESULT, Column, not_a_result
+from harness.analysis.tables import NOT_A_RESULT_NOTE as NOT_A_RESULT_NOTE
 from harness.metric_table import Direction
 from harness.spec import GROUP_KEY, group_of
 
@@ -76,11 +79,29 @@ def sources_badges(sources: Sequence[str]) -> None:
 
 # --------------------------------------------------------------------------- formats
 
+#: The text of a cell where a value does not apply (the report's own, never "None"/"nan").
+NA = "–"
+
+
+def missing(value: Any) -> bool:
+    """Whether ``value`` is no value: None or a NaN (what pandas makes of a None)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """ "1 thread", "4 threads" (``words``: an irregular plural)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def device_text(device: str) -> str:
+    """A stored device description with its counts in the right number ("1 thread")."""
+    return re.sub(r"\b(\d+) (thread|core|GPU)s\b", lambda m: plural(int(m[1]), m[2]), device)
+
 
 def fmt_value(value: float | None, metric: str) -> str:
-    """A metric value in the paper's units and decimals ("–" for none)."""
-    if value is None:
-        return "–"
+    """A metric value in the paper's units and decimals (:data:`NA` for none)."""
+    if value is None or missing(value):
+        return NA
     column = COLUMN_BY_METRIC.get(metric)
     if column is None:
         return f"{value:.4g}"
@@ -89,10 +110,10 @@ def fmt_value(value: float | None, metric: str) -> str:
 
 def fmt_stats(stats: dict[str, Any], metric: str, *, with_n: bool = True) -> str:
     """ "mean ± std (n=k)" of one leaderboard cell, in the paper's units."""
-    if stats.get("mean") is None:
-        return "–"
+    if missing(stats.get("mean")):
+        return NA
     text = fmt_value(stats["mean"], metric)
-    if stats.get("std") is not None:
+    if not missing(stats.get("std")):
         text += f" ± {fmt_value(stats['std'], metric)}"
     if with_n:
         text += f" (n={stats['n']})"
@@ -100,17 +121,67 @@ def fmt_stats(stats: dict[str, Any], metric: str, *, with_n: bool = True) -> str
 
 
 def percent(value: float | None) -> str:
-    """A share as "29.6 %" ("–" for none)."""
-    return "–" if value is None else f"{100 * value:.1f} %"
+    """A share as "29.6 %" (a no-break space before "%"; :data:`NA` for none)."""
+    return NA if value is None or missing(value) else f"{100 * value:.1f}\u00a0%"
+
+
+def fmt_number(value: Any, fmt: str = "{:.3f}") -> str:
+    """A plain number for a table cell (:data:`NA` for none)."""
+    return NA if missing(value) else fmt.format(value)
+
+
+# --------------------------------------------------------------------------- not a result
 
 
 def one_class_note(row: dict[str, Any]) -> str | None:
-    """Why a leaderboard row is not a result ("predicts one class"), or None
-    (:func:`harness.metrics.one_class_note` on the row's means)."""
+    """Why a leaderboard row is not a result ("predicts one class", "no better than the
+    majority class"), or None (:func:`harness.analysis.tables.not_a_result`)."""
+    return not_a_result(row)
+
+
+def trial_note(test: dict[str, Any]) -> str | None:
+    """Why one trial is not a result, or None: :func:`harness.metrics.one_class_note` on
+    its test metrics (``trial["metrics"]["test"]``)."""
     from harness.metrics import one_class_note as note
 
-    mean = {name: (stats or {}).get("mean") for name, stats in row["metrics"].items()}
-    return note(mean.get("oa"), mean.get("majority_rate"), mean.get("top_prediction_share"))
+    return note(test.get("oa"), test.get("majority_rate"), test.get("top_prediction_share"))
+
+
+def flag_text(note: str) -> str:
+    """The mark of a number that is not a result: "NOT A RESULT: predicts one class"."""
+    return f"{NOT_A_RESULT}: {note}"
+
+
+def flagged_label(label: str, note: str | None, *, short: bool = False) -> str:
+    """``label``, followed by its mark when ``note`` says it is not a result (``short``:
+    the mark without the reason, for a column header or a table that says it elsewhere)."""
+    if not note:
+        return label
+    return f"{label} ({NOT_A_RESULT})" if short else f"{label} ({flag_text(note)})"
+
+
+def not_a_result_warning(items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """One warning over the numbers that are not results: each one's name, why, its test
+    OA and the majority-class share (``items``: (name, why, {metric: value}))."""
+    if not items:
+        return
+    lines = [
+        f"- **{what}**: {note} (test OA {percent(test.get('oa'))}, majority-class share "
+        f"of the test pixels {percent(test.get('majority_rate'))})"
+        for what, note, test in items
+    ]
+    st.warning(
+        f"**{NOT_A_RESULT}** — shown for the record only, never ranked nor compared: the "
+        "model did not learn the task (too short a schedule, or an input it cannot train "
+        "on).\n\n" + "\n".join(lines),
+        icon=":material/warning:",
+    )
+
+
+def one_line(text: Any) -> str:
+    """``text`` with no-break spaces, for a cell that stays on one line ("52.17 (n=1)", not
+    "52.17" over "(n=1)"): the table grows and a name column wraps instead."""
+    return str(text).replace(" ", "\u00a0")
 
 
 def scaled(value: float | None, metric: str) -> float | None:
@@ -134,12 +205,19 @@ def run_label(run: dict[str, Any]) -> str:
     return f"run {run['id']} · {suite} · {when} · {run.get('status', '')}"
 
 
-def trial_label(t: dict[str, Any]) -> str:
+def trial_label(t: dict[str, Any], *, short: bool = False) -> str:
+    """ "#2 · claresnet · indian_pines · paper · seed 0 · real" (``short``: the id, model
+    and seed only, for a page whose filters fix the rest), marked when the trial is not a
+    result (:func:`dashboard.queries.trial_notes`)."""
     study = f" · study {t['study']}" if t.get("study") else ""
-    return (
-        f"#{t['id']} · {t['model']} · {t['scene']} · {t['protocol']} · seed {t['seed']} · "
-        f"{t['source']}{study}"
-    )
+    if short:
+        text = f"#{t['id']} · {t['model']} · seed {t['seed']}{study}"
+    else:
+        text = (
+            f"#{t['id']} · {t['model']} · {t['scene']} · {t['protocol']} · seed {t['seed']} · "
+            f"{t['source']}{study}"
+        )
+    return f"{text} · {NOT_A_RESULT}" if t["id"] in queries.trial_notes() else text
 
 
 # --------------------------------------------------------------------------- filters
@@ -263,7 +341,7 @@ def empty_message() -> str:
     """ "No results yet — run ..." with the configured database in the command."""
     db = queries.settings().db
     suffix = "" if db == queries.DEFAULT_DB else f" --db {db}"
-    return f"No results yet — run `python -m harness.run --suite quick{suffix}`"
+    return f"No results yet — run `{python_command('harness.run --suite quick' + suffix)}`"
 
 
 def no_completed_trials(run_id: int | None = None) -> None:
@@ -299,6 +377,8 @@ def no_completed_trials(run_id: int | None = None) -> None:
 # --------------------------------------------------------------------------- tables
 
 BEST_STYLE = "background-color: #d8f0dc; font-weight: 700"
+#: A row that is not a result: greyed (its Model cell says why).
+FLAGGED_STYLE = "color: #8a6d3b; background-color: #fdf6e3"
 
 
 _NOT_SETTINGS = {"seed", "study", "scene_fingerprint"}
@@ -352,49 +432,84 @@ def stats_table(
     sort_by: str | None = None,
     descending: bool = True,
 ) -> tuple[pd.DataFrame, Any]:
-    """A leaderboard table: numbers for sorting, "mean ± std (n)" shown, best per column marked.
+    """A leaderboard table: numbers for sorting, "mean ± std" shown ("(n=k)" after it when
+    only k of the row's seeds have a value), best per column marked.
 
-    The best value of a column is its maximum, or its minimum for a metric whose
-    :class:`~harness.metric_table.Direction` is "lower"; a metric that is not
-    comparable (or not in the metric table) gets no mark.
+    A row that is not a result (:func:`harness.analysis.tables.not_a_result`) is never
+    ranked (Rank :data:`NA`), comes after every result whatever the order and is never a
+    column's best; its Model cell says why. The best value of a column is its maximum,
+    or its minimum for a metric whose :class:`~harness.metric_table.Direction` is
+    "lower"; a metric that is not comparable (or not in the metric table) gets no mark.
 
     Returns:
-        (the numeric frame: Model, Setting (what tells a model's configurations apart,
-        only when one has several), Seeds and one column per metric holding the mean in
-        the paper's units; its Styler for ``st.dataframe``).
+        (the numeric frame: Rank (text), Model, Setting (what tells a model's
+        configurations apart, only when one has several), Seeds and one column per metric
+        holding the mean in the paper's units, in the order shown; its Styler for
+        :func:`table`).
     """
     settings = config_settings(rows)
+    notes = [not_a_result(r) for r in rows]
     frame = pd.DataFrame(
         {
-            "Model": [r["label"] for r in rows],
+            "Model": [flagged_label(r["label"], n) for r, n in zip(rows, notes, strict=True)],
             **({"Setting": [settings.get(r["label"], "") for r in rows]} if settings else {}),
             "Seeds": [len(r["seeds"]) for r in rows],  # a block_cv seed: all its folds
             **{header(m): [scaled(r["metrics"][m]["mean"], m) for r in rows] for m in metrics},
         }
     )
-    texts = {header(m): [fmt_stats(r["metrics"][m], m) for r in rows] for m in metrics}
+    texts = {  # n only where fewer seeds than the row's have a value
+        header(m): [
+            one_line(fmt_stats(r["metrics"][m], m, with_n=r["metrics"][m]["n"] != len(r["seeds"])))
+            for r in rows
+        ]
+        for m in metrics
+    }
+    order = list(range(len(rows)))
     if sort_by is not None and header(sort_by) in frame:
-        order = (
+        order = list(
             frame[header(sort_by)]
             .sort_values(ascending=not descending, na_position="last", kind="stable")
             .index
         )
-        frame = frame.loc[order].reset_index(drop=True)
-        texts = {k: [v[i] for i in order] for k, v in texts.items()}
+    order = [i for i in order if not notes[i]] + [i for i in order if notes[i]]
+    flagged = [bool(notes[i]) for i in order]
+    frame = frame.loc[order].reset_index(drop=True)
+    texts = {k: [v[i] for i in order] for k, v in texts.items()}
+    ranks, rank = [], 0
+    for is_flagged in flagged:
+        rank += not is_flagged
+        ranks.append(NA if is_flagged else str(rank))
+    frame.insert(0, "Rank", ranks)
     styler = frame.style.hide(axis="index")
     directions = {header(m): _direction(m) for m in metrics}
     for column, values in texts.items():
         for i, text in enumerate(values):
             styler = styler.format(lambda _v, text=text: text, subset=pd.IndexSlice[[i], [column]])
-        numbers = frame[column]
+        numbers = frame[column].where([not f for f in flagged])  # results only
         direction = directions[column]
         if numbers.notna().any() and direction is not Direction.NONE:
             best = numbers.min() if direction is Direction.LOWER else numbers.max()
             styler = styler.apply(
-                lambda col, best=best: [BEST_STYLE if v == best else "" for v in col],
+                lambda col, best=best: [
+                    BEST_STYLE if v == best and not f else ""
+                    for v, f in zip(col, flagged, strict=True)
+                ],
                 subset=[column],
             )
+    styler = styler.apply(
+        lambda row: [FLAGGED_STYLE if flagged[row.name] else "" for _ in row], axis=1
+    )
     return frame, styler
+
+
+def table(data: Any) -> None:
+    """A table as HTML (``st.table``), never as ``st.dataframe``'s canvas grid.
+
+    HTML cells wrap and grow to their text, so nothing in them is cut at any width (the
+    browser test measures every cell); the grid draws on a canvas with widths of its own
+    and clips what does not fit ("random_for", "Suppo").
+    """
+    st.table(data, hide_index=True)
 
 
 def downloads(

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard import queries  # noqa: E402
+from datasets.cli_options import python_command
 from harness.analysis import cells, seeds, tables  # noqa: E402
 from harness.spec import group_of  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
@@ -66,13 +67,13 @@ def texts(at: AppTest) -> str:
 
 def frames(at: AppTest, *columns: str) -> list:
     """The tables on the page that have all of ``columns``, in page order."""
-    return [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    return [d.value for d in at.table if set(columns) <= set(d.value.columns)]
 
 
 def frame(at: AppTest, *columns: str):
     """The first table on the page that has all of ``columns``."""
     found = frames(at, *columns)
-    assert found, (columns, [list(d.value.columns) for d in at.dataframe])
+    assert found, (columns, [list(d.value.columns) for d in at.table])
     return found[0]
 
 
@@ -117,8 +118,15 @@ def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
     charts = plotly_charts(at)
     if page == "leaderboard":
         table = frame(at, "Model", "Seeds", "OA (%)")
-        assert set(table["Model"]) == SMOKE_MODELS
+        assert {m.split(" (")[0] for m in table["Model"]} == SMOKE_MODELS
         assert (table["Seeds"] == 1).all()
+        # the tiny models that learnt nothing: marked, never ranked, after the results
+        flagged = table["Model"].str.contains(f"({tables.NOT_A_RESULT}: ", regex=False)
+        assert flagged.any() and not flagged.all()
+        assert (table["Rank"][flagged] == "–").all()
+        assert list(table["Rank"][~flagged]) == [str(k + 1) for k in range((~flagged).sum())]
+        assert not flagged.iloc[: (~flagged).sum()].any()
+        assert tables.NOT_A_RESULT in shown
         assert len(charts) == 1
         assert [b.label for b in at.download_button] == ["Download CSV", "Download LaTeX"]
     elif page == "paper_tables":
@@ -127,17 +135,21 @@ def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
             "random_forest_tiny", "xgboost_tiny", "hybridsn_tiny", "ssrn_tiny",
             "spectralformer_tiny", "claresnet_tiny",
         ]  # fmt: skip
-        assert list(table["Row"][-3:]) == [
-            "this database (1 seed)", "paper: CLAReSNet (Ours)", "Δ (this − paper)"
+        # surrogate data and tiny models: beside the paper, with no difference and why
+        assert list(table["Row"][-2:]) == [
+            f"this database (1 seed) ({tables.NOT_A_RESULT}: predicts one class)",
+            "paper: CLAReSNet (Ours)",
         ]  # fmt: skip
-        assert table["OA (%)"].iloc[-2] == "99.71 ± 0.11"
+        assert not table["Row"].str.startswith("Δ").any()
+        assert table["OA (%)"].iloc[-1] == "99.71 ± 0.11"
+        assert "Not compared with the paper (surrogate data; smoke-sized model)" in shown
         assert "No results for salinas" in shown
         paired = frames(at, "Baseline", "Wilcoxon p")
         assert len(paired) == 1 and len(paired[0]) == 5  # five baselines against claresnet_tiny
         assert len(charts) == 1
         # what the Ray workers stored: the classes of the crop, McNemar on the six models'
         # shared test pixels, every trial's bootstrap interval
-        (classes,) = frames(at, "Class", "claresnet_tiny")
+        (classes,) = frames(at, "Class", f"claresnet_tiny ({tables.NOT_A_RESULT})")
         assert list(classes["Class"])[-3:] == ["OA (%)", "AA (%)", "Kappa"]
         (mcnemar,) = frames(at, "Baseline", "Seeds p < 0.05")
         assert len(mcnemar) == 5 and (mcnemar["Seeds tested"] == "1").all()
@@ -150,7 +162,7 @@ def test_every_page_on_the_smoke_database(page, smoke_db_on, monkeypatch):
         assert len(charts) == 8, len(charts)
     elif page == "embeddings":
         assert len(charts) == 2
-        assert {"Avg. centroid distance", "Silhouette"} <= {m.label for m in at.metric}
+        assert {"Avg. Dist.", "Silhouette"} <= {m.label for m in at.metric}
     elif page == "search":
         assert "No hyperparameter searches in this database yet" in shown
     elif page == "runs":
@@ -229,12 +241,12 @@ def test_leaderboard_filters_change_the_table(synthetic_db, monkeypatch):
 
 def test_leaderboard_run_filter(synthetic_db, monkeypatch):
     at = open_app(synthetic_db, None, monkeypatch)
-    seeds_all = at.dataframe[0].value["Seeds"].sum()
+    seeds_all = at.table[0].value["Seeds"].sum()
     options = at.selectbox(key="lb_run").options
     assert options[0] == "All runs" and len(options) == 3
     at.selectbox(key="lb_run").set_value(1).run()
     assert_clean(at)
-    seeds_run1 = at.dataframe[0].value["Seeds"].sum()
+    seeds_run1 = at.table[0].value["Seeds"].sum()
     assert 0 < seeds_run1 < seeds_all
 
 
@@ -275,7 +287,8 @@ def test_best_value_per_column_is_highlighted(synthetic_db, monkeypatch):
     for column in columns:  # the marked cell holds the column's maximum
         (row,) = [r for r, c in best if c == column]
         assert table.iloc[row, column] == table.iloc[:, column].max()
-    assert re.search(r"\d+\.\d\d ± \d+\.\d\d \(n=\d+\)", html)
+    # "mean ± std" on one line (no-break spaces); every seed has a value: no "(n=k)"
+    assert re.search(r"\d+\.\d\d\u00a0±\u00a0\d+\.\d\d<", html) and "(n=" not in html
 
 
 # --------------------------------------------------------------------------- pages (synthetic)
@@ -540,9 +553,8 @@ def test_trial_with_a_saved_model_offers_it(model_db, monkeypatch):
     assert list(table["File"]) == ["model.skops", "preprocessing.skops", "manifest.json"]
     assert list(table["sha256"]) == [f["sha256"][:12] for f in rows]
     codes = [c.value for c in at.code]
-    assert (
-        f"python -m harness.predict --db {db} --trial {saved_id} --cube FILE --out map.tif" in codes
-    )
+    predict = python_command(f"harness.predict --db {db} --trial {saved_id}")
+    assert f"{predict} --cube FILE --out map.tif" in codes  # a command the user can paste
     assert any(f"harness.predict.load({saved_id}, " in c for c in codes)
 
 

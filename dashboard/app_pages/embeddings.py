@@ -25,13 +25,21 @@ def _show(trial_id: int, key: str) -> None:
     emb = queries.artifact(trial_id, "embedding_2d")
     dist = test.get("centroid_distance")
     names = [c["name"] for c in sorted(detail["per_class"], key=lambda c: c["label"])]
-    title = f"{detail['model']} · seed {detail['seed']}"
+    title = f"#{trial_id} · {detail['model']} · seed {detail['seed']}"
     st.markdown(f"#### {title}")
+    note = ui.trial_note(test)
+    if note:
+        ui.not_a_result_warning([(f"Trial #{trial_id} ({detail['model']})", note, test)])
     cols = st.columns(4)
-    cols[0].metric("Avg. centroid distance", ui.fmt_value(dist, "centroid_distance"))
+    cols[0].metric(
+        ui.header("centroid_distance"),
+        ui.fmt_value(dist, "centroid_distance"),
+        help="Average distance between class centroids in the model's own embedding units: "
+        "it compares seeds of one model, not models.",
+    )
     cols[1].metric("Silhouette", ui.fmt_value(test.get("silhouette"), "silhouette"))
     cols[2].metric("OA (%)", ui.fmt_value(test.get("oa"), "oa"))
-    cols[3].metric("Points", "–" if emb is None else f"{len(emb['embedding_2d']):,}")
+    cols[3].metric("Points", ui.NA if emb is None else f"{len(emb['embedding_2d']):,}")
     if emb is None:
         st.info(
             f"Trial #{trial_id} has no embedding (tree models have none).", icon=":material/info:"
@@ -76,16 +84,16 @@ trials = {t["id"]: t for t in queries.trials(status="completed") if t["id"] in s
 ids = [i for i in ids if i in trials]
 claresnet = [i for i in ids if trials[i]["family"] == "claresnet"]
 first_default = claresnet[0] if claresnet else ids[0]
-cols = st.columns([2, 1, 2])
+compare = st.toggle("Compare with a second trial", value=len(ids) > 1, key="emb_compare")
+cols = st.columns(2)
 first = ui.choose(
     "Trial",
     ids,
     key="emb_first",
     preferred=(first_default,),
-    format_func=lambda i: ui.trial_label(trials[i]),
+    format_func=lambda i: ui.trial_label(trials[i], short=True),
     container=cols[0],
 )
-compare = cols[1].toggle("Compare with a second trial", value=len(ids) > 1, key="emb_compare")
 second = None
 if compare:
     others = [i for i in ids if i != first]
@@ -100,8 +108,8 @@ if compare:
             others,
             key="emb_second",
             preferred=same_seed[:1],
-            format_func=lambda i: ui.trial_label(trials[i]),
-            container=cols[2],
+            format_func=lambda i: ui.trial_label(trials[i], short=True),
+            container=cols[1],
         )
 if second is None:
     _show(first, "emb_plot_first")

@@ -40,14 +40,14 @@ def runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
         [
             {
                 "Run": r["id"],
-                "Suite": r.get("suite") or "",
+                "Suite": r.get("suite") or ui.NA,
                 "Status": r["status"],
                 "Started (UTC)": r["started_at"].strftime("%Y-%m-%d %H:%M:%S")
                 if r.get("started_at")
-                else "",
+                else ui.NA,
                 "Duration": _duration(r),
                 "Git commit": _commit(r),
-                "Command": r.get("command") or "",
+                "Command": r.get("command") or ui.NA,
             }
             for r in reversed(runs)
         ]
@@ -88,13 +88,13 @@ if not runs and not trials:
 ui.sources_badges(queries.overview()["sources"])
 
 st.subheader("Provenance")
-st.dataframe(runs_frame(runs), hide_index=True, width="stretch", key="runs_table")
+ui.table(runs_frame(runs))
 if runs:
     st.markdown(
         "**Hardware and software**"
         + (f" (the newest {MAX_ENVIRONMENTS} runs)" if len(runs) > MAX_ENVIRONMENTS else "")
     )
-    st.dataframe(environment_frame(runs), hide_index=True, key="runs_environment")
+    ui.table(environment_frame(runs))
 
 st.subheader("Trial status per run")
 counts: dict[str, dict[str, int]] = {}
@@ -111,7 +111,8 @@ frame = pd.DataFrame(
     ]
 )
 left, right = st.columns([2, 3])
-left.dataframe(frame, hide_index=True, width="stretch", key="runs_counts")
+with left:
+    ui.table(frame)
 with right:
     st.plotly_chart(charts.status_bars(counts), width="stretch", key="runs_status_chart")
 st.caption(
@@ -124,7 +125,7 @@ failed = [t for t in trials if t["status"] == "failed"]
 if not failed:
     st.success("No failed trials.", icon=":material/check_circle:")
 else:
-    st.dataframe(
+    ui.table(
         pd.DataFrame(
             [
                 {
@@ -134,7 +135,7 @@ else:
                     "Scene": t["scene"],
                     "Protocol": t["protocol"],
                     "Seed": t["seed"],
-                    "Study": t["study"],
+                    "Study": t["study"] or ui.NA,
                     "Finished (UTC)": t["finished_at"].strftime("%Y-%m-%d %H:%M:%S")
                     if t.get("finished_at")
                     else "",
@@ -142,10 +143,7 @@ else:
                 }
                 for t in reversed(failed)
             ]
-        ),
-        hide_index=True,
-        width="stretch",
-        key="runs_failed",
+        )
     )
     for t in list(reversed(failed))[:MAX_FAILURES]:
         with st.expander(f"Trial #{t['id']} · {t['model']} · seed {t['seed']}: {t.get('error')}"):

@@ -8,10 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, ui
+from datasets.cli_options import python_command
 
 
 def _fmt(value: Any) -> str:
-    """A parameter value for a table (floats to 4 significant digits)."""
+    """A parameter value for a table (floats to 4 significant digits; :data:`ui.NA` for
+    none)."""
+    if ui.missing(value):
+        return ui.NA
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -27,7 +31,7 @@ studies = queries.studies()
 if not studies:
     st.info(
         "No hyperparameter searches in this database yet — run one with "
-        "`python -m harness.run --suite search --trials 30` (it stores its study and "
+        f"`{python_command('harness.run --suite search --trials 30')}` (it stores its study and "
         "every trial here).",
         icon=":material/info:",
     )
@@ -69,16 +73,13 @@ left, right = st.columns(2)
 with left:
     st.subheader("Best configuration")
     if study.get("best_params"):
-        st.dataframe(
+        ui.table(
             pd.DataFrame(
                 [
                     {"Parameter": k, "Value": _fmt(v)}
                     for k, v in sorted(study["best_params"].items())
                 ]
-            ),
-            hide_index=True,
-            width="stretch",
-            key="search_best",
+            )
         )
         if study.get("best_trial_id") is not None:
             st.page_link(
@@ -91,22 +92,19 @@ with left:
         st.caption("No best trial recorded yet (no completed trial, or the search is running).")
 with right:
     st.subheader("Search space")
-    st.dataframe(
+    ui.table(
         pd.DataFrame(
             [
                 {
                     "Parameter": k,
-                    "Type": d.get("type"),
+                    "Type": d.get("type") or ui.NA,
                     "Range / choices": ", ".join(map(str, d["choices"]))
                     if d.get("choices")
                     else f"{d.get('low')} – {d.get('high')}" + (" (log)" if d.get("log") else ""),
                 }
                 for k, d in sorted(space.items())
             ]
-        ),
-        hide_index=True,
-        width="stretch",
-        key="search_space",
+        )
     )
 
 if not trials:
@@ -141,23 +139,22 @@ if parallel is not None:
     st.plotly_chart(parallel, width="stretch", key="search_parallel")
 
 st.subheader("Trials")
-st.dataframe(
+notes = queries.trial_notes()
+ui.table(
     pd.DataFrame(
         [
             {
                 "Number": t["number"],
                 "Trial id": t["id"],
-                "Status": t["status"],
-                metric: t["value"],
+                "Status": t["status"]
+                + (f" ({ui.flag_text(notes[t['id']])})" if t["id"] in notes else ""),
+                metric: _fmt(t["value"]),
                 **{k: _fmt(v) for k, v in sorted(t["params"].items())},
-                "Epochs": t.get("epochs_run"),
-                "Fit (s)": t.get("fit_seconds"),
+                "Epochs": _fmt(t.get("epochs_run")),
+                "Fit (s)": ui.fmt_number(t.get("fit_seconds"), "{:.1f}"),
                 "Error": t.get("error") or "",
             }
             for t in trials
         ]
-    ),
-    hide_index=True,
-    width="stretch",
-    key="search_trials",
+    )
 )

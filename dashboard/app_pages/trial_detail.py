@@ -27,7 +27,7 @@ def _pick_trial(completed: list[dict[str, Any]]) -> dict[str, Any]:
             st.session_state.update(td_scene=t["scene"], td_model=t["model"], td_trial=t["id"])
         else:
             st.warning(f"No completed trial with id {wanted}; choose one below.")
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([2, 2, 5])
     scene = ui.choose(
         "Scene", sorted({t["scene"] for t in completed}), key="td_scene", container=cols[0]
     )
@@ -52,9 +52,26 @@ def _pick_trial(completed: list[dict[str, Any]]) -> dict[str, Any]:
     return by_id[chosen]
 
 
+#: What a trial's map phase predicted (``info["maps"]``; trials stored before it was
+#: recorded mapped the whole scene).
+MAPPED = {
+    "scene": "the whole scene",
+    "labelled": "the labelled pixels only",
+    "none": "no map",
+}
+
+
+def mapped(detail: dict[str, Any]) -> str:
+    """ "scene", "labelled" or "none": what the trial's map phase predicted."""
+    return str((detail.get("info") or {}).get("maps") or "scene")
+
+
 def _summary(detail: dict[str, Any]) -> None:
     ui.source_badge(detail["source"])
     test = detail["metrics"].get("test", {})
+    note = ui.trial_note(test)
+    if note:
+        ui.not_a_result_warning([(f"Trial #{detail['id']} ({detail['model']})", note, test)])
     cols = st.columns(len(LEADERBOARD_METRICS))
     for col, metric in zip(cols, LEADERBOARD_METRICS, strict=True):
         col.metric(ui.header(metric), ui.fmt_value(test.get(metric), metric))
@@ -78,13 +95,17 @@ def _summary(detail: dict[str, Any]) -> None:
     if detail.get("fit_seconds") is not None:
         facts.append(f"fit {detail['fit_seconds']:.1f} s")
     if info.get("epochs_run") is not None:
-        facts.append(f"{info['epochs_run']} epoch(s), best {info.get('best_epoch')}")
+        best = info.get("best_epoch")
+        facts.append(
+            ui.plural(int(info["epochs_run"]), "epoch") + ("" if best is None else f", best {best}")
+        )
     if info.get("n_train") is not None:
         facts.append(
             f"{info['n_train']} train / {info.get('n_val')} val / {info.get('n_test')} test pixels"
         )
     if detail.get("device"):
-        facts.append(f"device {detail['device']}")
+        facts.append(f"device {ui.device_text(detail['device'])}")
+    facts.append(f"mapped {MAPPED.get(mapped(detail), mapped(detail))}")
     if detail.get("study"):
         facts.append(f"study {detail['study']}")
     st.markdown(" · ".join(facts))
@@ -112,39 +133,44 @@ def _class_names(detail: dict[str, Any], fallback: tuple[str, ...]) -> list[str]
     return list(fallback)
 
 
+def per_class_frame(per_class: list[dict[str, Any]]) -> pd.DataFrame:
+    """The per-class table of a trial as text: three decimals, :data:`dashboard.ui.NA`
+    where a value does not apply (AP of a class with no test pixel)."""
+    return pd.DataFrame(
+        [
+            {
+                "Label": c["label"],
+                "Class": c["name"],
+                **{
+                    title: ui.fmt_number(c[name])
+                    for title, name in (
+                        ("Precision", "precision"),
+                        ("Recall", "recall"),
+                        ("F1", "f1"),
+                        ("AP", "ap"),
+                    )  # fmt: skip
+                },
+                "Support": f"{c['support']:,}",
+            }
+            for c in per_class
+        ],
+        columns=["Label", "Class", "Precision", "Recall", "F1", "AP", "Support"],
+    )
+
+
 def _per_class(detail: dict[str, Any], names: list[str]) -> None:
-    left, right = st.columns([1, 1])
+    left, right = st.columns([5, 6])
     with left:
         st.subheader("Per-class metrics (test)")
-        frame = pd.DataFrame(
-            [
-                {
-                    "Label": c["label"],
-                    "Class": c["name"],
-                    "Precision": c["precision"],
-                    "Recall": c["recall"],
-                    "F1": c["f1"],
-                    "AP": c["ap"],
-                    "Support": c["support"],
-                }
-                for c in detail["per_class"]
-            ]
-        )
+        frame = per_class_frame(detail["per_class"])
         if frame.empty:
             st.caption("No per-class metrics stored.")
         else:
-            st.dataframe(
-                frame,
-                hide_index=True,
-                width="stretch",
-                height=min(40 + 35 * len(frame), 640),
-                column_config={
-                    name: st.column_config.NumberColumn(format="%.3f")
-                    for name in ("Precision", "Recall", "F1", "AP")
-                },
-                key="td_per_class",
+            ui.table(frame)
+            st.caption(
+                f"AP is {ui.NA} for a class with no test pixel (support 0): there is no "
+                "precision-recall curve to measure."
             )
-            st.caption("AP is None for a class with no test pixel (support 0).")
     with right:
         confusion = queries.artifact(detail["id"], "confusion")
         if confusion is None:
@@ -155,29 +181,33 @@ def _per_class(detail: dict[str, Any], names: list[str]) -> None:
                 charts.confusion_heatmap(confusion, names, normalise=normalise),
                 width="stretch",
                 key="td_confusion",
+                config={"responsive": True},
             )
 
 
 def _curves(detail: dict[str, Any], names: list[str]) -> None:
+    pr = queries.artifact(detail["id"], "pr_curves")
+    if pr:
+        ap = {c["label"]: c["ap"] for c in detail["per_class"]}
+        st.plotly_chart(charts.pr_curves(pr, names, ap), width="stretch", key="td_pr")
+    else:
+        st.caption("No precision-recall curves stored.")
+    curves = queries.artifact(detail["id"], "curves")
+    loss, acc = charts.training_curves(curves or {})
+    if loss is None and acc is None:
+        st.info(
+            "No training curves: this model is not trained by epochs (a tree model).",
+            icon=":material/info:",
+        )
+        return
     left, right = st.columns(2)
-    with left:
-        pr = queries.artifact(detail["id"], "pr_curves")
-        if pr:
-            ap = {c["label"]: c["ap"] for c in detail["per_class"]}
-            st.plotly_chart(charts.pr_curves(pr, names, ap), width="stretch", key="td_pr")
-        else:
-            st.caption("No precision-recall curves stored.")
-    with right:
-        curves = queries.artifact(detail["id"], "curves")
-        loss, acc = charts.training_curves(curves or {})
-        if loss is None and acc is None:
-            st.info(
-                "No training curves: this model is not trained by epochs (a tree model).",
-                icon=":material/info:",
-            )
-        for fig, key in ((loss, "td_loss"), (acc, "td_acc")):
-            if fig is not None:
-                st.plotly_chart(fig, width="stretch", key=key)
+    for column, fig, key in ((left, loss, "td_loss"), (right, acc, "td_acc")):
+        if fig is not None:
+            column.plotly_chart(fig, width="stretch", key=key)
+
+
+#: Where a map would be shown for a trial whose map phase was skipped.
+NO_MAP = "No map: this trial ran with --maps none."
 
 
 def _maps(detail: dict[str, Any], names: list[str]) -> None:
@@ -224,7 +254,10 @@ def _maps(detail: dict[str, Any], names: list[str]) -> None:
         else:
             st.caption("Ground truth: not available (see above).")
     with panels[2]:
-        if class_map is not None:
+        if class_map is None and mapped(detail) == "none":
+            st.markdown("**Classification map**")
+            st.info(NO_MAP, icon=":material/info:")
+        elif class_map is not None:
             shown = np.where(gt > 0, class_map, 0) if mask else class_map
             st.plotly_chart(
                 charts.label_map(shown, names, "Classification map"),
@@ -234,7 +267,10 @@ def _maps(detail: dict[str, Any], names: list[str]) -> None:
         else:
             st.caption("No classification map stored.")
     with panels[3]:
-        if entropy is not None:
+        if entropy is None and mapped(detail) == "none":
+            st.markdown("**Uncertainty (entropy)**")
+            st.info(NO_MAP, icon=":material/info:")
+        elif entropy is not None:
             st.plotly_chart(
                 charts.entropy_map(entropy, "Uncertainty (entropy)"),
                 width="stretch",
@@ -246,6 +282,11 @@ def _maps(detail: dict[str, Any], names: list[str]) -> None:
     for array in (gt, class_map):
         if array is not None:
             present |= {int(v) for v in np.unique(array) if v > 0}
+    if class_map is not None and mapped(detail) == "labelled":
+        st.caption(
+            "This trial ran with --maps labelled: its maps cover the labelled pixels only "
+            "(black elsewhere)."
+        )
     if present:
         st.html(charts.class_legend_html(sorted(present), names))
         st.caption(
@@ -299,12 +340,7 @@ def _saved_model(detail: dict[str, Any]) -> None:
     )
     left, right = st.columns([3, 2])
     with left:
-        st.dataframe(
-            pd.DataFrame(downloads.files_table(files)),
-            hide_index=True,
-            width="stretch",
-            key="td_model_files",
-        )
+        ui.table(pd.DataFrame(downloads.files_table(files)))
     with right:
         if problem:
             st.error(problem, icon=":material/error:")
