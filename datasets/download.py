@@ -1,6 +1,6 @@
 """Downloading a scene's real files: atomic and validated.
 
-    python -m datasets download indian_pines --to DIR [--mirror URL] [--force]
+    python -m datasets download indian_pines --data-dir DIR [--mirror URL] [--force]
 
 Each file (ground truth first, then the cube) is streamed into a hidden temporary
 file beside its destination, flushed to disk, checked, and only then renamed into
@@ -123,7 +123,7 @@ def download_scene(
     except OSError as exc:
         raise DownloadError(
             f"Cannot create the destination folder '{folder}': {exc}. "
-            "Fix: pass --to a folder you can write to."
+            "Fix: pass --data-dir a folder you can write to."
         ) from exc
     fetcher = _Fetcher(info, folder, mirror, force, timeout, progress)
     gt_result, gt = fetcher.fetch("gt", None)
@@ -293,7 +293,7 @@ class _Fetcher:
         except OSError as exc:
             raise DownloadError(
                 f"Cannot write a temporary file in '{dest.parent}': {exc}. "
-                "Fix: pass --to a folder you can write to."
+                "Fix: pass --data-dir a folder you can write to."
             ) from exc
         tmp_path = Path(tmp.name)
         saved = False
@@ -424,7 +424,7 @@ class _Fetcher:
     def _write_error(self, path: Path, exc: OSError) -> DownloadError:
         return DownloadError(
             f"Cannot write the temporary file '{path}': {exc}. Nothing was kept. "
-            "Fix: free disk space, or pass --to a folder on another disk."
+            "Fix: free disk space, or pass --data-dir a folder on another disk."
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_options import python_command
 from .errors import SceneFileError
 
 _CHUNK = 1 << 20
@@ -62,7 +63,7 @@ def _unreadable(path: Path, exc: Exception) -> SceneFileError:
         f"File '{path}' ({size} bytes) is not a readable MATLAB file: {type(exc).__name__}: {exc}. "
         "Expected a MAT-file v5/v7 (SciPy) or v7.3 (HDF5). It may be truncated or not a MAT-file "
         "at all (e.g. an HTML error page saved by a failed download). Fix: delete it and fetch it "
-        "again with `python -m datasets download SCENE --to DIR`."
+        f"again with `{python_command('datasets download SCENE --data-dir DIR')}`."
     )
 
 

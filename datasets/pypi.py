@@ -1,6 +1,6 @@
 """A scene's cube from a wheel on PyPI: fetched by pip, checked, saved atomically.
 
-    python -m datasets download indian_pines --from pypi [--to DIR] [--wheel FILE] [--force]
+    python -m datasets download indian_pines --from pypi [--data-dir DIR] [--wheel FILE] [--force]
 
 Some scenes' arrays are published inside Python packages: the tensorly 0.10.0 wheel
 ships the corrected Indian Pines cube as ``tensorly/datasets/data/
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_options import python_command
 from .download import DownloadResult, _file_mode
 from .errors import DownloadError, SceneFileError
 from .formats import label_map, read_array
@@ -91,7 +92,7 @@ def download_from_pypi(
     except OSError as exc:
         raise DownloadError(
             f"Cannot create the destination folder '{folder}': {exc}. "
-            "Fix: pass --to a folder you can write to."
+            "Fix: pass --data-dir a folder you can write to."
         ) from exc
     dest = folder / copy.file
     gt = _scene_gt(info, folder)
@@ -121,7 +122,7 @@ def _pypi_copy(info: SceneInfo) -> PypiCopy:
     raise DownloadError(
         f"Scene '{info.name}': no wheel on PyPI is known to ship its cube (its scene file has "
         f"no [cube.pypi] table); scenes with one: {known}. Fix: download it from its own "
-        f"address ({info.download_hint() or 'python -m datasets download SCENE'}), or give "
+        f"address ({info.download_hint() or python_command('datasets download SCENE')}), or give "
         "the files with --data-dir DIR."
     )
 
@@ -210,7 +211,7 @@ def _extract(
     except OSError as exc:
         raise DownloadError(
             f"Cannot write a temporary file in '{dest.parent}': {exc}. "
-            "Fix: pass --to a folder you can write to."
+            "Fix: pass --data-dir a folder you can write to."
         ) from exc
     tmp_path = Path(tmp.name)
     saved = False

@@ -68,6 +68,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .cli_options import python_command
 from .errors import SceneSpecError, UnknownSceneError
 
 _TOP_KEYS = {
@@ -269,10 +270,10 @@ class SceneInfo:
             else f"{self.name} --scene-file {self.origin}"
         )
         if self.cube.pypi is not None:
-            return f"python -m datasets download {scene} --from pypi"
+            return python_command(f"datasets download {scene} --from pypi")
         if not (self.cube.url or self.gt.url):
             return None
-        return f"python -m datasets download {scene} --to DIR"
+        return python_command(f"datasets download {scene} --data-dir DIR")
 
 
 def _err(origin: str, msg: str) -> SceneSpecError:

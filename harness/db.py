@@ -2,7 +2,7 @@
 
     python -m harness.db upgrade --db results/bench.db      # or a postgresql:// URL
     python -m harness.db current --db results/bench.db
-    python -m harness.db history
+    python -m harness.db history                             # --db: results.db when it exists
     python -m harness.db check-artifacts --db results/bench.db   # the saved-model files
 
 What each does is :mod:`harness.store.migrate` (the revisions, the upgrade with its
@@ -14,16 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from datasets.cli_options import DEFAULT_DB, add_option
 
 from .store import ResultStore, StoreError
 from .store.migrate import (
-    UPGRADE_COMMAND,
     UpgradeError,
     current,
     history,
     refuse,
     revision_title,
     upgrade,
+    upgrade_command,
 )
 
 
@@ -38,19 +41,17 @@ def _parser() -> argparse.ArgumentParser:
         ("current", "print a database's revision and whether it needs an upgrade"),
     ):
         sub = commands.add_parser(name, help=helptext, description=helptext)
-        sub.add_argument(
-            "--db",
-            required=True,
-            help="the results database: a file path (SQLite) or a SQLAlchemy URL",
-        )
+        add_option(sub, "--db")
     helptext = "check the saved-model files the database names: present, unchanged, no orphans"
     sub = commands.add_parser("check-artifacts", help=helptext, description=helptext)
-    sub.add_argument("--db", required=True, help="the results database")
-    sub.add_argument(
-        "--artifacts", metavar="DIR", help="the artifact folder (default: beside the database)"
+    add_option(sub, "--db")
+    add_option(sub, "--artifacts")
+    helptext = (
+        "list the revisions, oldest first, marking the one the database is at (none when "
+        "the default database does not exist)"
     )
-    sub = commands.add_parser("history", help="list the revisions, oldest first")
-    sub.add_argument("--db", help="mark the revision this database is at")
+    sub = commands.add_parser("history", help=helptext, description=helptext)
+    add_option(sub, "--db")
     return parser
 
 
@@ -65,16 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 refuse(state, args.db)
             print(f"{args.db}: {state.description}")
             if state.kind == "older":
-                command = UPGRADE_COMMAND.format(location=args.db)
+                command = upgrade_command(args.db)
                 print(f"Needs an upgrade to {revision_title(state.head)}: {command}")
             elif state.kind == "current":
                 print("Up to date (the newest revision this code knows).")
         elif args.command == "check-artifacts":
             return _check_artifacts(args.db, args.artifacts)
         else:
-            at = current(args.db).revision if args.db else None
+            unmarked = args.db == DEFAULT_DB and not Path(DEFAULT_DB).exists()
+            at = None if unmarked else current(args.db).revision
             for revision, doc in history():
-                mark = "  <- the database" if args.db and revision == at else ""
+                mark = "  <- the database" if at is not None and revision == at else ""
                 print(f"{revision}  {doc}{mark}")
     except UpgradeError as exc:
         print(f"error: {exc}", file=sys.stderr)

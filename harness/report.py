@@ -47,6 +47,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from datasets.cli_options import add_option
+
 from .analysis import leakage, seeds
 from .analysis.render import FORMATS, render
 from .analysis.significance import CLASS_METRICS
@@ -59,16 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m harness.report",
         description="Print paper-style tables (Tables III/IV) from a results database.",
     )
-    parser.add_argument("--db", required=True, help="results database: a file path or a URL")
-    parser.add_argument("--scene", help="only this scene")
-    parser.add_argument("--protocol", help="only this split protocol")
-    parser.add_argument("--recipe", help="only this recipe (unified, published)")
-    parser.add_argument("--source", choices=("real", "surrogate"), help="only this data source")
-    parser.add_argument(
-        "--pca-fit",
-        choices=("scene", "train"),
-        help="only this PCA fit (on the whole scene, or on the training pixels only)",
+    add_option(parser, "--db")
+    filters = parser.add_argument_group(
+        "filters", "Only the trials that match (--scene takes one or more scenes)."
     )
+    add_option(filters, "--scene", nargs="+")
+    add_option(filters, "--protocol")
+    add_option(filters, "--recipe")
+    add_option(filters, "--source", choices=("real", "surrogate"))
+    add_option(filters, "--pca-fit")
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
     parser.add_argument(
         "--table",
@@ -85,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         default="recall",
         help="the per-class figure: recall (the per-class accuracy of HSI papers) or f1",
     )
+    parser.add_argument(
+        "--include-not-results",
+        action="store_true",
+        help="keep the seeds that are not results (a model that predicts one class, or "
+        "does no better than the majority class) in the means; by default they are left "
+        "out and named under the table",
+    )
     return parser
 
 
@@ -99,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "intervals or leakage."
         )
     details = ("per-class", "mcnemar", "intervals") if table == "all" else (table,)
-    filters = {
+    filters: dict[str, Any] = {
         "scene": args.scene,
         "protocol": args.protocol,
         "recipe": args.recipe,
@@ -118,7 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if table == "leakage":
                 return _print_leakage(_leakage_tables(store, args), args.format)
             leak = _leakage_tables(store, args) if table == "all" else []
-            groups = collect(store, **filters)
+            by_scene = {
+                scene: collect(
+                    store,
+                    **{**filters, "scene": scene},
+                    include_not_results=args.include_not_results,
+                )
+                for scene in dict.fromkeys(args.scene or [None])
+            }
+            groups = [group for found in by_scene.values() for group in found]
+            unmatched = [scene for scene, found in by_scene.items() if scene and not found]
+            if groups and unmatched:  # a scene that matches nothing is named, not skipped
+                return _nothing_matches(store, {**filters, "scene": unmatched})
             if not groups and any(v is not None for v in filters.values()):
                 return _nothing_matches(store, filters)
             for group in groups:
@@ -147,7 +166,11 @@ def _leakage_tables(store: ResultStore, args: argparse.Namespace) -> list[Any]:
     filters; none when the report is filtered to one protocol or PCA fit."""
     if args.protocol or args.pca_fit:
         return []
-    return leakage.collect(store, scene=args.scene, recipe=args.recipe, source=args.source)
+    return [
+        table
+        for scene in dict.fromkeys(args.scene or [None])
+        for table in leakage.collect(store, scene=scene, recipe=args.recipe, source=args.source)
+    ]
 
 
 def _print_leakage(tables: list[Any], fmt: str) -> int:
@@ -160,10 +183,14 @@ def _print_leakage(tables: list[Any], fmt: str) -> int:
     return 0
 
 
-def _nothing_matches(store: ResultStore, filters: dict[str, str | None]) -> int:
+def _nothing_matches(store: ResultStore, filters: dict[str, Any]) -> int:
     """Error for filters that match no completed trial, with the values that exist."""
     board = seeds.leaderboard(store)
-    given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in filters.items() if v is not None)
+    given = ", ".join(
+        f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}"
+        for k, v in filters.items()
+        if v is not None
+    )
     lines = [f"error: {given} matches no completed trial (outside searches)."]
     for key, value in filters.items():
         if value is not None:

@@ -22,6 +22,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from datasets.cli_options import python_command
+
 from .run_flags import FlagError, RunConfig, config_from_args, parser
 from .run_output import fold_of, human_size, print_dry_run, print_search_plan, print_summary
 
@@ -36,7 +38,7 @@ _DEFAULT_SCENES: dict[str, tuple[str, ...]] = {"search": ("indian_pines",)}
 def _download_scenes(cfg: RunConfig) -> None:
     """``--download``: fetch the real files of the suite's scenes that are not found.
 
-    The scenes are ``--scenes`` or the suite's defaults. A scene whose ground truth
+    The scenes are ``--scene`` or the suite's defaults. A scene whose ground truth
     and cube are both found in the search folders (``datasets.search_dirs``) is
     skipped. The others are fetched with :func:`datasets.download.download_scene`
     (a cube that a wheel on PyPI ships, Indian Pines', with
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             scenes=cfg.scenes,
             models=cfg.models,
             seeds=cfg.seeds,
+            seed=cfg.seed,
             protocol=cfg.protocol,
             split_files=cfg.split_files,
             recipe=cfg.recipe,
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for spec_hash, error in summary.failed.items():
         print(f"  failed {spec_hash[:12]}: {error}")
-    print(f"results: {store.location}  (python -m harness.report --db {cfg.run.db})")
+    report = python_command(f"harness.report --db {shlex.quote(cfg.run.db)}")
+    print(f"results: {store.location}  ({report})")
     if summary.interrupted:
         print(
             "interrupted: the run and its running trials are marked 'interrupted'; run the "

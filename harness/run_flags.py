@@ -49,6 +49,8 @@ class RunConfig:
     mirror: str | None = None
     #: ``--split-file``: an ad hoc fixed split's label maps, by role.
     split_files: tuple[tuple[str, object], ...] = ()
+    #: ``--seed``: exactly these seeds, in the order given (None: ``seeds``, or the suite's).
+    seed: tuple[int, ...] | None = None
 
 
 class FlagError(ValueError):
@@ -56,6 +58,8 @@ class FlagError(ValueError):
 
 
 def parser() -> argparse.ArgumentParser:
+    from datasets.cli_options import add_option
+
     from .suites import SUITES
 
     ap = argparse.ArgumentParser(
@@ -66,65 +70,31 @@ def parser() -> argparse.ArgumentParser:
         "--suite", choices=sorted(SUITES), help="which suite to run (see --list-suites)"
     )
     ap.add_argument("--list-suites", action="store_true", help="list the suites and exit")
-    ap.add_argument(
-        "--db",
-        default="results.db",
-        metavar="URL_OR_PATH",
-        help="results database: a SQLite path or a SQLAlchemy URL (default results.db)",
+    add_option(ap, "--db")
+    what = ap.add_argument_group(
+        "what to run",
+        "Each defaults to the suite's (the recipe's for --pca-fit). With --suite leakage, "
+        "--protocol and --pca-fit pick one half of its comparison.",
     )
-    ap.add_argument("--scenes", nargs="+", metavar="SCENE", help="scenes (default: the suite's)")
-    ap.add_argument("--models", nargs="+", metavar="MODEL", help="models (default: the suite's)")
-    ap.add_argument(
-        "--seeds", type=int, metavar="N", help="number of seeds, 0..N-1 (default: the suite's)"
-    )
-    ap.add_argument(
-        "--protocol",
-        help="split protocol: paper, fraction, per_class, disjoint, block_cv (5-fold spatial "
-        "cross-validation: 5 trials per seed), or fixed:NAME (a split read from label-map "
-        "files: declared in the scene file, or given with --split-file)",
-    )
-    ap.add_argument(
-        "--pca-fit",
-        choices=("scene", "train"),
-        default=None,
-        help="fit PCA on the whole scene (the paper's setting) or on the training pixels "
-        "only; default: the recipe's. With --suite leakage: run only that half of the "
-        "comparison (--protocol likewise picks one of its protocols)",
-    )
-    ap.add_argument(
-        "--split-file",
-        action="append",
-        default=[],
-        metavar="[ROLE=]PATH[:KEY]",
-        help="a label map of a fixed split, ROLE train, test or val (repeatable); or one "
-        ".mat/.npz holding TR and TE maps. With --protocol fixed:NAME (NAME defaults to the "
-        "train file's name); one scene only",
-    )
-    ap.add_argument(
-        "--recipe", choices=("unified", "published"), help="training recipe (default: the suite's)"
-    )
-    ap.add_argument(
-        "--source", choices=("real", "surrogate", "auto"), help="real files, surrogates, or auto"
-    )
-    ap.add_argument("--data-dir", metavar="DIR", help="folder searched first for the scene files")
+    add_option(what, "--scene", nargs="+", old_spellings=True)
+    what.add_argument("--models", nargs="+", metavar="MODEL", help="models (default: the suite's)")
+    seeds = what.add_mutually_exclusive_group()
+    add_option(seeds, "--seeds")
+    add_option(seeds, "--seed", nargs="+")
+    add_option(what, "--protocol")
+    add_option(what, "--pca-fit")
+    add_option(what, "--split-file")
+    add_option(what, "--recipe")
+    add_option(what, "--source")
+    add_option(ap, "--data-dir")
     ap.add_argument(
         "--download",
         action="store_true",
         help="first fetch the missing real files (cube and ground truth) of the suite's scenes "
         "into --data-dir (created if missing) or ./data, atomically and validated",
     )
-    ap.add_argument(
-        "--mirror",
-        metavar="URL",
-        help="with --download: fetch FILE from URL/FILE instead of each scene's own address",
-    )
-    ap.add_argument(
-        "--scene-file",
-        action="append",
-        default=[],
-        metavar="F",
-        help="TOML description of a scene of your own (repeatable)",
-    )
+    add_option(ap, "--mirror")
+    add_option(ap, "--scene-file")
     ap.add_argument(
         "--address", metavar="auto|HOST:PORT", help="an existing Ray cluster (default: local)"
     )
@@ -150,17 +120,20 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print Ray's and Tune's own log lines (by default only their errors)",
     )
-    ap.add_argument(
-        "--artifacts",
-        metavar="DIR",
-        help="folder of the saved models (default: NAME.artifacts beside a SQLite database "
-        "NAME.db; a server database keeps none without it)",
-    )
+    add_option(ap, "--artifacts")
     ap.add_argument(
         "--no-save-models",
         action="store_true",
         help="do not keep each trial's trained model and preprocessing (they are kept by "
         "default, for python -m harness.predict)",
+    )
+    ap.add_argument(
+        "--maps",
+        choices=("scene", "labelled", "none"),
+        default="scene",
+        help="what each trial maps after training: the whole scene (default; the paper's "
+        "figures), only the labelled pixels, or none (skips the map phase, which on a CPU "
+        "can outlast the training on a big scene); recorded as the trial's info.maps",
     )
     track = ap.add_argument_group("experiment tracking (a mirror: the database stays the truth)")
     track.add_argument(
@@ -254,6 +227,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
             tracking_uri=args.tracking_uri,
             experiment=args.experiment,
             verbose=args.verbose,
+            maps=args.maps,
         )
         if run.track is not None:  # before any planning or training
             from .execute.tracking import require_mlflow
@@ -269,6 +243,9 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
     ):
         if value is not None and value < low:
             raise FlagError(f"{flag} {value} must be >= {low}.")
+    for value in args.seed or ():
+        if value < 0:
+            raise FlagError(f"--seed {value} must be >= 0. Fix: e.g. --seed 0 2.")
     if args.suite != "search":
         for flag, value in (("--trials", args.trials), ("--study", args.study)):
             if value is not None:
@@ -358,11 +335,11 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
         from .suites import PAPER_SCENES
 
         one = ("indian_pines",)
-        suite_scenes = args.scenes or {"smoke": one, "search": one}.get(args.suite, PAPER_SCENES)
+        suite_scenes = args.scene or {"smoke": one, "search": one}.get(args.suite, PAPER_SCENES)
         if not suite_scenes or len(suite_scenes) != 1:
             raise FlagError(
                 f"--split-file gives the split of one scene, but the {args.suite} suite would run "
-                f"on {', '.join(suite_scenes or ())}. Fix: pass --scenes with the one scene whose "
+                f"on {', '.join(suite_scenes or ())}. Fix: pass --scene with the one scene whose "
                 "split the files are."
             )
     if args.scene_file:
@@ -370,14 +347,14 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
 
         for f in args.scene_file:
             datasets.register_scene_file(f)
-    if args.scenes:
+    if args.scene:
         import datasets
 
-        for s in args.scenes:
+        for s in args.scene:
             try:
                 datasets.get_scene_info(s)
             except datasets.UnknownSceneError as exc:
-                raise FlagError(f"--scenes: {exc}") from exc
+                raise FlagError(f"--scene: {exc}") from exc
     if args.models:
         import models
 
@@ -388,7 +365,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
                 raise FlagError(f"--models: {exc}") from exc
     return RunConfig(
         run=run,
-        scenes=tuple(args.scenes) if args.scenes else None,
+        scenes=tuple(args.scene) if args.scene else None,
         models=tuple(args.models) if args.models else None,
         seeds=args.seeds,
         protocol=protocol,
@@ -408,4 +385,5 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> RunConfig:
         download=args.download,
         mirror=args.mirror,
         split_files=tuple(split_files.items()),
+        seed=tuple(dict.fromkeys(args.seed)) if args.seed else None,
     )

@@ -159,9 +159,13 @@ def print_summary(store, summary) -> None:
         size = sum(
             f["size"] for t in saved for f in store.model_files(t["id"]) if f["kind"] == "model"
         )
-        print(
-            f"models: {len(saved)} trained models kept ({human_size(size)}) in "
-            f"{store.artifact_store(summary.run_id).root}; apply one to a cube with: python -m "
+        from datasets.cli_options import python_command
+
+        predict = python_command(
             f"harness.predict --db {store.location} --trial {saved[-1]['id']} --cube FILE "
             "--out map.tif"
+        )
+        print(
+            f"models: {len(saved)} trained models kept ({human_size(size)}) in "
+            f"{store.artifact_store(summary.run_id).root}; apply one to a cube with: {predict}"
         )

@@ -35,7 +35,7 @@ prints them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,8 @@ class SuiteOptions:
     scenes: tuple[str, ...] | None = None
     models: tuple[str, ...] | None = None
     seeds: int | None = None
+    #: ``--seed``: exactly these seeds (None: ``range(seeds)``, or the suite's).
+    seed: tuple[int, ...] | None = None
     protocol: str | None = None
     #: ``--split-file``: the label maps of an ad hoc ``fixed:NAME`` split, by role
     #: (paths or :class:`datasets.registry.SplitFileSpec`); one scene only.
@@ -158,7 +160,9 @@ def _models(opts: SuiteOptions, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _seeds(opts: SuiteOptions, default: int) -> range:
+def _seeds(opts: SuiteOptions, default: int) -> Sequence[int]:
+    if opts.seed is not None:
+        return opts.seed
     return range(opts.seeds if opts.seeds is not None else default)
 
 
@@ -269,7 +273,11 @@ def _real_scene(scene_name: str, opts: SuiteOptions, suite: str):
     """The scene of a paper-protocol suite: real, unless surrogates were asked for explicitly."""
     scene = _scene(scene_name, opts)
     if scene.source == "surrogate" and not (opts.source == "surrogate" and opts.source_given):
-        hint = scene.info.download_hint() or f"python -m datasets download {scene_name} --to data"
+        from datasets.cli_options import python_command
+
+        hint = scene.info.download_hint() or python_command(
+            f"datasets download {scene_name} --data-dir data"
+        )
         raise SuiteError(
             f"The {suite} suite needs the real scenes, but '{scene_name}' resolved to a SURROGATE "
             "(its cube file was not found). Fix: pass --download (fetches the real files into "
@@ -307,7 +315,7 @@ def _search(opts: SuiteOptions) -> list[Any]:
     if opts.study and len(chosen) * len(opts.scenes or ("indian_pines",)) > 1:
         raise SuiteError(
             "--study names one study, but the search would run one per scene and model. "
-            "Fix: pass one --scenes and one --models with --study, or leave --study out."
+            "Fix: pass one --scene and one --models with --study, or leave --study out."
         )
     seeds = tuple(_seeds(opts, 5))
     plans = []

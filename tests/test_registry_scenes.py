@@ -75,7 +75,7 @@ def test_quick_suite_runs_on_the_four_scenes(ray_session, tmp_path, capsys):
     assert "8 trials planned, 0 already done, 8 completed, 0 failed" in out, out
     # no cube here: each scene said once that it is a surrogate, with its download command
     for name in SCENES:
-        assert err.count(f"python -m datasets download {name} --to DIR") == 1, err
+        assert err.count(f"python -m datasets download {name} --data-dir DIR") == 1, err
     # quick's settings reached the trials: 80 training pixels per class, 2 epochs
     for trial in trials:
         assert trial["spec"]["max_train_per_class"] == 80

@@ -286,7 +286,9 @@ def test_scene_filter(populated_db, capsys):
 def test_an_empty_database(empty_db, capsys, fmt):
     code, out, err = run_main(capsys, "--db", str(empty_db), "--format", fmt)
     assert code == 0
-    message = "no completed trials yet — run python -m harness.run --suite quick"
+    message = tables.EMPTY_MESSAGE
+    assert message.startswith("no completed trials yet — run ")
+    assert message.endswith("python -m harness.run --suite quick")
     if fmt == "csv":
         assert out.strip() == ",".join(csv_tables.CSV_FIELDS) and message in err
     else:
@@ -552,6 +554,11 @@ def test_a_seed_that_is_not_a_result_is_left_out_of_the_means(tmp_path, capsys):
     rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
     assert {r["note"] for r in rows} == {note}
     assert {r["n"] for r in rows if r["metric"] == "oa"} == {"2"}
+    assert report.main(["--db", str(db), "--format", "csv", "--include-not-results"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["n"] for r in rows if r["metric"] == "oa"} == {"3"} and {r["note"] for r in rows} == {
+        ""
+    }
 
 
 def test_a_model_that_is_not_a_result_is_never_a_class_best():

@@ -283,7 +283,7 @@ def test_missing_file_lists_folders_and_download_command(tmp_path, monkeypatch):
     msg = str(err.value)
     assert "Salinas_corrected.mat" in msg or "Salinas_gt.mat" in msg
     assert str(tmp_path / "given") in msg and str(tmp_path / "env") in msg
-    assert "python -m datasets download salinas --to DIR" in msg
+    assert "python -m datasets download salinas --data-dir DIR" in msg
 
 
 def test_bad_source_is_refused():

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from datasets.cli_options import python_command
+
 from .. import metric_table
 from ..spec import TrialSpec, group_fields, group_of
 from . import seeds
@@ -78,7 +80,7 @@ DELTA: tuple[tuple[str, str], tuple[str, str]] = (("paper", "scene"), ("disjoint
 GAP: tuple[tuple[str, str], tuple[str, str]] = (("paper", "train"), ("disjoint", "train"))
 EMPTY_MESSAGE = (
     "no leakage study in this database (no trial with the disjoint or block_cv protocol, "
-    "or PCA fitted on training pixels) — run python -m harness.run --suite leakage"
+    f"or PCA fitted on training pixels) — run {python_command('harness.run --suite leakage')}"
 )
 DELTA_HEADER = "Δ OA (pp)"
 GAP_HEADER = "Leakage gap (pp, 95 % CI)"
@@ -140,7 +142,8 @@ def leakage_gap(a: Sequence[float], b: Sequence[float], confidence: float = CONF
     """mean(a) - mean(b) and its Welch confidence interval (unequal variances).
 
     Args:
-        a, b: per-seed values of the two settings (independent samples).
+        a: per-seed values of the first setting.
+        b: per-seed values of the second setting (independent of ``a``).
         confidence: the interval's confidence (0.95: a 95 % interval).
     """
     from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
@@ -285,7 +288,9 @@ def collect(
 
     Args:
         store: the store (its trials' specs are read).
-        scene, recipe, source: filters (None: all).
+        scene: only this scene (None: all).
+        recipe: only this recipe (None: all).
+        source: only this source (None: all).
         run_id: count only this run's trials.
         board: the store's leaderboard rows with "oa" (of ``run_id``), when the caller
             has them already (the dashboard); None: queried here.

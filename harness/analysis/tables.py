@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from datasets.cli_options import python_command
+
 from .. import metric_table
 from ..metric_table import CI_METRICS, MetricInfo
 from ..spec import group_fields, group_of
@@ -23,12 +25,12 @@ from .significance import ClassTable, McNemar, TestedTrial, class_table, mcnemar
 TABLES = ("summary", "per-class", "mcnemar", "intervals", "leakage")
 
 
-EMPTY_MESSAGE = "no completed trials yet — run python -m harness.run --suite quick"
+EMPTY_MESSAGE = f"no completed trials yet — run {python_command('harness.run --suite quick')}"
 
 
 SEARCHES_ONLY_MESSAGE = (
     "no completed trials outside hyperparameter searches yet (the tables count trials "
-    "with study ''); run python -m harness.run --suite quick"
+    f"with study ''); run {python_command('harness.run --suite quick')}"
 )
 
 

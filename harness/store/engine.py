@@ -12,6 +12,7 @@ store shared between machines; nothing outside the SQLite branch is SQLite-speci
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from datasets.cli_options import python_command
 
 from .errors import StoreError
 
@@ -149,9 +152,10 @@ class Database:
             )
         if not path.exists():
             if self.readonly:
+                run = python_command(f"harness.run --suite quick --db {shlex.quote(str(path))}")
                 raise StoreError(
-                    f"No results database at {path}. Run a suite first "
-                    f"(python -m harness.run --suite quick --db {path}) or check the path."
+                    f"No results database at {path}. Run a suite first ({run}), or point "
+                    "--db at an existing database."
                 )
         else:
             reason = not_sqlite(path)

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from datasets.cli_options import python_command
+
 from ..saved_model import FILE_KINDS
 from .artifact_store import ArtifactError, ArtifactStore
 from .engine import Database
@@ -91,7 +93,7 @@ class SavedModels:
             raise StoreError(
                 f"Trial {trial_id} ({trial['model']}, {trial['scene']}, seed {trial['seed']}) "
                 f"has no saved model: {reason}. Fix: re-run it with saved models, e.g. "
-                f"python -m harness.run --db {self.db.location} --fresh ... (without "
+                f"{python_command(f'harness.run --db {self.db.location} --fresh')} ... (without "
                 "--no-save-models), or pick another trial."
             )
         folder = self.artifact_store(lookup(trial_id)["run_id"])

@@ -19,6 +19,7 @@ lacks, so such a database upgrades like any other.
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
+
+from datasets.cli_options import python_command
 
 from .engine import Database, resolve_target
 from .errors import StoreError
@@ -45,11 +48,16 @@ __all__ = [
     "schema_state",
     "stamp_head",
     "upgrade",
+    "upgrade_command",
 ]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: How an older database is brought up to date (the store's refusal names it).
-UPGRADE_COMMAND = "python -m harness.db upgrade --db {location}"
+
+
+def upgrade_command(location: str) -> str:
+    """The command that brings an older database up to date (the store's refusal names
+    it), with the interpreter the user can run it with."""
+    return python_command(f"harness.db upgrade --db {shlex.quote(str(location))}")
 
 
 def alembic_config(connection: Connection | None = None) -> Any:
@@ -399,7 +407,7 @@ def refusal(state: SchemaState, db: Database) -> str:
     if state.kind == "empty":
         return (
             f"{db.location} is an empty database with no results tables. "
-            "Run a suite first (python -m harness.run --suite quick)."
+            f"Run a suite first ({python_command('harness.run --suite quick')})."
         )
     if state.kind == "foreign":
         return (
@@ -413,7 +421,7 @@ def refusal(state: SchemaState, db: Database) -> str:
             f"{state.revision}; this code knows up to revision {state.head}). Update "
             "this checkout (git pull, then pip install -e .) or use another database path."
         )
-    command = UPGRADE_COMMAND.format(location=db.location)
+    command = upgrade_command(db.location)
     backup = " (it keeps a copy of the file first)" if db.path is not None else ""
     return (
         f"{db.location} has an older schema, {state.description}; this code reads "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from datasets.cli_options import python_command
 from harness.store.schema import Base
 
 config = context.config
@@ -47,7 +48,7 @@ else:
     if not url:
         raise SystemExit(
             "Set sqlalchemy.url (alembic -x, or alembic.ini) to the results database, or "
-            "upgrade with: python -m harness.db upgrade --db URL_OR_PATH"
+            f"upgrade with: {python_command('harness.db upgrade --db URL_OR_PATH')}"
         )
     engine = create_engine(url)
     try:
