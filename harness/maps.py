@@ -425,3 +425,86 @@ def write_maps(
     else:
         files = {path: lambda: _npy(labels), second: lambda: _npy(ent)}
     return _write_all(files)
+
+
+# --------------------------------------------------------------------------- progress
+
+#: Seconds between two progress lines of a prediction off a terminal.
+PROGRESS_LINE_SECONDS = 10.0
+
+
+class PixelProgress:
+    """The progress of classifying a cube's pixels, for ``harness.predict``.
+
+    On a terminal, a tqdm bar (pixels, pixels/s, time left); otherwise (a log file, a
+    pipe, a batch job) one line of tqdm's text at most every ``interval`` seconds, so
+    that a map that takes minutes still says where it stands. Pass an instance, or its
+    :meth:`update`, as the ``progress`` of
+    :meth:`harness.saved_model.SavedModel.predict`.
+
+    Args:
+        total: pixels to classify.
+        desc: the text before the counts.
+        file: where it shows (default ``sys.stderr``).
+        interval: seconds between two lines off a terminal.
+        clock: the time source of those lines (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        desc: str = "predict",
+        file: Any = None,
+        interval: float = PROGRESS_LINE_SECONDS,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import sys
+        import time
+
+        from tqdm import tqdm
+
+        self.total = int(total)
+        self.desc = desc
+        self.file = file if file is not None else sys.stderr
+        self.interval = interval
+        self.clock = clock or time.monotonic
+        self.format_meter = tqdm.format_meter
+        isatty = getattr(self.file, "isatty", None)
+        self.bar: Any = (
+            tqdm(
+                total=self.total, unit="px", unit_scale=True, desc=desc, leave=False, file=self.file
+            )
+            if callable(isatty) and isatty()
+            else None
+        )
+        self.started = self.clock()
+        self._last = self.started
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """``done`` pixels of ``total`` (default: the total given) are classified."""
+        if self.bar is not None:
+            self.bar.update(int(done) - self.bar.n)
+            return
+        now = self.clock()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        line = self.format_meter(
+            int(done),
+            int(total or self.total),
+            now - self.started,
+            prefix=self.desc,
+            unit="px",
+            unit_scale=True,
+            bar_format="{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} pixels "
+            "[{elapsed} elapsed, {remaining} left, {rate_fmt}]",
+        )
+        print(line, file=self.file, flush=True)
+
+    __call__ = update
+
+    def close(self) -> None:
+        """End the bar (off a terminal there is nothing to end)."""
+        if self.bar is not None:
+            self.bar.close()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -204,6 +204,15 @@ def one_class_note(
     if oa is not None and majority_rate is not None and oa <= majority_rate + MAJORITY_MARGIN:
         return "no better than the majority class"
     return None
+
+
+def trial_note(trial: Mapping[str, Any]) -> str | None:
+    """Why a stored trial (:meth:`harness.store.ResultStore.trial`) is not a result, or
+    None: :func:`one_class_note` on its test OA and collapse diagnostics."""
+    test = (trial.get("metrics") or {}).get("test") or {}
+    return one_class_note(
+        test.get("oa"), test.get("majority_rate"), test.get("top_prediction_share")
+    )
 
 
 def confusion(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:

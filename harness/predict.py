@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import sys
 import time
 import warnings
@@ -179,32 +180,38 @@ def scene_cube(
 
 
 def _parser() -> argparse.ArgumentParser:
+    from datasets.cli_options import add_option
+
     ap = argparse.ArgumentParser(
         prog="python -m harness.predict",
         description="Classify a cube with a trial's saved model; write the class and entropy maps.",
     )
-    ap.add_argument("--db", default="results.db", help="results database (default results.db)")
-    ap.add_argument("--artifacts", metavar="DIR", help="the artifact folder of the saved models")
-    which = ap.add_argument_group("which model")
+    add_option(ap, "--db")
+    add_option(ap, "--artifacts")
+    which = ap.add_argument_group(
+        "which model",
+        "--trial ID, or --best MODEL --scene SCENE: the completed trial of MODEL trained on "
+        "SCENE with a saved model and the best validation OA (--protocol and --recipe narrow "
+        "the choice).",
+    )
     which.add_argument("--trial", type=int, metavar="ID", help="the trial's id")
     which.add_argument(
         "--best",
         metavar="MODEL",
         help="the completed trial of MODEL on --scene with the best validation OA",
     )
-    which.add_argument("--protocol", help="with --best: only trials of this split protocol")
-    which.add_argument("--recipe", help="with --best: only trials of this recipe")
-    data = ap.add_argument_group("which data")
+    add_option(which, "--protocol")
+    add_option(which, "--recipe")
+    data = ap.add_argument_group(
+        "which data",
+        "--cube FILE, or --scene SCENE (the trial's own scene is loaded as the trial saw it).",
+    )
     data.add_argument("--cube", metavar="FILE", help="a cube file (.mat, .npy, .npz, ENVI, .tif)")
     data.add_argument("--key", default="", help="the cube's variable in a .mat/.npz file")
-    data.add_argument(
-        "--scene", metavar="NAME", help="a registry scene (and, with --best, the training scene)"
-    )
-    data.add_argument(
-        "--scene-file", action="append", default=[], metavar="F", help="a scene TOML of your own"
-    )
-    data.add_argument("--source", choices=("real", "surrogate", "auto"), help="for --scene")
-    data.add_argument("--data-dir", metavar="DIR", help="folder searched first for scene files")
+    add_option(data, "--scene")
+    add_option(data, "--scene-file")
+    add_option(data, "--source")
+    add_option(data, "--data-dir")
     ap.add_argument(
         "--out", required=True, metavar="PATH", help="output: PATH.tif, .png, .mat or .npy"
     )
@@ -227,14 +234,14 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if (args.trial is None) == (args.best is None):
         raise PredictError(
-            "Give the model with --trial ID or with --best MODEL --scene S (one of them)."
+            "Give the model with --trial ID or with --best MODEL --scene SCENE (one of them)."
         )
     if args.best is not None and not args.scene:
-        raise PredictError("--best MODEL needs --scene S: the scene the model was trained on.")
+        raise PredictError("--best MODEL needs --scene SCENE: the scene the model was trained on.")
     if (args.protocol or args.recipe) and args.best is None:
         raise PredictError("--protocol and --recipe choose among trials with --best only.")
     if not args.cube and not args.scene:
-        raise PredictError("Give the data with --cube FILE or --scene NAME.")
+        raise PredictError("Give the data with --cube FILE or --scene SCENE.")
     for flag, value in (("--chunk", args.chunk), ("--threads", args.threads)):
         if value is not None and value < 1:
             raise PredictError(f"{flag} {value} must be >= 1.")
@@ -264,10 +271,13 @@ def _choose_trial(args: argparse.Namespace, store: Any) -> int:
             if any_trial
             else "there is no completed trial of it"
         )
+        from datasets.cli_options import python_command
+
+        run = python_command(f"harness.run --models {args.best} --scene {args.scene}")
+        report = python_command(f"harness.report --db {shlex.quote(str(args.db))}")
         raise PredictError(
             f"--best {args.best} --scene {args.scene}: {why} in {store.location}. Fix: run it "
-            f"(python -m harness.run --models {args.best} --scenes {args.scene} ...), or check "
-            "the names with python -m harness.report."
+            f"({run} ...), or check the names with {report}."
         )
     oa = best["val_oa"]
     print(
@@ -280,20 +290,17 @@ def _choose_trial(args: argparse.Namespace, store: Any) -> int:
 
 
 def _progress(total: int) -> Any:
-    from tqdm import tqdm
+    from .maps import PixelProgress
 
-    bar = tqdm(total=total, unit="px", unit_scale=True, desc="predict", disable=None, leave=False)
-
-    def update(done: int, _total: int) -> None:
-        bar.update(done - bar.n)
-
-    return bar, update
+    bar = PixelProgress(total, desc="predict")  # a bar on a terminal, else a line every 10 s
+    return bar, bar.update
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     import datasets
 
     from .maps import MapExportError, write_maps
+    from .metrics import trial_note
     from .store import ResultStore, StoreError
     from .store.artifact_store import ArtifactError
 
@@ -333,6 +340,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{h} x {w} x {b}",
         file=sys.stderr,
     )
+    if note := trial_note(trial):  # said before the time is spent, not after
+        test = trial["metrics"]["test"]
+        shown = ", ".join(
+            f"{what} {test[key]:.3f}"
+            for what, key in (("test OA", "oa"), ("majority class", "majority_rate"))
+            if test.get(key) is not None
+        )
+        print(
+            f"warning: trial {trial_id} is NOT A RESULT ({note}: {shown}); its map shows "
+            "that, not a classification. Fix: pick a trial that learned (harness.report "
+            "marks the ones that did not), or train it longer.",
+            file=sys.stderr,
+        )
     bar, update = _progress(h * w)
     t0 = time.perf_counter()
     try:

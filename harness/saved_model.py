@@ -351,7 +351,9 @@ class SavedModel:
             wavelengths_nm: the cube's band centres, when known (checked against the
                 model's).
             chunk: pixels per chunk (default: the trial's).
-            progress: called with (pixels done, pixels in all) after every chunk.
+            progress: called with (pixels done, pixels in all) after every chunk (and
+                every batch of a torch model's chunk); :class:`harness.maps.PixelProgress`
+                shows it (a bar on a terminal, else a line every few seconds).
 
         Returns:
             (labels, entropy): (H, W) int16 1-based classes and (H, W) float32
@@ -369,15 +371,25 @@ class SavedModel:
         labels = np.empty(h * w, dtype=np.int16)
         ent = np.empty(h * w, dtype=np.float32)
         total = h * w
-        for idx, proba in self._probabilities(image, int(chunk or self.manifest["map_chunk"])):
+
+        def on_rows(done: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        for idx, proba in self._probabilities(
+            image, int(chunk or self.manifest["map_chunk"]), on_rows
+        ):
             labels[idx] = proba.argmax(1) + 1
             ent[idx] = row_entropy(proba)
             if progress is not None:
                 progress(int(idx[-1]) + 1, total)
         return labels.reshape(h, w), ent.reshape(h, w)
 
-    def _probabilities(self, image: np.ndarray, chunk: int) -> Any:
-        """(flat indices, (n, C) probabilities) of the image's pixels, chunk by chunk."""
+    def _probabilities(
+        self, image: np.ndarray, chunk: int, on_rows: Callable[[int], None] | None = None
+    ) -> Any:
+        """(flat indices, (n, C) probabilities) of the image's pixels, chunk by chunk
+        (``on_rows``: called with the pixels done after every batch of a torch model)."""
         if self.kind == "sklearn":
             table = image.reshape(-1, image.shape[2])
             for start in range(0, table.shape[0], chunk):
@@ -398,6 +410,8 @@ class SavedModel:
             with torch.no_grad(), self._autocast():
                 for start in range(0, x.shape[0], batch):
                     out.append(torch.softmax(self.model(x[start : start + batch]).float(), dim=1))
+                    if on_rows is not None:
+                        on_rows(int(idx[0]) + start + out[-1].shape[0])
             yield idx, torch.cat(out).cpu().numpy()
 
     def _autocast(self) -> Any:

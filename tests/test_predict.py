@@ -222,7 +222,7 @@ def test_usage_errors_name_the_flag(smoke, tmp_path, capsys):
     db = str(smoke)
     cases = {
         ("--db", db, "--scene", "indian_pines", "--out", "m.tif"): "--trial ID or with --best",
-        ("--db", db, "--trial", "1", "--out", "m.tif"): "--cube FILE or --scene NAME",
+        ("--db", db, "--trial", "1", "--out", "m.tif"): "--cube FILE or --scene SCENE",
         ("--db", db, "--best", "ssrn_tiny", "--cube", "c.npy", "--out", "m.tif"): "needs --scene",
         ("--db", db, "--trial", "1", "--scene", "indian_pines", "--out", "m.jpg"): "'.jpg'",
         ("--db", db, "--trial", "1", "--scene", "indian_pines",
@@ -283,3 +283,39 @@ def test_cube_files_as_users_give_them(smoke, tmp_path, capsys):
     rc, err = run("--cube", str(tmp_path / "small.npy"), "--out", str(tmp_path / "x.npy"))
     assert rc == 2 and "The cube is 2 x 2 pixels" in err and "larger cube" in err
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_a_model_that_is_not_a_result_is_named_before_the_map(smoke, tmp_path, capsys):
+    """predict warns before it spends time on a trial that predicts one class, and says
+    nothing of the kind for one that learned."""
+    import sqlite3
+
+    from harness.metrics import trial_note
+
+    db = tmp_path / "flagged.db"
+    with sqlite3.connect(smoke) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # the write-ahead log too
+    rows = _trials(smoke)
+    flagged, learned = rows[0]["id"], rows[1]["id"]
+    with sqlite3.connect(db) as con:  # the first trial, as a collapsed model stores it
+        con.execute(
+            "UPDATE metrics SET value = 0.99 WHERE trial_id = ? AND split = 'test' "
+            "AND name = 'top_prediction_share'",
+            (flagged,),
+        )
+    with ResultStore(db, readonly=True) as store:
+        assert trial_note(store.trial(flagged)) == "predicts one class"
+        learned_note = trial_note(store.trial(learned))
+    artifacts = Path(str(smoke).removesuffix(".db") + ".artifacts")
+    errs = {}
+    for trial_id in (flagged, learned):
+        rc = predict.main(
+            ["--db", str(db), "--artifacts", str(artifacts), "--trial", str(trial_id),
+             "--scene", "indian_pines", "--out", str(tmp_path / f"t{trial_id}.npy")]
+        )  # fmt: skip
+        errs[trial_id] = capsys.readouterr().err
+        assert rc == 0, errs[trial_id]
+    warning = f"warning: trial {flagged} is NOT A RESULT (predicts one class: test OA "
+    assert warning in errs[flagged], errs[flagged]
+    warned = f"warning: trial {learned} is NOT A RESULT (" in errs[learned]
+    assert warned == (learned_note is not None), errs[learned]

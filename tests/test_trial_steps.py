@@ -85,6 +85,7 @@ def test_epoch_records_keep_the_stored_keys():
         "val_acc",
         "best_epoch",
         "samples_per_second",
+        "val_samples_per_second",
     ]
 
 

@@ -1,5 +1,14 @@
 """Tune callbacks and schedulers on the driver: the progress lines with their ETA and
-the pruned trials' records, and ASHA that remembers what it stopped."""
+the pruned trials' records, and ASHA that remembers what it stopped.
+
+Epoch reports reach the driver through ``tune.report`` (they are Tune's results: the
+scheduler and the searcher read them). The progress within a long phase of a trial
+(the batches of an epoch, the pixels of the map phase: :mod:`harness.trial.ticker`)
+must not be a Tune result, which would count as a training iteration (ASHA's time
+unit) and lack the searcher's metric; it travels through the run's progress board
+instead, a small Ray actor that the trials post to and the driver's callback reads
+at every step of Tune's loop.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,48 @@ from typing import Any
 from ..spec import TrialSpec
 from .keys import DONE_KEY, describe, spec_of
 from .options import RunView
-from .progress import EpochLines, EtaEstimator, epoch_event, history_from_store, status_line
+from .progress import (
+    EpochLines,
+    EtaEstimator,
+    epoch_event,
+    history_from_store,
+    phase_event,
+    status_line,
+)
+
+#: Seconds between two reads of the progress board by the driver.
+BOARD_POLL_SECONDS = 1.0
+
+
+def board_name(writer_name: str) -> str:
+    """The name of a run's progress board (beside its writer, ``hsi-result-writer-ID``)."""
+    return f"{writer_name}-progress"
+
+
+def progress_board(writer_name: str) -> Any:
+    """The run's progress board (a Ray actor), created on first use.
+
+    Trials post ``(Tune trial id, progress dict)`` with ``post``; the driver takes
+    what was posted with ``take``.
+    """
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class ProgressBoard:
+        """Phase progress posted by the trials, until the driver takes it."""
+
+        def __init__(self) -> None:
+            self.posted: list[tuple[str, dict[str, Any]]] = []
+
+        def post(self, trial_id: str, progress: dict[str, Any]) -> None:
+            self.posted.append((trial_id, progress))
+
+        def take(self) -> list[tuple[str, dict[str, Any]]]:
+            posted, self.posted = self.posted, []
+            return posted
+
+    actor: Any = ProgressBoard
+    return actor.options(name=board_name(writer_name), get_if_exists=True).remote()
 
 
 def progress_callback_class():
@@ -49,10 +99,14 @@ def progress_callback_class():
             self.specs: dict[str, TrialSpec] = {}
             # one query: the completed trials' timings in the database
             self.eta = EtaEstimator(
-                history_from_store(ctx.store), concurrency=ctx.options.max_concurrent
+                history_from_store(ctx.store),
+                concurrency=ctx.options.max_concurrent,
+                maps=ctx.options.maps,
             )
             self.eta.plan(self.planned(param_space or {}, total))
             self.epoch_lines = EpochLines()
+            self.board = progress_board(ctx.writer_name) if ctx.writer_name else None
+            self.polled = 0.0
 
         @staticmethod
         def planned(param_space: dict[str, Any], total: int) -> list[TrialSpec]:
@@ -95,13 +149,37 @@ def progress_callback_class():
                 self.specs[trial.trial_id] = spec_of(trial)
             return self.specs[trial.trial_id]
 
+        def poll(self, force: bool = False) -> None:
+            """Show the phase progress the trials posted (at most every
+            :data:`BOARD_POLL_SECONDS`, or now with ``force``)."""
+            import ray
+
+            now = time.monotonic()
+            if self.board is None or (not force and now - self.polled < BOARD_POLL_SECONDS):
+                return
+            self.polled = now
+            try:
+                posted = ray.get(self.board.take.remote(), timeout=10)
+            except (ray.exceptions.RayError, ray.exceptions.GetTimeoutError):
+                return  # progress lines are a view: a run never fails for them
+            for trial_id, progress in posted:
+                spec = self.specs.get(trial_id)
+                if spec is None or trial_id not in self.running:
+                    continue  # a trial that ended meanwhile
+                self.eta.phase(trial_id, progress)
+                self.say(phase_event(describe(spec), progress, spec.training.epochs))
+
         def ended_trial(self, trial: Any, fit_seconds: float | None = None) -> None:
             """Forget a trial that ended; show its held-back last epoch first."""
+            self.poll(force=True)
             self.say(self.epoch_lines.flush(trial.trial_id))
             self.eta.finish(trial.trial_id, fit_seconds)
             self.specs.pop(trial.trial_id, None)
 
         # Tune events -----------------------------------------------------------
+        def on_step_end(self, iteration, trials, **info):
+            self.poll()
+
         def on_trial_start(self, iteration, trials, trial, **info):
             self.running.add(trial.trial_id)
             self.history.setdefault(trial.trial_id, [])
@@ -115,7 +193,7 @@ def progress_callback_class():
             if "epoch" not in result:
                 return
             spec, epoch = self.spec(trial), int(result["epoch"])
-            self.eta.epoch(trial.trial_id, epoch, spec.training.epochs)
+            self.eta.epoch(trial.trial_id, epoch, spec.training.epochs, result)
             text = epoch_event(describe(spec), result, spec.training.epochs)
             self.say(self.epoch_lines.offer(trial.trial_id, epoch, spec.training.epochs, text))
 

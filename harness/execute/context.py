@@ -106,6 +106,7 @@ class RunContext:
             "writer": self.writer_name,
             "fresh": self.options.fresh,
             "save_models": self.options.save_models and self.store.artifacts is not None,
+            "maps": self.options.maps,
         }
         if res is not None:
             config.update(cpus=res["cpu"], gpus=res["gpu"])

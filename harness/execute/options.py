@@ -7,6 +7,7 @@ from typing import Any, Protocol, TextIO
 
 from ..spec import TrialSpec
 from ..store import ResultStore, Stored
+from ..trial.ticker import MAP_MODES
 
 #: Default ``out`` of :func:`run_specs` and :func:`run_search`: ``sys.stderr`` as it
 #: is when the run starts (a default bound at import would keep a stream that a test
@@ -62,6 +63,12 @@ class RunOptions:
             (see :attr:`experiment_name`).
         verbose: let Ray and Tune print their own log lines (``--verbose``); by default
             only their errors show, beside the runner's progress lines.
+        maps: what each trial classifies after its fit besides the test and validation
+            pixels (``--maps``): "scene", every pixel (the class and entropy maps of the
+            paper's figures); "labelled", the labelled pixels only; "none", no map (the
+            map phase of a big scene on a CPU can take longer than the training). Not
+            part of the trial's spec (its metrics do not depend on it): each trial
+            records it as ``info["maps"]``.
 
     Raises:
         OptionError: a value out of range (the message names the flag).
@@ -84,6 +91,7 @@ class RunOptions:
     tracking_uri: str | None = None
     experiment: str | None = None
     verbose: bool = False
+    maps: str = "scene"
 
     @property
     def experiment_name(self) -> str:
@@ -91,6 +99,10 @@ class RunOptions:
         return self.experiment or f"hsi-{self.suite or 'run'}"
 
     def __post_init__(self) -> None:
+        if self.maps not in MAP_MODES:
+            raise OptionError(
+                f"--maps {self.maps!r} is not a map mode; choose from {', '.join(MAP_MODES)}."
+            )
         if self.track is not None and self.track != "mlflow":
             raise OptionError(f"--track {self.track!r} is not a tracker; choose from mlflow.")
         for option, given in (
@@ -151,9 +163,11 @@ class RunSummary:
 class RunView(Protocol):
     """What the callbacks and the tracker read of a run in progress
     (:class:`~harness.execute.context.RunContext` is one): its store, summary, options
-    and output, the failure its writer stored, and the record of a pruned trial."""
+    and output, its writer's actor name, the failure its writer stored, and the record
+    of a pruned trial."""
 
     store: ResultStore
+    writer_name: str
     summary: RunSummary
     options: RunOptions
     out: TextIO | None

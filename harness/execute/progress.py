@@ -29,7 +29,15 @@ over-estimate).
 A running trial counts with what it has left: its expected cost (from its own epoch
 pace once it reported one, else as above) minus its elapsed time, but at least
 :data:`LEFT_FLOOR_SHARE` of the expected cost (a trial that overran its estimate is
-not done). Waiting trials count with their full expected cost. The sum is divided by
+not done). Its own pace includes the batches of the epoch under way (the trial's
+``train`` progress reports, :mod:`harness.trial.ticker`), and its time after the
+epochs, the map phase, is, first found of: the measured rest of completed trials of
+the same key; the pixels its epoch reports say the map phase will predict
+(``map_pixels``: test, validation and the map's, per the run's ``--maps``) at its own
+inference pace (the validation pass's ``val_samples_per_second``), else at the
+prior's inference throughput, else at its training pace (a forward pass is not slower
+than a training step); the prior's as above. Once the map phase reports (``map``
+progress), what it has left is its pixels left at its own pixels per second. Waiting trials count with their full expected cost. The sum is divided by
 the trials that run at once (the most seen running together, capped by the run's
 ``max_concurrent``), and the ETA is never below the longest single trial left.
 """
@@ -127,6 +135,43 @@ def epoch_event(trial: str, stats: Mapping[str, Any], epochs: int) -> str:
         f"epoch {int(stats.get('epoch', 0))}/{epochs} {trial}: "
         f"train loss {_number(stats.get('train_loss'), '.4f')}, "
         f"val OA {_number(stats.get('val_acc'), '.3f')}, {rate} samples/s"
+    )
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return _number(value, ",.0f" if value >= 100 else ".1f")
+
+
+def phase_event(trial: str, progress: Mapping[str, Any], epochs: int) -> str:
+    """The text of one progress line within a long phase of a trial.
+
+    Args:
+        trial: the trial as the runner describes it.
+        progress: a :class:`~harness.trial.ticker.PhaseProgress` as a dict
+            (:meth:`~harness.trial.ticker.PhaseProgress.as_dict`).
+        epochs: the spec's number of epochs.
+
+    Returns:
+        E.g. ``"epoch 3/40 claresnet indian_pines seed 0 1a2b3c4d: batch 120/256,
+        13.2 samples/s"`` or ``"map phase ssrn houston seed 0 1a2b3c4d: 301,056/667,874
+        pixels (test 3,006, val 1,202, scene 664,845), 512 pixels/s, 11m56s left"``.
+    """
+    done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
+    seconds = float(progress.get("seconds", 0.0))
+    samples = int(progress.get("samples", done))
+    rate = samples / seconds if seconds > 0 else None
+    if progress.get("phase") == "train":
+        return (
+            f"epoch {int(progress.get('epoch', 0))}/{epochs} {trial}: batch {done:,}/{total:,}, "
+            f"{_rate(rate)} samples/s"
+        )
+    parts = ", ".join(f"{name} {int(n):,}" for name, n in progress.get("parts", ()))
+    left = format_duration((total - done) / rate) if rate else "-"
+    return (
+        f"map phase {trial}: {done:,}/{total:,} pixels ({parts}), {_rate(rate)} pixels/s, "
+        f"{left} left"
     )
 
 
@@ -273,19 +318,32 @@ def _estimate_split(spec: TrialSpec) -> SplitSize | None:
 
 @dataclass(frozen=True)
 class Job:
-    """What the estimator needs of a trial spec: its cost key and its size."""
+    """What the estimator needs of a trial spec: its cost key, its size and what its
+    map phase classifies (the run's ``--maps``)."""
 
     key: Key
     epochs: int
     split: SplitSize | None
+    maps: str = "scene"
 
     @classmethod
-    def of(cls, spec: TrialSpec) -> Job:
+    def of(cls, spec: TrialSpec, maps: str = "scene") -> Job:
         return cls(
             (spec.model, spec.recipe, spec.scene),
             max(1, spec.training.epochs),
             estimate_split(spec),
+            maps,
         )
+
+    @property
+    def map_pixels(self) -> float | None:
+        """Estimated pixels of the map phase: test, validation and the map's (the scene,
+        its labelled pixels or none); None when the split is unknown."""
+        if self.split is None:
+            return None
+        s = self.split
+        mapped = {"scene": s.scene, "labelled": s.train + s.val + s.test}.get(self.maps, 0.0)
+        return s.test + s.val + mapped
 
     @property
     def pixels_per_epoch(self) -> float:
@@ -346,6 +404,14 @@ def history_from_store(store: Any) -> list[Observation]:
 # ----------------------------------------------------------------------------- the ETA
 
 
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
 @dataclass(frozen=True)
 class Eta:
     """The time left, over the trials whose cost is known.
@@ -386,6 +452,23 @@ class _Running:
     epoch: int = 0
     epochs: int = 0
     epoch_at: float = 0.0
+    #: epochs done, counting the share of the one under way (train progress)
+    progress: float = 0.0
+    progress_at: float = 0.0
+    #: what the epoch reports say of the map phase to come
+    map_pixels: float | None = None
+    infer_rate: float | None = None
+    train_rate: float | None = None
+    #: the map phase under way: pixels left and pixels per second, when reported
+    map_left: float | None = None
+    map_rate: float | None = None
+    map_at: float = 0.0
+
+    def pace(self) -> tuple[float, float] | None:
+        """(epochs done with the share of the current one, the time they took)."""
+        if self.progress > 0:
+            return self.progress, self.progress_at - self.started
+        return None
 
 
 class EtaEstimator:
@@ -397,6 +480,7 @@ class EtaEstimator:
         priors: (training, inference) samples/s per (model, recipe); default
             :data:`PRIOR_THROUGHPUT`.
         clock: the time source.
+        maps: what the run's map phases classify (``--maps``: scene, labelled, none).
     """
 
     def __init__(
@@ -406,7 +490,9 @@ class EtaEstimator:
         concurrency: int | None = None,
         priors: Mapping[tuple[str, str], tuple[float, float]] | None = None,
         clock: Clock = time.monotonic,
+        maps: str = "scene",
     ) -> None:
+        self.maps = maps
         self.concurrency = concurrency
         self.priors = dict(PRIOR_THROUGHPUT if priors is None else priors)
         self.clock = clock
@@ -420,11 +506,11 @@ class EtaEstimator:
     # events ----------------------------------------------------------------------
     def plan(self, specs: Iterable[TrialSpec]) -> None:
         """Trials that will run (each ``start`` takes one of them off the waiting list)."""
-        self._waiting.update(Job.of(s) for s in specs)
+        self._waiting.update(Job.of(s, self.maps) for s in specs)
 
     def start(self, trial_id: str, spec: TrialSpec) -> None:
         """A trial started (the waiting trial of the same cost, if planned, leaves the list)."""
-        job = Job.of(spec)
+        job = Job.of(spec, self.maps)
         if trial_id in self._running:  # a retry of a failed attempt: it starts over
             self._running[trial_id] = _Running(job, self.clock())
             return
@@ -438,11 +524,45 @@ class EtaEstimator:
         self._running[trial_id] = _Running(job, self.clock())
         self._peak = max(self._peak, len(self._running))
 
-    def epoch(self, trial_id: str, epoch: int, epochs: int) -> None:
-        """A running trial reported its epoch ``epoch`` of ``epochs``."""
+    def epoch(
+        self, trial_id: str, epoch: int, epochs: int, stats: Mapping[str, Any] | None = None
+    ) -> None:
+        """A running trial reported its epoch ``epoch`` of ``epochs`` (``stats``: the
+        report, whose ``map_pixels``, ``val_samples_per_second`` and
+        ``samples_per_second`` estimate its map phase)."""
         run = self._running.get(trial_id)
-        if run is not None and epoch >= 1:
-            run.epoch, run.epochs, run.epoch_at = epoch, max(epochs, epoch), self.clock()
+        if run is None or epoch < 1:
+            return
+        now = self.clock()
+        run.epoch, run.epochs, run.epoch_at = epoch, max(epochs, epoch), now
+        run.progress, run.progress_at = float(epoch), now
+        stats = stats or {}
+        for attr, key in (
+            ("map_pixels", "map_pixels"),
+            ("infer_rate", "val_samples_per_second"),
+            ("train_rate", "samples_per_second"),
+        ):
+            value = _positive(stats.get(key))
+            if value is not None:
+                setattr(run, attr, value)
+
+    def phase(self, trial_id: str, progress: Mapping[str, Any]) -> None:
+        """A running trial reported progress within a phase (a
+        :class:`~harness.trial.ticker.PhaseProgress` as a dict): the batches of its
+        epoch under way ("train") or the pixels of its map phase ("map")."""
+        run = self._running.get(trial_id)
+        if run is None:
+            return
+        now = self.clock()
+        done, total = float(progress.get("done", 0)), float(progress.get("total", 0))
+        seconds = float(progress.get("seconds", 0.0))
+        if progress.get("phase") == "train" and total > 0:
+            epoch = int(progress.get("epoch", run.epoch + 1))
+            share = min(done / total, 1.0)
+            if epoch - 1 + share > run.progress:
+                run.progress, run.progress_at = epoch - 1 + share, now
+        elif progress.get("phase") == "map" and seconds > 0 and done > 0:
+            run.map_left, run.map_rate, run.map_at = total - done, done / seconds, now
 
     def finish(self, trial_id: str, fit_seconds: float | None = None) -> None:
         """A trial ended; with its ``fit_seconds`` (completed trials) its cost is learned."""
@@ -467,7 +587,7 @@ class EtaEstimator:
             return statistics.median(o.other_seconds for o in seen), False
         prior = self.priors.get(job.key[:2])
         if prior is not None and job.split is not None:
-            inference = (job.split.scene + job.split.test + job.split.val) / prior[1]
+            inference = (job.map_pixels or 0.0) / prior[1]
             return PRIOR_SETUP_SECONDS + inference, True
         return None
 
@@ -495,14 +615,39 @@ class EtaEstimator:
         rest = self._rest(job)
         return Estimate(fit + (rest[0] if rest else 0.0), "prior")
 
+    def _after_fit(self, run: _Running) -> tuple[float, bool] | None:
+        """Seconds of a running trial after its epochs (its map phase and the rest), and
+        whether that is a prior (see the module's docstring for the order)."""
+        if self._observed.get(run.job.key):
+            return self._rest(run.job)
+        pixels = run.map_pixels if run.map_pixels is not None else run.job.map_pixels
+        prior = self.priors.get(run.job.key[:2])
+        for rate, is_prior in (
+            (run.infer_rate, False),
+            (prior[1] if prior else None, True),
+            (run.train_rate, False),
+        ):
+            if pixels is not None and rate:
+                return PRIOR_SETUP_SECONDS + pixels / rate, is_prior
+        return self._rest(run.job)
+
     def _left(self, run: _Running, now: float) -> Estimate | None:
-        """What a running trial has left: from its own epoch pace, else its expected cost."""
+        """What a running trial has left: its map phase's pixels left at its pace once
+        it reports them; else from its own epoch pace, else its expected cost."""
+        if run.map_left is not None and run.map_rate:
+            left = run.map_left / run.map_rate
+            return Estimate(
+                PRIOR_SETUP_SECONDS + max(left - (now - run.map_at), LEFT_FLOOR_SHARE * left),
+                "pace",
+            )
         total: Estimate | None
-        if run.epoch:
-            per_epoch = (run.epoch_at - run.started) / run.epoch
-            rest = self._rest(run.job)
+        pace = run.pace()
+        if pace is not None:
+            done, seconds = pace
+            per_epoch = seconds / done
+            rest = self._after_fit(run)
             total = Estimate(
-                per_epoch * run.epochs + (rest[0] if rest else 0.0),
+                per_epoch * max(run.epochs, run.job.epochs) + (rest[0] if rest else 0.0),
                 "prior" if rest and rest[1] else "pace",
             )
         else:

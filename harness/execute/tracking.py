@@ -172,17 +172,6 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def not_a_result_note(trial: Mapping[str, Any]) -> str | None:
-    """Why a stored trial is not a result ("predicts one class", ...), or None:
-    :func:`harness.metrics.one_class_note` on its test metrics."""
-    from ..metrics import one_class_note
-
-    test = (trial.get("metrics") or {}).get("test") or {}
-    return one_class_note(
-        test.get("oa"), test.get("majority_rate"), test.get("top_prediction_share")
-    )
-
-
 def mlflow_callback(ctx: RunView, pruner: Any = None) -> Any:
     """The Tune callback that mirrors the trials of ``ctx`` (a :class:`RunView`) to the
     MLflow experiment of its options (checked first by :func:`open_experiment`).
@@ -377,7 +366,9 @@ def mlflow_callback(ctx: RunView, pruner: Any = None) -> Any:
                 RunTag("hsi.status", str(trial.get("status"))),
                 RunTag("hsi.attempt", str(trial.get("attempt"))),
             ]
-            if note := not_a_result_note(trial):
+            from ..metrics import trial_note
+
+            if note := trial_note(trial):
                 # the tag to filter on, and the run's description MLflow's UI shows
                 tags.append(RunTag("hsi.not_a_result", note))
                 tags.append(RunTag("mlflow.note.content", f"NOT A RESULT: {note}"))

@@ -9,6 +9,8 @@ from ..result import TrialResult
 from ..scenes import fetch
 from ..spec import TrialSpec
 from ..trial.flow import run_trial_safely
+from ..trial.ticker import PhaseProgress
+from .callbacks import board_name
 from .keys import DONE_KEY, STORED_TRIAL_KEY, search_spec
 
 
@@ -16,7 +18,10 @@ def execute_spec(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]
     """Run one spec inside a Tune trial: mark it running, train, store, report.
 
     ``scenes``: the run's scenes in Ray's object store (fingerprint -> ObjectRef);
-    the trial takes its own from there and opens no scene file.
+    the trial takes its own from there and opens no scene file. The epochs go to Tune
+    (``tune.report``); the progress within a long epoch and the map phase to the run's
+    progress board (:func:`~harness.execute.callbacks.progress_board`). ``config["maps"]``
+    is the run's ``--maps`` (default "scene").
     """
     import ray
     import torch
@@ -28,6 +33,8 @@ def execute_spec(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]
 
     def progress(epoch: int, stats: dict[str, float]) -> None:
         tune.report({k: float(v) for k, v in stats.items() if v is not None})
+
+    on_phase = _phase_poster(config["writer"])
 
     device = "cuda" if config.get("gpus", 0) > 0 and torch.cuda.is_available() else "cpu"
     try:
@@ -41,6 +48,8 @@ def execute_spec(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]
             device=device,
             progress=progress,
             save_model=bool(config.get("save_models", True)),
+            maps=str(config.get("maps", "scene")),
+            on_phase=on_phase,
         )
     if result.status == "completed":
         result.info["node_id"] = ray.get_runtime_context().get_node_id()  # where it ran
@@ -58,6 +67,23 @@ def execute_spec(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]
             "fit_seconds": float(result.info.get("fit_seconds") or 0.0),
         }
     )
+
+
+def _phase_poster(writer_name: str) -> Any:
+    """The trial's ``on_phase``: posts to the run's progress board (None without one)."""
+    import ray
+    from ray import tune
+
+    try:
+        board = ray.get_actor(board_name(writer_name))
+    except ValueError:  # no board: a run without the progress callback
+        return None
+    trial_id = tune.get_context().get_trial_id()
+
+    def post(progress: PhaseProgress) -> None:
+        board.post.remote(trial_id, progress.as_dict())  # not awaited: a view only
+
+    return post
 
 
 def grid_trainable(config: dict[str, Any], scenes: dict[str, Any]) -> None:

@@ -26,7 +26,8 @@ def device_name(device: Any) -> str:
     from ..provenance import cpu_model
 
     cpu = cpu_model() or "unknown CPU"
-    return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({cpu}, {n} thread{'' if n == 1 else 's'})"
 
 
 def fast_forward(model: Any, cfg: Any, device: Any) -> tuple[Any, dict[str, Any]]:

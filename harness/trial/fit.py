@@ -15,6 +15,7 @@ from .data import DevicePatches, PreparedData, device_patches
 from .device import MixedPrecision, fast_forward, mixed_precision
 from .optim import make_optimizer, make_scheduler
 from .steps import evaluate_loss, is_better, train_epoch
+from .ticker import PhaseReporter
 
 ProgressCallback = Callable[[int, dict[str, float]], None]
 
@@ -85,6 +86,8 @@ class EpochStats:
         lr: the first parameter group's learning rate after the epoch.
         samples: the training samples of the epoch's steps.
         train_seconds: wall time of the training steps.
+        val_samples: the validation pixels the epoch predicted.
+        val_seconds: time of the validation pass (by the trial's progress clock).
     """
 
     epoch: int
@@ -95,6 +98,8 @@ class EpochStats:
     lr: float
     samples: int
     train_seconds: float
+    val_samples: int = 0
+    val_seconds: float = 0.0
 
     def selection_value(self, select_on: str) -> float:
         """The value the checkpoint selection compares ("last": the epoch itself)."""
@@ -116,6 +121,11 @@ class EpochStats:
             # training samples of this epoch per second of its training steps
             "samples_per_second": self.samples / self.train_seconds
             if self.train_seconds > 0
+            else None,
+            # validation pixels per second of the validation pass: the trial's own
+            # inference pace, from which the ETA estimates its map phase
+            "val_samples_per_second": self.val_samples / self.val_seconds
+            if self.val_samples and self.val_seconds > 0
             else None,
         }
 
@@ -227,6 +237,7 @@ def fit_deep(
     progress: ProgressCallback | None = None,
     *,
     val: DevicePatches | None = None,
+    reporter: PhaseReporter | None = None,
 ) -> DeepFit:
     """Train a torch model per the spec and restore its selected checkpoint.
 
@@ -238,6 +249,8 @@ def fit_deep(
         progress: called after every epoch with (epoch, stats).
         val: the validation patches when the caller has them already (they are
             reused for the evaluation); None extracts them here.
+        reporter: how the batches of a long epoch are reported
+            (:mod:`harness.trial.ticker`); None: not at all.
 
     Raises:
         FloatingPointError: the training loss became non-finite.
@@ -253,7 +266,9 @@ def fit_deep(
     epochs_run, stop_reason = 0, "epochs"
     bar = _progress_bar(cfg.epochs, spec)
     for epoch in range(1, cfg.epochs + 1):
-        stats = _train_and_validate(model, setup, train, val, epoch, cfg)
+        stats = _train_and_validate(
+            model, setup, train, val, epoch, cfg, reporter or PhaseReporter()
+        )
         epochs_run = epoch
         curves.append(stats)
         best.update(model, stats)
@@ -289,10 +304,12 @@ def _train_and_validate(
     val: DevicePatches,
     epoch: int,
     cfg: Any,
+    reporter: PhaseReporter,
 ) -> EpochStats:
     """One epoch: the training steps in a new seeded order, the epoch's LR step, the validation."""
     import torch
 
+    ticker = reporter.ticker("train", -(-len(train) // cfg.batch_size), epoch=epoch)
     model.train()
     perm = torch.randperm(len(train), generator=setup.generator).to(train.x.device)
     t_epoch = time.perf_counter()
@@ -308,6 +325,7 @@ def _train_and_validate(
         amp=setup.precision.autocast,
         scaler=setup.precision.scaler,
         step_scheduler=setup.step_scheduler,
+        on_step=ticker.update,
     )
     train_seconds = time.perf_counter() - t_epoch  # train_epoch ends with a host read
     if bad_step is not None:
@@ -318,9 +336,11 @@ def _train_and_validate(
     if setup.epoch_scheduler is not None:
         setup.epoch_scheduler.step()
     model.eval()
+    t_val = reporter.clock()
     val_loss, val_acc = evaluate_loss(
         setup.forward, val.x, val.y, cfg.eval_batch_size, setup.precision.autocast
     )
+    val_seconds = reporter.clock() - t_val
     return EpochStats(
         epoch=epoch,
         train_loss=loss_sum / max(seen, 1),
@@ -330,6 +350,8 @@ def _train_and_validate(
         lr=float(setup.optimizer.param_groups[0]["lr"]),
         samples=seen,
         train_seconds=train_seconds,
+        val_samples=len(val),
+        val_seconds=val_seconds,
     )
 
 

@@ -43,6 +43,7 @@ from .evaluate import (
     sha256_of_test_set,
 )
 from .fit import DeepFit, ProgressCallback, TrialFit, TrialModel, fit_deep
+from .ticker import MAP_MODES, PHASE_INTERVAL, Clock, PhaseCallback, PhaseReporter
 
 
 def run_trial(
@@ -54,6 +55,10 @@ def run_trial(
     progress: ProgressCallback | None = None,
     map_chunk: int = 4096,
     save_model: bool = True,
+    maps: str = "scene",
+    on_phase: PhaseCallback | None = None,
+    clock: Clock = time.monotonic,
+    phase_interval: float = PHASE_INTERVAL,
 ) -> TrialResult:
     """Run one trial and return its complete result (raises on failure).
 
@@ -63,23 +68,50 @@ def run_trial(
             against the spec's fingerprint); None loads it from the files.
         data_dir: a folder searched first for the scene files (when ``scene`` is None).
         device: "cpu", "cuda", "cuda:1"...; default: CUDA when available, else CPU.
-        progress: called after every epoch with (epoch, stats) (the Ray runner forwards it).
+        progress: called after every epoch with (epoch, stats) (the Ray runner forwards
+            it); the stats carry ``map_pixels``, the pixels of the map phase to come.
         map_chunk: pixels per chunk of the full-scene classification map.
         save_model: export the fitted model and preprocessing as files
             (``result.model_files``, :mod:`harness.saved_model`), which the store keeps.
+        maps: what the map phase classifies besides the test and validation pixels:
+            "scene" (every pixel: the class and entropy maps of the paper's figures),
+            "labelled" (the labelled pixels; the maps are 0 / NaN elsewhere) or
+            "none" (no maps). Not part of the spec: the metrics are the same.
+            Recorded as ``info["maps"]``.
+        on_phase: called with a :class:`~harness.trial.ticker.PhaseProgress` at most
+            every ``phase_interval`` seconds within a long epoch and the map phase.
+        clock: the time source of those reports (tests pass a fake one).
+        phase_interval: seconds between two reports of one phase.
+
+    Raises:
+        ValueError: ``maps`` is not one of "scene", "labelled", "none".
     """
+    if maps not in MAP_MODES:
+        raise ValueError(
+            f"maps={maps!r} is not a map mode; expected one of {', '.join(MAP_MODES)} "
+            "(--maps scene|labelled|none)."
+        )
+    reporter = PhaseReporter(on_phase, clock, phase_interval)
     seed_everything(spec.seed)
     data = prepare_data(spec, data_dir, scene=scene)
     built = _build_model(spec, data, device)
     precision = None
     if built.kind == "sklearn":
         fit = _fit_tree(built.model, data)
-        predictions = predict_tree(built.model, data, map_chunk)
+        predictions = predict_tree(built.model, data, map_chunk, maps, reporter)
     else:
         with backend_flags(spec.training, built.device) as flags:
             val = device_patches(spec, data, data.val, built.device)  # validation and evaluation
-            deep = fit_deep(built.model, spec, data, built.device, progress, val=val)
-            predictions = predict_deep(built, spec, data, deep, val, map_chunk)
+            deep = fit_deep(
+                built.model,
+                spec,
+                data,
+                built.device,
+                _with_map_pixels(progress, data, maps),
+                val=val,
+                reporter=reporter,
+            )
+            predictions = predict_deep(built, spec, data, deep, val, map_chunk, maps, reporter)
         fit = _deep_trial_fit(built.model, deep, flags)
         precision = deep.amp
     evaluation = evaluate_predictions(spec, data, predictions)
@@ -91,6 +123,23 @@ def run_trial(
     if saved is not None:
         result.model_files = saved[0]
     return result
+
+
+def _with_map_pixels(
+    progress: ProgressCallback | None, data: PreparedData, maps: str
+) -> ProgressCallback | None:
+    """The epoch callback, its stats completed with ``map_pixels``: the pixels the map
+    phase will predict (test, validation and the map's), for the run's ETA."""
+    if progress is None:
+        return None
+    from .evaluate import map_phase_parts
+
+    pixels = sum(n for _, n in map_phase_parts(data, maps))
+
+    def report(epoch: int, stats: dict[str, Any]) -> None:
+        progress(epoch, {**stats, "map_pixels": pixels})
+
+    return report
 
 
 def _export(
@@ -166,12 +215,13 @@ def _trial_info(
     """The result's ``info``: the fit's entries, then inference, device, sizes and versions."""
     import torch
 
-    h, w = data.gt.shape
     seconds = predictions.seconds
+    predicted = predictions.map_pixels + data.test.size
     return {
         **fit.info,
         "inference_seconds": seconds,
-        "inference_samples_per_second": (h * w + data.test.size) / seconds if seconds > 0 else None,
+        "inference_samples_per_second": predicted / seconds if seconds > 0 else None,
+        "maps": predictions.maps,
         "device": device_name(device),
         "peak_memory_bytes": peak_memory(device),
         "n_train": int(data.train.size),

@@ -15,9 +15,11 @@ def predict_logits(
     amp: Any,
     with_embed: bool = False,
     forward: Any = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[Any, Any]:
     """Softmax probabilities (and embeddings when asked) of ``x`` in eval mode, batched
-    (``forward``: the model's fast-path callable, default the model)."""
+    (``forward``: the model's fast-path callable, default the model; ``on_rows``: called
+    with the rows done after every batch)."""
     import torch
 
     forward = forward or model
@@ -28,6 +30,8 @@ def predict_logits(
             probs.append(torch.softmax(forward(xb).float(), dim=1))
             if with_embed:
                 feats.append(model.embed(xb).float())
+            if on_rows is not None:
+                on_rows(start + xb.shape[0])
     return torch.cat(probs), (torch.cat(feats) if with_embed else None)
 
 
@@ -68,6 +72,7 @@ def train_epoch(
     amp: Callable[[], Any] = contextlib.nullcontext,
     scaler: Any = None,
     step_scheduler: Any = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[float, int, int, int | None]:
     """One epoch of training steps over ``perm``: the harness's step loop.
 
@@ -75,7 +80,9 @@ def train_epoch(
     augmented on the device. The loss sum, the correct count and the finiteness
     check stay on the device during the epoch, so a step never waits for the
     device to answer (on a GPU, a host read per step would stall the launch
-    queue at small batches); they are read once at the end.
+    queue at small batches); they are read once at the end. ``on_step`` is called
+    after every step with (batches done, samples seen) and must not read the device
+    either (a :class:`~harness.trial.ticker.Ticker` only reads the clock).
 
     Returns:
         (loss sum, correct, samples seen, index of the first step whose loss was
@@ -117,5 +124,7 @@ def train_epoch(
         loss_sum += detached.double() * idx.numel()
         correct += (logits.detach().argmax(1) == yb).sum()
         seen += idx.numel()
+        if on_step is not None:
+            on_step(step + 1, seen)
     bad = int(first_bad)
     return float(loss_sum), int(correct), seen, (None if bad < 0 else bad)
