@@ -331,7 +331,7 @@ def gpu_command(args: argparse.Namespace) -> str:
     if args.seeds is not None:
         parts += ["--seeds", str(args.seeds)]
     if args.scenes:
-        parts += ["--scenes", *args.scenes]
+        parts += ["--scene", *args.scenes]
     if args.models:
         parts += ["--models", *args.models]
     if args.source != "surrogate":

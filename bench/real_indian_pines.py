@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="plan only: show what is left")
     args = ap.parse_args(argv)
 
-    common = ["--scenes", "indian_pines", "--source", "real", "--db", args.db]
+    common = ["--scene", "indian_pines", "--source", "real", "--db", args.db]
     if args.data_dir:
         common += ["--data-dir", args.data_dir]
     if args.address:
