@@ -113,3 +113,14 @@ def test_smoke_suite_runs_with_nothing_beside_the_clone(clone, ray_env, tmp_path
     assert statuses == ["completed"] * 6, tail(log)
     # Ray's own log lines stay out of the run's output unless --verbose
     assert " INFO worker.py" not in log.read_text(), tail(log)
+    # each trial's "done" line says whether it is a result, as the store does
+    from harness.metrics import trial_note
+    from harness.store import ResultStore
+
+    lines = log.read_text().splitlines()
+    with ResultStore(db, readonly=True) as store:
+        for row in store.trials():
+            note = trial_note(store.trial(row["id"]))
+            (done,) = [x for x in lines if f"] done     {row['model']} " in x]
+            assert done.endswith(f" (NOT A RESULT: {note})") == bool(note), done
+            assert ("NOT A RESULT" in done) == bool(note), done

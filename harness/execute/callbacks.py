@@ -211,6 +211,8 @@ def progress_callback_class():
                     if last.get("reused")
                     else f"test OA {last.get('test_oa', 0):.3f}, fit {last.get('fit_seconds', 0):.1f} s"
                 )
+                if not last.get("reused") and (note := _done_note(last)):
+                    detail += f" (NOT A RESULT: {note})"
                 self.say(f"done     {describe(spec)}: {detail}")
             elif self.pruner is None or trial.trial_id not in self.pruner.stopped:
                 self.ended[trial.trial_id] = "interrupted"  # stopped by Ctrl-C, not pruned
@@ -265,3 +267,15 @@ def pruning_asha(**kwargs: Any) -> Any:
             return decision
 
     return PruningASHA(**kwargs)
+
+
+def _done_note(last: dict[str, Any]) -> str | None:
+    """Why a trial that just finished is not a result, or None (its final report's test
+    OA and collapse diagnostics: :func:`harness.metrics.one_class_note`)."""
+    if "test_majority_rate" not in last:  # a trainable that does not report them
+        return None
+    from ..metrics import one_class_note
+
+    return one_class_note(
+        last.get("test_oa"), last.get("test_majority_rate"), last.get("test_top_prediction_share")
+    )

@@ -63,6 +63,11 @@ def execute_spec(spec: TrialSpec, config: dict[str, Any], scenes: dict[str, Any]
             DONE_KEY: 1.0,
             STORED_TRIAL_KEY: float(stored.trial_id),
             "test_oa": float(test.get("oa") or 0.0),
+            # what the "done" line needs to say whether the trial is a result
+            **{
+                f"test_{name}": float("nan") if test.get(name) is None else float(test[name])
+                for name in ("majority_rate", "top_prediction_share")
+            },
             "val_acc": float(val.get("oa") or 0.0),
             "fit_seconds": float(result.info.get("fit_seconds") or 0.0),
         }
