@@ -166,6 +166,7 @@ def print_summary(store, summary) -> None:
             "--out map.tif"
         )
         print(
-            f"models: {len(saved)} trained models kept ({human_size(size)}) in "
+            f"models: {len(saved)} trained model{'' if len(saved) == 1 else 's'} kept "
+            f"({human_size(size)}) in "
             f"{store.artifact_store(summary.run_id).root}; apply one to a cube with: {predict}"
         )
